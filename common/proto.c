@@ -1,0 +1,28 @@
+/*
+ * proto.c: names of the message types, for logs.
+ */
+#include <stdio.h>
+
+#include "proto.h"
+
+const char *
+ipc_type_name(uint32_t type)
+{
+	static char	 buf[32];
+
+	switch (type) {
+#define N(t) case t: return #t
+	N(IPC_HELLO);
+	N(IPC_NS_CONNECT); N(IPC_NS_STATE); N(IPC_NS_PONG);
+	N(IPC_SN_CONFIG); N(IPC_SN_CA_BEGIN); N(IPC_SN_CA_CHUNK);
+	N(IPC_SN_CA_END); N(IPC_SN_CONNECTED); N(IPC_SN_PING);
+	N(IPC_SN_SHUTDOWN);
+	N(IPC_ES_PONG);
+	N(IPC_SE_CONFIG); N(IPC_SE_PING); N(IPC_SE_SHUTDOWN);
+	N(IPC_NE_FACTS_REQ);
+	N(IPC_EN_FACTS);
+#undef N
+	}
+	snprintf(buf, sizeof(buf), "type 0x%04x", type);
+	return buf;
+}

@@ -1,0 +1,46 @@
+/*
+ * facts.h: host facts and metrics for heartbeats (nixfleet-protocol.md
+ * §3), read natively: no git, no shell.
+ */
+#ifndef FACTS_H
+#define FACTS_H
+
+#include <stdint.h>
+
+#include "proto.h"
+
+struct facts_cpu {
+	uint64_t	busy;
+	uint64_t	total;
+	int		valid;
+};
+
+struct facts {
+	struct ipc_exec_config	 cfg;
+	struct facts_cpu	 cpu;		/* previous /proc/stat sample */
+	char			 os_version[64];	/* read once */
+	char			 nixpkgs_version[128];	/* read once */
+	char			 hostname[256];		/* resolved once */
+	char			 store_path[IPC_PATH_MAX];
+	char			 binary_hash[72];
+};
+
+/* Reads what is read once, and takes the first CPU sample. */
+void	facts_init(struct facts *, const struct ipc_exec_config *);
+/* Fill every field of the snapshot. */
+void	facts_collect(struct facts *, struct ipc_facts *);
+
+/* §3.3: 7 lowercase hex of HEAD into out[8]; "" and -1 on failure. */
+int	facts_generation(const char *repo_dir, char out[8]);
+/* §3.4 StaSysMo: 0 if fresh and non-empty (milli values), else -1. */
+int	facts_stasysmo(const char *dir, int32_t milli[4]);
+/* §3.4 native: 0 and milli values (1 decimal), -1 if nothing works. */
+int	facts_native(struct facts_cpu *, int32_t milli[4]);
+/* Lowercase hex SHA-256 of a file into out[65]; -1 if unreadable. */
+int	facts_sha256_file(const char *path, char out[65]);
+/* §3.1 and §3.2. */
+void	facts_hostname(const char *override, char *out, size_t size);
+void	facts_os_version(char *out, size_t size);
+void	facts_nixpkgs_version(const char *override, char *out, size_t size);
+
+#endif

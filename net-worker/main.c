@@ -1,0 +1,9 @@
+#include "net.h"
+
+int	main(int, char **);
+
+int
+main(int argc, char **argv)
+{
+	net_main(argc, argv);
+}

@@ -1,0 +1,1 @@
+raise SystemExit("placeholder: being written")
