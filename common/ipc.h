@@ -38,8 +38,20 @@ void		 ipcbuf_set_highwater(struct ipcbuf *, size_t);
 int		 ipcbuf_fd(const struct ipcbuf *);
 size_t		 ipcbuf_maxsize(const struct ipcbuf *);
 
-/* 1: bytes read; 0: EOF; -1: error (EAGAIN means try later). */
+/*
+ * 1: bytes read; 0: EOF; -1: error (EAGAIN means try later).  Never
+ * blocks.  Drain ipcbuf_get() between reads: a buffer holding maxsize
+ * unparsed bytes fails with ENOBUFS.  A descriptor on a channel without
+ * fd passing, or more than one in a single read, is a violation (EBADMSG):
+ * surplus descriptors are closed, and the buffer fails from then on.
+ */
 int		 ipcbuf_read(struct ipcbuf *);
+/*
+ * Append bytes as if read from the socket (for the fuzzers); returns how
+ * many fitted, which is fewer than asked only while ipcbuf_get() has
+ * frames to hand out.
+ */
+size_t		 ipcbuf_feed(struct ipcbuf *, const void *, size_t);
 /* 1: *m holds a frame; 0: need more bytes; -1: bad frame (errno). */
 int		 ipcbuf_get(struct ipcbuf *, struct ipcmsg **m);
 /* EOF arrived in the middle of a frame. */
@@ -49,7 +61,8 @@ int		 ipcbuf_partial(const struct ipcbuf *);
  * Queue a frame.  fd -1 for none (fd is passed, then closed by us, only
  * when the channel allows it).  -1 with EMSGSIZE if the frame is too large,
  * ENOBUFS if the queue is above its high-water mark, EBADF if fd passing
- * is off.
+ * is off.  The descriptor is ours from the call on: closed once sent, or
+ * at once if composing fails.
  */
 int		 ipcbuf_compose(struct ipcbuf *, uint32_t type, uint32_t id,
 		    int fd, const void *data, size_t len);

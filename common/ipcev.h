@@ -43,7 +43,10 @@ int	ipcev_compose(struct ipcev *, uint32_t type, uint32_t id, int fd,
 	    const void *data, size_t len);
 int	ipcev_composev(struct ipcev *, uint32_t type, uint32_t id, int fd,
 	    const struct iovec *, int);
-/* Write everything queued, blocking up to timeout_ms (for shutdown). */
+/*
+ * Write everything queued, blocking up to timeout_ms (for shutdown).  -1
+ * with ETIMEDOUT or the write's errno; the channel is left open.
+ */
 int	ipcev_flush_sync(struct ipcev *, int timeout_ms);
 /* Log why, close, then dispatch(iev, NULL). */
 void	ipcev_drop(struct ipcev *, const char *fmt, ...) __printflike(2, 3);

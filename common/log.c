@@ -239,14 +239,19 @@ log_for(int level, const char *fmt, ...)
 
 static void
 vlog_errno(int level, int err, const char *fmt, va_list ap)
+    __printflike(3, 0);
+
+static void
+vlog_errno(int level, int err, const char *fmt, va_list ap)
 {
 	char	 buf[4096];
 
-	vsnprintf(buf, sizeof(buf), fmt ? fmt : "", ap);
-	if (fmt == NULL)
+	if (fmt == NULL) {
 		log_for(level, "%s", strerror(err));
-	else
-		log_for(level, "%s: %s", buf, strerror(err));
+		return;
+	}
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_for(level, "%s: %s", buf, strerror(err));
 }
 
 void

@@ -17,7 +17,7 @@ permit_init(struct permit *p, uint32_t range)
 void
 permit_set(struct permit *p, uint32_t type, int how)
 {
-	if (IPC_RANGE(type) != p->range)
+	if (type > 0xffff || IPC_RANGE(type) != p->range)
 		fatalx("%s: %s outside range 0x%04x", __func__,
 		    ipc_type_name(type), p->range);
 	p->how[type & 0xff] = (uint8_t)how;
@@ -28,7 +28,7 @@ permit_check(struct permit *p, uint32_t type)
 {
 	uint8_t	*how;
 
-	if (IPC_RANGE(type) != p->range)
+	if (type > 0xffff || IPC_RANGE(type) != p->range)
 		return 0;
 	how = &p->how[type & 0xff];
 	if (*how == PERMIT_ONCE) {
