@@ -5,13 +5,24 @@
 #ifndef FACTS_H
 #define FACTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto.h"
 
+/* Index into the milli[4] arrays below; the order of §3.4. */
+enum facts_metric {
+	FACTS_CPU,
+	FACTS_RAM,
+	FACTS_SWAP,
+	FACTS_LOAD,
+	FACTS_NMETRICS,
+};
+
 struct facts_cpu {
 	uint64_t	busy;
 	uint64_t	total;
+	uint64_t	at_ms;		/* CLOCK_MONOTONIC of the sample */
 	int		valid;
 };
 
@@ -42,5 +53,8 @@ int	facts_sha256_file(const char *path, char out[65]);
 void	facts_hostname(const char *override, char *out, size_t size);
 void	facts_os_version(char *out, size_t size);
 void	facts_nixpkgs_version(const char *override, char *out, size_t size);
+/* §3.2 from a given file: os-release VERSION_ID, or macOS's plist. */
+int	facts_os_release(const char *path, char *out, size_t size);
+int	facts_plist_version(const char *path, char *out, size_t size);
 
 #endif
