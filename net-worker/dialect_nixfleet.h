@@ -16,11 +16,48 @@ struct nixfleet_busy {
 	int		 pid;		/* <= 0: null */
 };
 
+/*
+ * One update_status compartment (spec §2.3, §3.5).  A NULL member is sent
+ * as "", so a compartment never written is all empty strings.
+ */
+struct nixfleet_sc {
+	const char	*status;	/* ok, outdated, error, unknown, ... */
+	const char	*message;
+	const char	*checked_at;	/* RFC 3339, UTC, whole seconds */
+};
+
+/* Compartments in wire order. */
+enum nixfleet_sc_slot {
+	NF_SC_GIT = 0,		/* the dashboard computes it: leave NULL */
+	NF_SC_LOCK,
+	NF_SC_SYSTEM,
+	NF_SC_TESTS,
+	NF_SC_MAX
+};
+
+struct nixfleet_update {
+	const struct nixfleet_sc *sc[NF_SC_MAX];	/* NULL: empty SC */
+};
+
 /* malloc'd JSON text, or NULL on allocation failure. */
 char	*nixfleet_register(const struct ipc_facts *,
 	    const struct ipc_net_config *);
 char	*nixfleet_heartbeat(const struct ipc_facts *,
 	    const struct nixfleet_busy *);
+/* The same, with compartment values; a NULL update sends four empty SCs. */
+char	*nixfleet_heartbeat_update(const struct ipc_facts *,
+	    const struct nixfleet_busy *, const struct nixfleet_update *);
+
+/*
+ * A malloc'd, NUL-terminated copy of len bytes of s in which every byte
+ * that does not start a valid UTF-8 sequence (overlong forms, surrogates
+ * and code points above U+10FFFF included) is replaced by U+FFFD, byte by
+ * byte as Go's encoder does.  *outlen, if not NULL, gets the length
+ * without the NUL.  NULL with errno set on allocation failure.
+ */
+char	*nixfleet_utf8_sanitize(const char *s, size_t len, size_t *outlen);
+/* Whether len bytes of s are valid UTF-8 (NUL bytes are valid). */
+int	 nixfleet_utf8_valid(const char *s, size_t len);
 
 enum nixfleet_in_type {
 	NF_IN_INVALID = 0,	/* not JSON, not an object, no type */
@@ -30,6 +67,14 @@ enum nixfleet_in_type {
 	NF_IN_KILL_COMMAND,
 };
 
+/* Larger frames are NF_IN_INVALID without being parsed. */
+#define NIXFLEET_IN_MAX		(1024 * 1024)
+
+/*
+ * Every string is NUL-terminated and safe to log: type_name has its
+ * non-printable bytes replaced by '?', host_id its control characters
+ * (it stays UTF-8); command and signal are checked printable ASCII.
+ */
 struct nixfleet_in {
 	int		 type;		/* enum nixfleet_in_type */
 	char		 type_name[64];	/* as received, for logs */

@@ -1,3 +1,802 @@
-/* placeholder: being written */
-int main(void);
-int main(void) { return 0; }
+/*
+ * check_nixfleet.c: the nixfleet dialect codec.  Encoded messages are
+ * parsed back with jansson and compared with the tables of spec §2.1 and
+ * §2.3 (keys, order, JSON types, presence rules); the decoder is fed the
+ * frames a dashboard sends and the ones a hostile peer could.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat.h"
+#include "dialect_nixfleet.h"
+#include "testlib.h"
+
+static Suite	*nixfleet_suite(void);
+
+static const char *const register_keys[] = {
+	"hostname", "host_type", "agent_version", "os_version",
+	"nixpkgs_version", "generation", "theme_color", "heartbeat_interval",
+	"location", "device_type", "repo_url", "repo_dir", "source_commit",
+	"store_path", "binary_hash",
+};
+
+static const char *const heartbeat_keys[] = {
+	"generation", "nixpkgs_version", "pending_command", "command_pid",
+	"metrics", "update_status", "source_commit", "store_path",
+	"binary_hash", "lock_hash",
+};
+
+static void
+set_facts(struct ipc_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	strlcpy(f->hostname, "web01", sizeof(f->hostname));
+	strlcpy(f->host_type, "nixos", sizeof(f->host_type));
+	strlcpy(f->os_version, "24.11", sizeof(f->os_version));
+	strlcpy(f->nixpkgs_version, "24.11.20241201.abc1234",
+	    sizeof(f->nixpkgs_version));
+	strlcpy(f->generation, "c9e6e0d", sizeof(f->generation));
+	strlcpy(f->repo_dir, "/var/lib/nixfleet-agent/repo",
+	    sizeof(f->repo_dir));
+	strlcpy(f->store_path, "/nix/store/x-nixfleet-agent/bin/nixfleet-agent",
+	    sizeof(f->store_path));
+	strlcpy(f->binary_hash, "5031d2ff98", sizeof(f->binary_hash));
+	strlcpy(f->source_commit, "2c4ef43", sizeof(f->source_commit));
+	strlcpy(f->lock_hash, "ca3d16", sizeof(f->lock_hash));
+}
+
+static void
+set_cfg(struct ipc_net_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->interval_s = 5;
+	strlcpy(c->repo_url, "git@github.com:example/nixcfg.git",
+	    sizeof(c->repo_url));
+	strlcpy(c->location, "home", sizeof(c->location));
+	strlcpy(c->device_type, "server", sizeof(c->device_type));
+}
+
+/* Parse an encoded message, check its envelope, return the payload. */
+static json_t *
+payload_of(char *text, const char *type)
+{
+	json_error_t	 jerr;
+	json_t		*root, *p;
+	void		*it;
+
+	ck_assert_ptr_nonnull(text);
+	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	ck_assert_msg(root != NULL, "%s: %s", text, jerr.text);
+	free(text);
+	ck_assert_int_eq(json_object_size(root), 2);
+	it = json_object_iter(root);
+	ck_assert_str_eq(json_object_iter_key(it), "type");
+	ck_assert_str_eq(json_string_value(json_object_iter_value(it)), type);
+	it = json_object_iter_next(root, it);
+	ck_assert_str_eq(json_object_iter_key(it), "payload");
+	p = json_object_iter_value(it);
+	ck_assert(json_is_object(p));
+	json_incref(p);
+	json_decref(root);
+	return p;
+}
+
+/* The object's keys are exactly keys[0..n), in that order. */
+static void
+assert_keys(json_t *o, const char *const *keys, size_t n)
+{
+	void	*it;
+	size_t	 i = 0;
+
+	for (it = json_object_iter(o); it != NULL;
+	    it = json_object_iter_next(o, it), i++) {
+		ck_assert_msg(i < n, "extra key %s", json_object_iter_key(it));
+		ck_assert_str_eq(json_object_iter_key(it), keys[i]);
+	}
+	ck_assert_uint_eq(i, n);
+}
+
+static const char *
+str_of(json_t *o, const char *key)
+{
+	json_t	*v = json_object_get(o, key);
+
+	ck_assert_msg(json_is_string(v), "%s is not a string", key);
+	return json_string_value(v);
+}
+
+static void
+decode(const char *text, struct nixfleet_in *in)
+{
+	nixfleet_decode(text, strlen(text), in);
+}
+
+static void
+assert_invalid(const char *text, const char *why)
+{
+	struct nixfleet_in	 in;
+
+	decode(text, &in);
+	ck_assert_msg(in.type == NF_IN_INVALID, "accepted: %s", text);
+	ck_assert_msg(strstr(in.error, why) != NULL, "%s: error \"%s\"",
+	    text, in.error);
+}
+
+/* ---------------------------------------------------------------- */
+
+START_TEST(test_nixfleet_register_fields)
+{
+	struct ipc_facts	 f;
+	struct ipc_net_config	 c;
+	json_t			*p;
+	size_t			 i;
+
+	set_facts(&f);
+	set_cfg(&c);
+	p = payload_of(nixfleet_register(&f, &c), "register");
+	assert_keys(p, register_keys, nitems(register_keys));
+	for (i = 0; i < nitems(register_keys); i++)
+		if (strcmp(register_keys[i], "heartbeat_interval") != 0)
+			(void)str_of(p, register_keys[i]);
+	ck_assert(json_is_integer(json_object_get(p, "heartbeat_interval")));
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "heartbeat_interval")), 5);
+	ck_assert_str_eq(str_of(p, "hostname"), "web01");
+	ck_assert_str_eq(str_of(p, "agent_version"), AGENT_VERSION);
+	ck_assert_str_eq(str_of(p, "generation"), "c9e6e0d");
+	ck_assert_str_eq(str_of(p, "theme_color"), "");
+	ck_assert_str_eq(str_of(p, "device_type"), "server");
+	ck_assert_str_eq(str_of(p, "repo_url"),
+	    "git@github.com:example/nixcfg.git");
+	ck_assert_str_eq(str_of(p, "binary_hash"), "5031d2ff98");
+	json_decref(p);
+}
+END_TEST
+
+/* Byte for byte as upstream's encoder writes it (§1.3). */
+START_TEST(test_nixfleet_register_exact)
+{
+	struct ipc_facts	 f;
+	struct ipc_net_config	 c;
+	char			*s;
+
+	set_facts(&f);
+	set_cfg(&c);
+	s = nixfleet_register(&f, &c);
+	ck_assert_str_eq(s, "{\"type\":\"register\",\"payload\":{"
+	    "\"hostname\":\"web01\",\"host_type\":\"nixos\","
+	    "\"agent_version\":\"" AGENT_VERSION "\","
+	    "\"os_version\":\"24.11\","
+	    "\"nixpkgs_version\":\"24.11.20241201.abc1234\","
+	    "\"generation\":\"c9e6e0d\",\"theme_color\":\"\","
+	    "\"heartbeat_interval\":5,\"location\":\"home\","
+	    "\"device_type\":\"server\","
+	    "\"repo_url\":\"git@github.com:example/nixcfg.git\","
+	    "\"repo_dir\":\"/var/lib/nixfleet-agent/repo\","
+	    "\"source_commit\":\"2c4ef43\","
+	    "\"store_path\":\"/nix/store/x-nixfleet-agent/bin/nixfleet-agent\","
+	    "\"binary_hash\":\"5031d2ff98\"}}");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_nixfleet_register_omitempty)
+{
+	static const char *const always[] = {
+		"hostname", "host_type", "agent_version", "os_version",
+		"nixpkgs_version", "generation", "theme_color",
+		"heartbeat_interval", "location", "device_type", "repo_url",
+		"repo_dir",
+	};
+	struct ipc_facts	 f;
+	struct ipc_net_config	 c;
+	json_t			*p;
+
+	memset(&f, 0, sizeof(f));
+	memset(&c, 0, sizeof(c));
+	p = payload_of(nixfleet_register(&f, &c), "register");
+	/* "always" keys stay even when "" or 0; the last three go. */
+	assert_keys(p, always, nitems(always));
+	ck_assert_str_eq(str_of(p, "hostname"), "");
+	ck_assert_str_eq(str_of(p, "repo_dir"), "");
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "heartbeat_interval")), 0);
+	json_decref(p);
+
+	/* Each omitempty key on its own. */
+	strlcpy(f.store_path, "/x", sizeof(f.store_path));
+	p = payload_of(nixfleet_register(&f, &c), "register");
+	ck_assert_uint_eq(json_object_size(p), nitems(always) + 1);
+	ck_assert_str_eq(str_of(p, "store_path"), "/x");
+	ck_assert_ptr_null(json_object_get(p, "source_commit"));
+	ck_assert_ptr_null(json_object_get(p, "binary_hash"));
+	json_decref(p);
+}
+END_TEST
+
+/* A field that lost its NUL is cut at its array's end, not read past. */
+START_TEST(test_nixfleet_register_unterminated)
+{
+	struct ipc_facts	 f;
+	struct ipc_net_config	 c;
+	json_t			*p;
+
+	set_facts(&f);
+	set_cfg(&c);
+	memset(f.hostname, 'a', sizeof(f.hostname));
+	memset(c.location, 'b', sizeof(c.location));
+	p = payload_of(nixfleet_register(&f, &c), "register");
+	ck_assert_uint_eq(strlen(str_of(p, "hostname")), sizeof(f.hostname));
+	ck_assert_uint_eq(strlen(str_of(p, "location")), sizeof(c.location));
+	ck_assert_str_eq(str_of(p, "host_type"), "nixos");
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_register_utf8)
+{
+	struct ipc_facts	 f;
+	struct ipc_net_config	 c;
+	json_t			*p;
+
+	set_facts(&f);
+	set_cfg(&c);
+	strlcpy(f.hostname, "web\xff" "01", sizeof(f.hostname));
+	strlcpy(c.theme_color, "\xf0\x9f\x9a\x80", sizeof(c.theme_color));
+	p = payload_of(nixfleet_register(&f, &c), "register");
+	ck_assert_str_eq(str_of(p, "hostname"), "web\xef\xbf\xbd" "01");
+	ck_assert_str_eq(str_of(p, "theme_color"), "\xf0\x9f\x9a\x80");
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_heartbeat_idle)
+{
+	static const char *const sc_keys[] = {
+		"status", "message", "checked_at",
+	};
+	static const char *const compartments[] = {
+		"git", "lock", "system", "tests",
+	};
+	struct ipc_facts	 f;
+	struct nixfleet_busy	 idle = { NULL, 0 };
+	json_t			*p, *us, *sc;
+	size_t			 i, j;
+
+	set_facts(&f);
+	/* lock_hash is filled, but without IPC_FACTF_LOCK it is not valid. */
+	p = payload_of(nixfleet_heartbeat(&f, &idle), "heartbeat");
+	assert_keys(p, heartbeat_keys, nitems(heartbeat_keys) - 1);
+	ck_assert_str_eq(str_of(p, "generation"), "c9e6e0d");
+	ck_assert_str_eq(str_of(p, "nixpkgs_version"),
+	    "24.11.20241201.abc1234");
+	ck_assert(json_is_null(json_object_get(p, "pending_command")));
+	ck_assert(json_is_null(json_object_get(p, "command_pid")));
+	ck_assert(json_is_null(json_object_get(p, "metrics")));
+	ck_assert_str_eq(str_of(p, "source_commit"), "2c4ef43");
+	us = json_object_get(p, "update_status");
+	ck_assert(json_is_object(us));
+	assert_keys(us, compartments, nitems(compartments));
+	for (i = 0; i < nitems(compartments); i++) {
+		sc = json_object_get(us, compartments[i]);
+		ck_assert(json_is_object(sc));
+		assert_keys(sc, sc_keys, nitems(sc_keys));
+		for (j = 0; j < nitems(sc_keys); j++)
+			ck_assert_str_eq(str_of(sc, sc_keys[j]), "");
+	}
+	json_decref(p);
+
+	/* No busy state at all is idle too. */
+	p = payload_of(nixfleet_heartbeat(&f, NULL), "heartbeat");
+	ck_assert(json_is_null(json_object_get(p, "pending_command")));
+	ck_assert(json_is_null(json_object_get(p, "command_pid")));
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_heartbeat_busy)
+{
+	struct ipc_facts	 f;
+	struct nixfleet_busy	 busy = { "test", 16286 };
+	struct nixfleet_busy	 starting = { "switch", 0 };
+	json_t			*p;
+
+	set_facts(&f);
+	f.flags = IPC_FACTF_LOCK;
+	p = payload_of(nixfleet_heartbeat(&f, &busy), "heartbeat");
+	assert_keys(p, heartbeat_keys, nitems(heartbeat_keys));
+	ck_assert_str_eq(str_of(p, "pending_command"), "test");
+	ck_assert(json_is_integer(json_object_get(p, "command_pid")));
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "command_pid")), 16286);
+	ck_assert_str_eq(str_of(p, "lock_hash"), "ca3d16");
+	json_decref(p);
+
+	/* Before the first child starts: a name but no pid. */
+	p = payload_of(nixfleet_heartbeat(&f, &starting), "heartbeat");
+	ck_assert_str_eq(str_of(p, "pending_command"), "switch");
+	ck_assert(json_is_null(json_object_get(p, "command_pid")));
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_heartbeat_omitempty)
+{
+	struct ipc_facts	 f;
+	json_t			*p;
+
+	memset(&f, 0, sizeof(f));
+	/* The flag alone does not send an empty lock_hash. */
+	f.flags = IPC_FACTF_LOCK;
+	p = payload_of(nixfleet_heartbeat(&f, NULL), "heartbeat");
+	assert_keys(p, heartbeat_keys, 6);
+	ck_assert_str_eq(str_of(p, "generation"), "");
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_heartbeat_metrics)
+{
+	static const char *const metric_keys[] = {
+		"cpu", "ram", "swap", "load",
+	};
+	struct ipc_facts	 f;
+	json_t			*p, *m;
+	char			*s;
+
+	set_facts(&f);
+	f.flags = IPC_FACTF_METRICS;
+	f.cpu_milli = 15500;
+	f.ram_milli = 480;
+	f.swap_milli = 0;
+	f.load_milli = 2000;
+	s = nixfleet_heartbeat(&f, NULL);
+	ck_assert_ptr_nonnull(s);
+	/* The text itself: shortest form, not 0.47999999999999998. */
+	ck_assert_ptr_nonnull(strstr(s, "\"cpu\":15.5,"));
+	ck_assert_ptr_nonnull(strstr(s, "\"ram\":0.48,"));
+	p = payload_of(s, "heartbeat");
+	m = json_object_get(p, "metrics");
+	ck_assert(json_is_object(m));
+	assert_keys(m, metric_keys, nitems(metric_keys));
+	ck_assert(json_is_number(json_object_get(m, "swap")));
+	ck_assert(json_is_number(json_object_get(m, "load")));
+	ck_assert(json_number_value(json_object_get(m, "cpu")) == 15.5);
+	ck_assert(json_number_value(json_object_get(m, "ram")) == 0.48);
+	ck_assert(json_number_value(json_object_get(m, "swap")) == 0.0);
+	ck_assert(json_number_value(json_object_get(m, "load")) == 2.0);
+	json_decref(p);
+
+	/* Extremes stay finite numbers. */
+	f.cpu_milli = INT32_MAX;
+	f.load_milli = INT32_MIN;
+	p = payload_of(nixfleet_heartbeat(&f, NULL), "heartbeat");
+	m = json_object_get(p, "metrics");
+	ck_assert(json_number_value(json_object_get(m, "cpu")) ==
+	    INT32_MAX / 1000.0);
+	ck_assert(json_number_value(json_object_get(m, "load")) ==
+	    INT32_MIN / 1000.0);
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_heartbeat_update_status)
+{
+	struct ipc_facts	 f;
+	struct nixfleet_sc	 lock = { "ok", "Updated today",
+	    "2026-01-20T07:42:27Z" };
+	struct nixfleet_sc	 tests = { "working", NULL, NULL };
+	struct nixfleet_update	 u = { { NULL } };
+	json_t			*p, *us, *sc;
+
+	set_facts(&f);
+	u.sc[NF_SC_LOCK] = &lock;
+	u.sc[NF_SC_TESTS] = &tests;
+	p = payload_of(nixfleet_heartbeat_update(&f, NULL, &u), "heartbeat");
+	us = json_object_get(p, "update_status");
+	sc = json_object_get(us, "lock");
+	ck_assert_str_eq(str_of(sc, "status"), "ok");
+	ck_assert_str_eq(str_of(sc, "message"), "Updated today");
+	ck_assert_str_eq(str_of(sc, "checked_at"), "2026-01-20T07:42:27Z");
+	sc = json_object_get(us, "tests");
+	ck_assert_str_eq(str_of(sc, "status"), "working");
+	ck_assert_str_eq(str_of(sc, "message"), "");
+	ck_assert_str_eq(str_of(sc, "checked_at"), "");
+	ck_assert_str_eq(str_of(json_object_get(us, "git"), "status"), "");
+	ck_assert_str_eq(str_of(json_object_get(us, "system"), "message"),
+	    "");
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_utf8_sanitize)
+{
+	static const struct {
+		const char	*in;
+		size_t		 len;
+		const char	*out;
+	} cases[] = {
+		{ "plain", 5, "plain" },
+		{ "abc\xff", 4, "abc\xef\xbf\xbd" },
+		/* Emoji and a variation selector pass through as raw UTF-8. */
+		{ "\xe2\x9a\xa0\xef\xb8\x8f \xf0\x9f\x9a\x80", 11,
+		    "\xe2\x9a\xa0\xef\xb8\x8f \xf0\x9f\x9a\x80" },
+		/* Truncated sequence: one U+FFFD per byte, as Go. */
+		{ "\xe2\x82" "A", 3, "\xef\xbf\xbd\xef\xbf\xbd" "A" },
+		/* Overlong "/". */
+		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" },
+		/* Surrogate U+D800. */
+		{ "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		/* U+110000, beyond Unicode. */
+		{ "\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd"
+		    "\xef\xbf\xbd\xef\xbf\xbd" },
+		/* The edges that are valid. */
+		{ "\xf4\x8f\xbf\xbf\xed\x9f\xbf\xc2\x80", 9,
+		    "\xf4\x8f\xbf\xbf\xed\x9f\xbf\xc2\x80" },
+		{ "\x80x", 2, "\xef\xbf\xbdx" },
+		{ "", 0, "" },
+	};
+	char	*s;
+	size_t	 i, n;
+
+	for (i = 0; i < nitems(cases); i++) {
+		s = nixfleet_utf8_sanitize(cases[i].in, cases[i].len, &n);
+		ck_assert_ptr_nonnull(s);
+		ck_assert_str_eq(s, cases[i].out);
+		ck_assert_uint_eq(n, strlen(cases[i].out));
+		ck_assert_int_eq(nixfleet_utf8_valid(cases[i].in,
+		    cases[i].len), strcmp(cases[i].in, cases[i].out) == 0);
+		ck_assert(nixfleet_utf8_valid(s, n));
+		free(s);
+	}
+	/* A NUL byte is valid UTF-8 and is kept; the length says so. */
+	s = nixfleet_utf8_sanitize("a\0\xff", 3, &n);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_mem_eq(s, "a\0\xef\xbf\xbd", 6);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_nixfleet_heartbeat_utf8)
+{
+	struct ipc_facts	 f;
+	struct nixfleet_busy	 busy = { "te\xfest", 7 };
+	json_t			*p;
+
+	set_facts(&f);
+	p = payload_of(nixfleet_heartbeat(&f, &busy), "heartbeat");
+	ck_assert_str_eq(str_of(p, "pending_command"), "te\xef\xbf\xbdst");
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_registered)
+{
+	struct nixfleet_in	 in;
+	char			 big[1024], *o;
+	size_t			 i;
+
+	decode("{\"type\":\"registered\",\"payload\":{\"host_id\":\"web01\"}}",
+	    &in);
+	ck_assert_int_eq(in.type, NF_IN_REGISTERED);
+	ck_assert_str_eq(in.type_name, "registered");
+	ck_assert_str_eq(in.host_id, "web01");
+
+	/* Missing payload or host_id, unknown fields: accepted. */
+	decode("{\"type\":\"registered\"}", &in);
+	ck_assert_int_eq(in.type, NF_IN_REGISTERED);
+	ck_assert_str_eq(in.host_id, "");
+	decode("{\"payload\":{\"x\":[1]},\"type\":\"registered\",\"y\":2}",
+	    &in);
+	ck_assert_int_eq(in.type, NF_IN_REGISTERED);
+	ck_assert_str_eq(in.host_id, "");
+
+	/* Safe to log: control characters become '?', UTF-8 stays. */
+	decode("{\"type\":\"registered\",\"payload\":"
+	    "{\"host_id\":\"a\\u001b[2Jb\\u0000c\\u0085d\\u00e9\"}}", &in);
+	ck_assert_int_eq(in.type, NF_IN_REGISTERED);
+	ck_assert_str_eq(in.host_id, "a?[2Jb?c?d\xc3\xa9");
+
+	/* Too long: cut at a character boundary, still valid UTF-8. */
+	o = big + snprintf(big, sizeof(big),
+	    "{\"type\":\"registered\",\"payload\":{\"host_id\":\"");
+	for (i = 0; i < 300; i++)
+		o += snprintf(o, big + sizeof(big) - o, "\xc3\xa9");
+	snprintf(o, big + sizeof(big) - o, "\"}}");
+	decode(big, &in);
+	ck_assert_int_eq(in.type, NF_IN_REGISTERED);
+	ck_assert_uint_eq(strlen(in.host_id), 254);
+	ck_assert(nixfleet_utf8_valid(in.host_id, strlen(in.host_id)));
+
+	assert_invalid("{\"type\":\"registered\",\"payload\":{\"host_id\":7}}",
+	    "host_id");
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_command)
+{
+	struct nixfleet_in	 in;
+	char			 buf[256];
+
+	decode("{\"type\":\"command\",\"payload\":{\"command\":\"switch\"}}",
+	    &in);
+	ck_assert_int_eq(in.type, NF_IN_COMMAND);
+	ck_assert_str_eq(in.command, "switch");
+	/* v2 sends args; ignored. */
+	decode("{\"type\":\"command\",\"payload\":{\"command\":\"pull\","
+	    "\"args\":[\"--x\"]}}", &in);
+	ck_assert_int_eq(in.type, NF_IN_COMMAND);
+	ck_assert_str_eq(in.command, "pull");
+	decode("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"update-agent\",\"args\":null}}", &in);
+	ck_assert_int_eq(in.type, NF_IN_COMMAND);
+	ck_assert_str_eq(in.command, "update-agent");
+
+	/* 63 bytes fit, 64 do not. */
+	snprintf(buf, sizeof(buf), "{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"%063d\"}}", 0);
+	decode(buf, &in);
+	ck_assert_int_eq(in.type, NF_IN_COMMAND);
+	ck_assert_uint_eq(strlen(in.command), 63);
+	snprintf(buf, sizeof(buf), "{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"%064d\"}}", 0);
+	assert_invalid(buf, "length 64");
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_command_bad)
+{
+	assert_invalid("{\"type\":\"command\"}", "no command");
+	assert_invalid("{\"type\":\"command\",\"payload\":{}}", "no command");
+	assert_invalid("{\"type\":\"command\",\"payload\":{\"command\":null}}",
+	    "not a string");
+	assert_invalid("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":[\"pull\"]}}", "not a string");
+	assert_invalid("{\"type\":\"command\",\"payload\":{\"command\":\"\"}}",
+	    "length 0");
+	assert_invalid("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"pull\\nreboot\"}}", "non-printable byte at "
+	    "offset 4");
+	assert_invalid("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"pull\\u0000\"}}", "offset 4");
+	assert_invalid("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"\\u007f\"}}", "offset 0");
+	assert_invalid("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"p\xc3\xbcll\"}}", "offset 1");
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_kill_command)
+{
+	struct nixfleet_in	 in;
+
+	decode("{\"type\":\"kill_command\",\"payload\":{\"signal\":\"SIGTERM\","
+	    "\"pid\":0}}", &in);
+	ck_assert_int_eq(in.type, NF_IN_KILL_COMMAND);
+	ck_assert_str_eq(in.signal, "SIGTERM");
+	ck_assert_int_eq(in.pid, 0);
+	decode("{\"type\":\"kill_command\",\"payload\":{\"pid\":2147483647,"
+	    "\"signal\":\"SIGKILL\"}}", &in);
+	ck_assert_int_eq(in.type, NF_IN_KILL_COMMAND);
+	ck_assert_str_eq(in.signal, "SIGKILL");
+	ck_assert_int_eq(in.pid, INT32_MAX);
+	decode("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIGRTMIN15ABCDE\",\"pid\":4242}}", &in);
+	ck_assert_int_eq(in.type, NF_IN_KILL_COMMAND);
+	ck_assert_str_eq(in.signal, "SIGRTMIN15ABCDE");
+	ck_assert_int_eq(in.pid, 4242);
+
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIGRTMIN15ABCDEF\",\"pid\":1}}", "length 16");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"\",\"pid\":1}}", "length 0");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"sigterm\",\"pid\":1}}", "bad signal");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIG-TERM\",\"pid\":1}}", "bad signal");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "15,\"pid\":1}}", "signal");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"pid\":1}}",
+	    "signal");
+	assert_invalid("{\"type\":\"kill_command\"}", "signal");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIGTERM\",\"pid\":-1}}", "out of range");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIGTERM\",\"pid\":2147483648}}", "out of range");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIGTERM\",\"pid\":\"12\"}}", "pid");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIGTERM\",\"pid\":12.0}}", "pid");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIGTERM\"}}", "pid");
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_malformed)
+{
+	struct nixfleet_in	 in;
+	const char		*p;
+
+	decode("this is not valid json", &in);
+	ck_assert_int_eq(in.type, NF_IN_INVALID);
+	ck_assert_msg(strncmp(in.error, "invalid JSON: ", 14) == 0, "%s",
+	    in.error);
+	ck_assert_ptr_nonnull(strstr(in.error, "(line 1 col "));
+
+	assert_invalid("", "invalid JSON: ");
+	assert_invalid("{\"type\":\"registered\"", "invalid JSON: ");
+	assert_invalid("{\"type\":\"registered\"} {}", "invalid JSON: ");
+	assert_invalid("{\"type\":\"registered\",}", "invalid JSON: ");
+	/* Invalid UTF-8 inside a string. */
+	assert_invalid("{\"type\":\"regi\xff\"}", "invalid JSON: ");
+
+	nixfleet_decode(NULL, 0, &in);
+	ck_assert_int_eq(in.type, NF_IN_INVALID);
+
+	/* The error quotes input; it must still be safe to log. */
+	decode("\x1b[31m\x07\xc3\xa9", &in);
+	ck_assert_int_eq(in.type, NF_IN_INVALID);
+	for (p = in.error; *p != '\0'; p++)
+		ck_assert(*p >= 0x20 && *p < 0x7f);
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_not_object)
+{
+	assert_invalid("[{\"type\":\"registered\"}]", "not a JSON object");
+	assert_invalid("\"registered\"", "not a JSON object");
+	assert_invalid("42", "not a JSON object");
+	assert_invalid("null", "not a JSON object");
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_type)
+{
+	assert_invalid("{}", "no type");
+	assert_invalid("{\"payload\":{\"command\":\"pull\"}}", "no type");
+	assert_invalid("{\"type\":5,\"payload\":{}}", "type is not a string");
+	assert_invalid("{\"type\":null}", "type is not a string");
+	assert_invalid("{\"type\":[\"command\"]}", "type is not a string");
+	/* Case matters. */
+	{
+		struct nixfleet_in	 in;
+
+		decode("{\"type\":\"Registered\"}", &in);
+		ck_assert_int_eq(in.type, NF_IN_UNKNOWN);
+	}
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_unknown)
+{
+	struct nixfleet_in	 in;
+	char			 buf[512];
+
+	decode("{\"type\":\"ping\"}", &in);
+	ck_assert_int_eq(in.type, NF_IN_UNKNOWN);
+	ck_assert_str_eq(in.type_name, "ping");
+	decode("{\"type\":\"command_complete\",\"payload\":{\"x\":1}}", &in);
+	ck_assert_int_eq(in.type, NF_IN_UNKNOWN);
+	ck_assert_str_eq(in.type_name, "command_complete");
+
+	/* A NUL does not make a known type out of an unknown one. */
+	decode("{\"type\":\"registered\\u0000x\"}", &in);
+	ck_assert_int_eq(in.type, NF_IN_UNKNOWN);
+	ck_assert_str_eq(in.type_name, "registered?x");
+
+	decode("{\"type\":\"a\\nb\\u001b\xc3\xa9\"}", &in);
+	ck_assert_int_eq(in.type, NF_IN_UNKNOWN);
+	ck_assert_str_eq(in.type_name, "a?b???");
+
+	snprintf(buf, sizeof(buf), "{\"type\":\"%0200d\"}", 7);
+	decode(buf, &in);
+	ck_assert_int_eq(in.type, NF_IN_UNKNOWN);
+	ck_assert_uint_eq(strlen(in.type_name), sizeof(in.type_name) - 1);
+	ck_assert_int_eq(in.type_name[0], '0');
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_payload)
+{
+	assert_invalid("{\"type\":\"command\",\"payload\":\"switch\"}",
+	    "payload is not an object");
+	assert_invalid("{\"type\":\"command\",\"payload\":[\"switch\"]}",
+	    "payload is not an object");
+	assert_invalid("{\"type\":\"registered\",\"payload\":null}",
+	    "payload is not an object");
+	assert_invalid("{\"type\":\"registered\",\"payload\":\"web01\"}",
+	    "payload is not an object");
+	assert_invalid("{\"type\":\"kill_command\",\"payload\":0}",
+	    "payload is not an object");
+	assert_invalid("{\"type\":\"ping\",\"payload\":1}",
+	    "payload is not an object");
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_duplicates)
+{
+	assert_invalid("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"pull\",\"command\":\"reboot\"}}", "duplicate");
+	assert_invalid("{\"type\":\"ping\",\"type\":\"command\","
+	    "\"payload\":{\"command\":\"reboot\"}}", "duplicate");
+	assert_invalid("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"pull\"},\"payload\":{\"command\":\"reboot\"}}",
+	    "duplicate");
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_bounds)
+{
+	struct nixfleet_in	 in;
+	char			*big;
+	size_t			 n = NIXFLEET_IN_MAX + 1, i;
+
+	/* Refused by size before any parsing. */
+	big = malloc(n);
+	ck_assert_ptr_nonnull(big);
+	memset(big, ' ', n);
+	memcpy(big, "{\"type\":\"ping\"}", 15);
+	nixfleet_decode(big, n, &in);
+	ck_assert_int_eq(in.type, NF_IN_INVALID);
+	ck_assert_ptr_nonnull(strstr(in.error, "too large"));
+	/* One byte less is parsed: trailing whitespace is fine. */
+	nixfleet_decode(big, n - 1, &in);
+	ck_assert_int_eq(in.type, NF_IN_UNKNOWN);
+
+	/* Deep nesting ends in an error, not a stack overflow. */
+	for (i = 0; i < 200000; i++)
+		big[i] = '[';
+	nixfleet_decode(big, 200000, &in);
+	ck_assert_int_eq(in.type, NF_IN_INVALID);
+	ck_assert_ptr_nonnull(strstr(in.error, "invalid JSON: "));
+	free(big);
+}
+END_TEST
+
+static Suite *
+nixfleet_suite(void)
+{
+	Suite	*s = suite_create("nixfleet");
+	TCase	*tc;
+
+#define NF_TCASE(name) do {						\
+	tc = tcase_create(#name);					\
+	tcase_add_test(tc, test_nixfleet_##name);			\
+	suite_add_tcase(s, tc);						\
+} while (0)
+	NF_TCASE(register_fields);
+	NF_TCASE(register_exact);
+	NF_TCASE(register_omitempty);
+	NF_TCASE(register_unterminated);
+	NF_TCASE(register_utf8);
+	NF_TCASE(heartbeat_idle);
+	NF_TCASE(heartbeat_busy);
+	NF_TCASE(heartbeat_omitempty);
+	NF_TCASE(heartbeat_metrics);
+	NF_TCASE(heartbeat_update_status);
+	NF_TCASE(heartbeat_utf8);
+	NF_TCASE(utf8_sanitize);
+	NF_TCASE(decode_registered);
+	NF_TCASE(decode_command);
+	NF_TCASE(decode_command_bad);
+	NF_TCASE(decode_kill_command);
+	NF_TCASE(decode_malformed);
+	NF_TCASE(decode_not_object);
+	NF_TCASE(decode_type);
+	NF_TCASE(decode_unknown);
+	NF_TCASE(decode_payload);
+	NF_TCASE(decode_duplicates);
+	NF_TCASE(decode_bounds);
+#undef NF_TCASE
+	return s;
+}
+
+int
+main(void)
+{
+	return tl_run(nixfleet_suite());
+}
