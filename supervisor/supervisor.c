@@ -1,1 +1,698 @@
-/* placeholder: being written */
+/*
+ * supervisor.c: the root supervisor, nixfleet-agent.
+ *
+ * Reads the configuration and the secrets, starts the net-worker and the
+ * exec-worker, connects sockets for the net-worker, restarts a worker that
+ * dies or misbehaves, and tells systemd how things are.  It never parses
+ * anything that came from the network: that is the net-worker's job.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "compat.h"
+#include "log.h"
+#include "proto.h"
+#include "supervisor.h"
+
+static void	sup_dispatch_net(struct ipcev *, struct ipcmsg *);
+static void	sup_dispatch_exec(struct ipcev *, struct ipcmsg *);
+static void	sup_handle_net_hello(struct sup *);
+static void	sup_handle_exec_hello(struct sup *);
+static void	sup_check_ready(struct sup *);
+static void	sup_shutdown(struct sup *, int status);
+static int	sup_load_ca(struct sup *);
+static int	sup_prepare(struct sup *);
+static int	sup_prepare_user(struct sup *);
+static int	sup_check_privsep_dir(const char *);
+
+extern char	**environ;
+
+/* Where a CA bundle lives on the systems we run on, in order. */
+static const char *const sup_ca_paths[] = {
+	"/etc/ssl/certs/ca-certificates.crt",	/* Debian */
+	"/etc/ssl/certs/ca-bundle.crt",		/* NixOS */
+	"/etc/pki/tls/certs/ca-bundle.crt",	/* Fedora */
+	"/etc/ssl/cert.pem",			/* macOS */
+};
+
+static void
+sup_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct sup	*s = w->data;
+
+	switch (w->signum) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("received %s, shutting down", strsignal(w->signum));
+		sup_shutdown(s, 0);
+		break;
+	case SIGHUP:
+		sup_reload(s);
+		break;
+	}
+}
+
+static void
+sup_stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sup	*s = w->data;
+
+	log_warnx("workers did not stop in time, killing them");
+	worker_stop_all(s, SIGKILL);
+}
+
+static void
+sup_watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sup	*s = w->data;
+	int		 i, alive = 1;
+
+	/* Feed systemd only while both workers answer. */
+	for (i = 0; i < W_COUNT; i++) {
+		if (!s->w[i].ready || s->w[i].ping_seen != s->w[i].ping_sent)
+			alive = 0;
+	}
+	if (alive && s->notified_ready)
+		notify_send("WATCHDOG=1");
+	for (i = 0; i < W_COUNT; i++) {
+		if (!s->w[i].ready)
+			continue;
+		s->w[i].ping_sent++;
+		ipcev_compose(&s->w[i].iev, i == W_NET ? IPC_SN_PING :
+		    IPC_SE_PING, s->w[i].ping_sent, -1, NULL, 0);
+	}
+}
+
+/*
+ * Everything between the configuration and the first worker: the CA
+ * bundle, the dashboard endpoint, the net-worker's user and empty root.
+ */
+static int
+sup_prepare(struct sup *s)
+{
+	const char	*why;
+	const char	*u = s->cfg.dialect == DIALECT_NIXFLEET ?
+			    s->cfg.url : s->cfg.server_url;
+	struct url	 proxy;
+
+	if (u == NULL || url_parse(u, &s->dash, &why) == -1) {
+		log_error("dashboard URL: %s", u ? why : "missing");
+		return -1;
+	}
+	strlcpy(s->dash_url, u, sizeof(s->dash_url));
+	s->proxy_auth[0] = '\0';
+	switch (connect_proxy_for(&s->dash, environ, &proxy, &why)) {
+	case -1:
+		log_error("proxy: %s", why);
+		return -1;
+	case 1:
+		connect_proxy_auth(&proxy, s->proxy_auth,
+		    sizeof(s->proxy_auth));
+		log_info("connecting through proxy %s:%u", proxy.host,
+		    proxy.port);
+		break;
+	}
+	if (sup_load_ca(s) == -1)
+		return -1;
+	if (s->cfg.skip_verify)
+		log_warnx("TLS certificate verification is disabled by "
+		    "configuration");
+	if (s->root) {
+		if (sup_prepare_user(s) == -1 ||
+		    sup_check_privsep_dir(s->cfg.privsep_dir) == -1)
+			return -1;
+	}
+	return worker_find_paths(s);
+}
+
+static int
+sup_read_file(const char *path, char **out, size_t *outlen, size_t max)
+{
+	struct stat	 st;
+	char		*buf;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > max) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	if ((buf = malloc(st.st_size + 1)) == NULL)
+		fatal(NULL);
+	while (off < (size_t)st.st_size) {
+		n = read(fd, buf + off, st.st_size - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*out = buf;
+	*outlen = off + 1;	/* mbedTLS wants the NUL counted for PEM */
+	return 0;
+}
+
+/*
+ * Load the CA bundle now, while we can read files: the net-worker gets
+ * the bytes over its channel and never opens a file itself.
+ */
+static int
+sup_load_ca(struct sup *s)
+{
+	const char	*env = getenv("SSL_CERT_FILE");
+	const char	*path = NULL;
+	size_t		 i;
+
+	free(s->ca);
+	s->ca = NULL;
+	s->calen = 0;
+	if (s->cfg.ca_file != NULL && *s->cfg.ca_file != '\0')
+		path = s->cfg.ca_file;
+	else if (env != NULL && *env != '\0')
+		path = env;
+	else {
+		for (i = 0; i < nitems(sup_ca_paths); i++)
+			if (access(sup_ca_paths[i], R_OK) == 0) {
+				path = sup_ca_paths[i];
+				break;
+			}
+	}
+	if (path == NULL) {
+		if (!s->dash.tls || s->cfg.skip_verify)
+			return 0;
+		log_error("no CA bundle found: set NIXFLEET_CA_FILE or "
+		    "SSL_CERT_FILE");
+		return -1;
+	}
+	if (sup_read_file(path, &s->ca, &s->calen, IPC_CA_MAX) == -1) {
+		log_warn("CA bundle %s", path);
+		return -1;
+	}
+	log_debug("CA bundle %s (%zu bytes)", path, s->calen);
+	return 0;
+}
+
+static int
+sup_prepare_user(struct sup *s)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(s->cfg.net_user)) == NULL) {
+		log_warnx("net-worker user %s does not exist, using nobody; "
+		    "create a dedicated user for better isolation",
+		    s->cfg.net_user);
+		if ((pw = getpwnam("nobody")) == NULL) {
+			log_error("neither %s nor nobody exists",
+			    s->cfg.net_user);
+			return -1;
+		}
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		log_error("net-worker user %s has uid or gid 0", pw->pw_name);
+		return -1;
+	}
+	s->net_uid = pw->pw_uid;
+	s->net_gid = pw->pw_gid;
+	return 0;
+}
+
+/*
+ * The net-worker's root: an empty directory that root owns and nobody
+ * else can write, so there is nothing to read and nowhere to write.
+ */
+static int
+sup_check_privsep_dir(const char *dir)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	char		 parent[4096], *p;
+
+	if (stat(dir, &st) == -1 && errno == ENOENT) {
+		strlcpy(parent, dir, sizeof(parent));
+		for (p = parent + 1; *p != '\0'; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			if (mkdir(parent, 0755) == -1 && errno != EEXIST)
+				break;
+			*p = '/';
+		}
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+			log_warn("mkdir %s", dir);
+			return -1;
+		}
+	}
+	if (stat(dir, &st) == -1) {
+		log_warn("privsep dir %s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_error("bad privsep dir permissions: %s (must be a "
+		    "directory owned by root, not group- or world-writable)",
+		    dir);
+		return -1;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		log_warn("privsep dir %s", dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			closedir(d);
+			log_error("privsep dir %s is not empty", dir);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Configuration for the net-worker: only what it needs. */
+static void
+sup_handle_net_hello(struct sup *s)
+{
+	struct worker		*w = &s->w[W_NET];
+	struct ipc_net_config	 nc;
+	struct ipc_ca_begin	 cb;
+	size_t			 off, n;
+	int			 i;
+
+	memset(&nc, 0, sizeof(nc));
+	nc.dialect = s->cfg.dialect == DIALECT_SOCKETIO ?
+	    IPC_DIALECT_SOCKETIO : IPC_DIALECT_NIXFLEET;
+	if (s->cfg.skip_verify)
+		nc.flags |= IPC_NETF_SKIP_VERIFY;
+	if (s->cfg.allow_insecure_http)
+		nc.flags |= IPC_NETF_ALLOW_HTTP;
+	if (s->proxy_auth[0] != '\0')
+		nc.flags |= IPC_NETF_PROXY_AUTH;
+	nc.interval_s = s->cfg.dialect == DIALECT_SOCKETIO ?
+	    (uint32_t)s->cfg.stats_interval : (uint32_t)s->cfg.interval;
+	nc.ping_ms = s->cfg.ping_ms;
+	nc.dead_ms = s->cfg.dead_ms;
+	nc.handshake_ms = s->cfg.handshake_ms;
+	nc.close_ms = 5000;
+	nc.max_msg = s->cfg.max_message;
+	nc.backoff_max_ms = s->cfg.dialect == DIALECT_SOCKETIO ? 30000 : 60000;
+	nc.npins = s->cfg.npins;
+	for (i = 0; i < s->cfg.npins && i < IPC_PINS_MAX; i++)
+		memcpy(nc.pins[i], s->cfg.pins[i], 32);
+	strlcpy(nc.url, s->dash_url, sizeof(nc.url));
+	if (s->cfg.dialect == DIALECT_NIXFLEET && s->cfg.token != NULL)
+		strlcpy(nc.token, s->cfg.token, sizeof(nc.token));
+	strlcpy(nc.proxy_auth, s->proxy_auth, sizeof(nc.proxy_auth));
+	if (s->cfg.repo_url != NULL)
+		strlcpy(nc.repo_url, s->cfg.repo_url, sizeof(nc.repo_url));
+	if (s->cfg.location != NULL)
+		strlcpy(nc.location, s->cfg.location, sizeof(nc.location));
+	if (s->cfg.device_type != NULL)
+		strlcpy(nc.device_type, s->cfg.device_type,
+		    sizeof(nc.device_type));
+	if (s->cfg.theme_color != NULL)
+		strlcpy(nc.theme_color, s->cfg.theme_color,
+		    sizeof(nc.theme_color));
+
+	if (ipcev_compose(&w->iev, IPC_SN_CONFIG, 0, -1, &nc,
+	    sizeof(nc)) == -1)
+		goto done;
+	cb.size = s->calen;
+	cb.pad = 0;
+	if (ipcev_compose(&w->iev, IPC_SN_CA_BEGIN, 0, -1, &cb,
+	    sizeof(cb)) == -1)
+		goto done;
+	for (off = 0; off < s->calen; off += n) {
+		n = s->calen - off;
+		if (n > IPC_CA_CHUNK)
+			n = IPC_CA_CHUNK;
+		if (ipcev_compose(&w->iev, IPC_SN_CA_CHUNK, 0, -1,
+		    s->ca + off, n) == -1)
+			goto done;
+	}
+	if (ipcev_compose(&w->iev, IPC_SN_CA_END, 0, -1, NULL, 0) == -1)
+		goto done;
+	permit_set(&s->net_permit, IPC_NS_CONNECT, PERMIT_ALLOW);
+	permit_set(&s->net_permit, IPC_NS_STATE, PERMIT_ALLOW);
+	permit_set(&s->net_permit, IPC_NS_PONG, PERMIT_ALLOW);
+	w->ready = 1;
+	sup_check_ready(s);
+ done:
+	explicit_bzero(&nc, sizeof(nc));
+}
+
+static void
+sup_handle_exec_hello(struct sup *s)
+{
+	struct worker		*w = &s->w[W_EXEC];
+	struct ipc_exec_config	 ec;
+	char			 exe[IPC_PATH_MAX];
+	ssize_t			 n;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.interval_s = s->cfg.interval > 0 ? s->cfg.interval : 5;
+#define COPY(f, v)	if ((v) != NULL) strlcpy(ec.f, (v), sizeof(ec.f))
+	COPY(hostname, s->cfg.hostname);
+	COPY(nixpkgs_version, s->cfg.nixpkgs_version);
+	COPY(repo_dir, s->cfg.repo_dir);
+	COPY(state_dir, s->cfg.state_dir);
+	COPY(stasysmo_dir, s->cfg.stasysmo_dir);
+	COPY(source_commit, SOURCE_COMMIT);
+#undef COPY
+	/* register.store_path describes the binary systemd starts: us. */
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		strlcpy(ec.agent_exe, exe, sizeof(ec.agent_exe));
+	}
+	if (ipcev_compose(&w->iev, IPC_SE_CONFIG, 0, -1, &ec,
+	    sizeof(ec)) == -1)
+		return;
+	permit_set(&s->exec_permit, IPC_ES_PONG, PERMIT_ALLOW);
+	w->ready = 1;
+	sup_check_ready(s);
+}
+
+static void
+sup_check_ready(struct sup *s)
+{
+	if (!s->w[W_NET].ready || !s->w[W_EXEC].ready)
+		return;
+	log_info("workers ready (net %d, exec %d)", (int)s->w[W_NET].pid,
+	    (int)s->w[W_EXEC].pid);
+	if (!s->notified_ready) {
+		notify_send("READY=1\nSTATUS=workers running");
+		s->notified_ready = 1;
+	}
+}
+
+static void
+sup_handle_net_state(struct sup *s, const struct ipc_net_state *st)
+{
+	char	 buf[320];
+
+	if (!ipc_str_valid(st->detail, sizeof(st->detail))) {
+		ipcev_drop(&s->w[W_NET].iev, "unterminated state detail");
+		return;
+	}
+	switch (st->state) {
+	case IPC_NET_DISCONNECTED:
+		snprintf(buf, sizeof(buf), "STATUS=disconnected: %s",
+		    st->detail);
+		break;
+	case IPC_NET_CONNECTED:
+		snprintf(buf, sizeof(buf), "STATUS=connected to %s",
+		    st->detail);
+		break;
+	case IPC_NET_REGISTERED:
+		snprintf(buf, sizeof(buf), "STATUS=registered as %s",
+		    st->detail);
+		break;
+	default:
+		ipcev_drop(&s->w[W_NET].iev, "bad net state %u", st->state);
+		return;
+	}
+	notify_send(buf);
+}
+
+static void
+sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
+{
+	struct sup		*s = iev->data;
+	struct ipc_connect	 c;
+	struct ipc_net_state	 st;
+	uint32_t		 type;
+
+	if (m == NULL) {	/* dropped or died: restart both */
+		sup_workers_lost(s, "net-worker channel closed");
+		return;
+	}
+	type = ipc_get_type(m);
+	if (type == IPC_HELLO) {
+		sup_handle_net_hello(s);
+		return;
+	}
+	if (!permit_check(&s->net_permit, type))
+		goto bad;
+	switch (type) {
+	case IPC_NS_CONNECT:
+		if (ipc_get_data(m, &c, sizeof(c)) == -1)
+			goto bad;
+		connect_request(s, c.endpoint, c.timeout_ms);
+		break;
+	case IPC_NS_STATE:
+		if (ipc_get_data(m, &st, sizeof(st)) == -1)
+			goto bad;
+		sup_handle_net_state(s, &st);
+		break;
+	case IPC_NS_PONG:
+		if (ipc_get_len(m) != 0)
+			goto bad;
+		s->w[W_NET].ping_seen = ipc_get_id(m);
+		break;
+	default:
+		goto bad;
+	}
+	return;
+ bad:
+	ipcev_drop(iev, "%s: %s (len %zu) from %s", __func__,
+	    ipc_type_name(type), ipc_get_len(m), iev->name);
+}
+
+static void
+sup_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
+{
+	struct sup	*s = iev->data;
+	uint32_t	 type;
+
+	if (m == NULL) {
+		sup_workers_lost(s, "exec-worker channel closed");
+		return;
+	}
+	type = ipc_get_type(m);
+	if (type == IPC_HELLO) {
+		sup_handle_exec_hello(s);
+		return;
+	}
+	if (!permit_check(&s->exec_permit, type))
+		goto bad;
+	switch (type) {
+	case IPC_ES_PONG:
+		if (ipc_get_len(m) != 0)
+			goto bad;
+		s->w[W_EXEC].ping_seen = ipc_get_id(m);
+		break;
+	default:
+		goto bad;
+	}
+	return;
+ bad:
+	ipcev_drop(iev, "%s: %s (len %zu) from %s", __func__,
+	    ipc_type_name(type), ipc_get_len(m), iev->name);
+}
+
+/* Fresh channels and a clean permit table for every worker generation. */
+void
+sup_channels_init(struct sup *s, int netfd, int execfd)
+{
+	permit_init(&s->net_permit, IPC_NS);
+	permit_init(&s->exec_permit, IPC_ES);
+	ipcev_init(&s->w[W_NET].iev, s->loop, netfd, IPC_MAX_SN, "net-worker",
+	    sup_dispatch_net, s);
+	ipcev_init(&s->w[W_EXEC].iev, s->loop, execfd, IPC_MAX_SE,
+	    "exec-worker", sup_dispatch_exec, s);
+	/* Only the net-worker's channel carries descriptors: sockets. */
+	ipcbuf_allow_fdpass(s->w[W_NET].iev.buf);
+	ipcev_hello(&s->w[W_NET].iev, IPC_ROLE_SUP);
+	ipcev_hello(&s->w[W_EXEC].iev, IPC_ROLE_SUP);
+}
+
+/*
+ * A worker died or broke the protocol.  The net<->exec channel is one
+ * socketpair we made for both, so the survivor cannot be given a fresh
+ * end: stop it too and start the pair again after the backoff.
+ */
+void
+sup_workers_lost(struct sup *s, const char *why)
+{
+	connect_cancel(s);
+	if (s->stopping) {
+		if (!worker_running(s))
+			ev_break(s->loop, EVBREAK_ALL);
+		return;
+	}
+	worker_schedule_restart(s, why);
+}
+
+static void
+sup_shutdown(struct sup *s, int status)
+{
+	int	 i;
+
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	s->exit_status = status;
+	notify_send("STOPPING=1");
+	connect_cancel(s);
+	ev_timer_stop(s->loop, &s->restart_timer);
+	ev_timer_stop(s->loop, &s->watchdog);
+	if (!worker_running(s)) {
+		ev_break(s->loop, EVBREAK_ALL);
+		return;
+	}
+	for (i = 0; i < W_COUNT; i++) {
+		if (s->w[i].ready && ipcev_active(&s->w[i].iev))
+			ipcev_compose(&s->w[i].iev, i == W_NET ?
+			    IPC_SN_SHUTDOWN : IPC_SE_SHUTDOWN, 0, -1, NULL, 0);
+		else if (s->w[i].pid > 0)
+			kill(s->w[i].pid, SIGTERM);
+	}
+	ev_timer_set(&s->stop_timer, SUP_STOP_GRACE_MS / 1000.0, 0);
+	ev_timer_start(s->loop, &s->stop_timer);
+}
+
+/* SIGHUP: a new configuration, then a new pair of workers to carry it. */
+void
+sup_reload(struct sup *s)
+{
+	struct config	 old = s->cfg;
+	int		 n;
+
+	log_info("SIGHUP: reloading configuration");
+	memset(&s->cfg, 0, sizeof(s->cfg));
+	if ((n = config_load(&s->cfg, &s->args, environ, stderr)) > 0) {
+		log_error("configuration reload failed (%d problem%s); "
+		    "keeping the running configuration", n, n == 1 ? "" : "s");
+		config_free(&s->cfg);
+		s->cfg = old;
+		return;
+	}
+	if (sup_prepare(s) == -1) {
+		log_error("configuration reload failed; keeping the running "
+		    "configuration");
+		config_free(&s->cfg);
+		s->cfg = old;
+		sup_prepare(s);
+		return;
+	}
+	config_free(&old);
+	log_setlevel(s->cfg.log_level);
+	if (log_set_file(s->cfg.log_file) == -1)
+		log_warn("log file %s", s->cfg.log_file);
+	s->reload = 1;
+	connect_cancel(s);
+	worker_stop_all(s, SIGTERM);
+}
+
+int
+sup_main(int argc, char **argv)
+{
+	static struct sup	 sup;
+	struct sup		*s = &sup;
+	uint64_t		 wd;
+	int			 n;
+
+	log_init(LOG_LVL_INFO, 0);
+	if (config_parse_args(&s->args, argc, argv, stderr) == -1)
+		return 1;
+	switch (s->args.action) {
+	case ACTION_VERSION:
+		printf("nixfleet-agent %s\n", AGENT_VERSION);
+		return 0;
+	case ACTION_HELP:
+		config_usage(stdout);
+		return 0;
+	}
+	if ((n = config_load(&s->cfg, &s->args, environ, stderr)) > 0) {
+		log_error("%d configuration problem%s, not starting", n,
+		    n == 1 ? "" : "s");
+		return CONFIG_EX_CONFIG;
+	}
+	log_setlevel(s->cfg.log_level);
+	if (log_set_file(s->cfg.log_file) == -1)
+		log_warn("log file %s", s->cfg.log_file);
+	if (s->args.action == ACTION_PRINT) {
+		config_print(&s->cfg, stdout);
+		return 0;
+	}
+	s->root = geteuid() == 0;
+	if (s->args.action == ACTION_CHECK) {
+		struct url	 u;
+		const char	*why;
+
+		if (url_parse(s->cfg.dialect == DIALECT_NIXFLEET ?
+		    s->cfg.url : s->cfg.server_url, &s->dash, &why) == -1 ||
+		    sup_load_ca(s) == -1)
+			return CONFIG_EX_CONFIG;
+		(void)u;
+		return check_endpoint(&s->cfg, s->ca, s->calen) == 0 ? 0 : 1;
+	}
+
+	log_info("nixfleet-agent %s starting (pid %d, %s dialect)",
+	    AGENT_VERSION, (int)getpid(),
+	    s->cfg.dialect == DIALECT_SOCKETIO ? "socketio" : "nixfleet");
+	if (!s->root)
+		log_info("running as uid %d, not root: the net-worker keeps "
+		    "this user and is not chrooted", (int)getuid());
+	if (sup_prepare(s) == -1)
+		return 1;
+
+	s->loop = ev_default_loop(EVFLAG_AUTO);
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&s->sigterm, sup_signal_cb, SIGTERM);
+	ev_signal_init(&s->sigint, sup_signal_cb, SIGINT);
+	ev_signal_init(&s->sighup, sup_signal_cb, SIGHUP);
+	s->sigterm.data = s->sigint.data = s->sighup.data = s;
+	ev_signal_start(s->loop, &s->sigterm);
+	ev_signal_start(s->loop, &s->sigint);
+	ev_signal_start(s->loop, &s->sighup);
+	ev_timer_init(&s->stop_timer, sup_stop_timer_cb, 0, 0);
+	s->stop_timer.data = s;
+	if ((wd = notify_watchdog_usec()) > 0) {
+		ev_timer_init(&s->watchdog, sup_watchdog_cb, 0,
+		    wd / 2 / 1e6);
+		s->watchdog.data = s;
+		ev_timer_again(s->loop, &s->watchdog);
+	}
+	s->backoff_s = 1;
+	if (worker_start_all(s) == -1)
+		fatalx("cannot start the workers");
+	ev_run(s->loop, 0);
+
+	log_info("stopped");
+	config_free(&s->cfg);
+	free(s->ca);
+	return s->exit_status;
+}
+
+/* Too many restarts: let the service manager take over. */
+void
+sup_give_up(struct sup *s, const char *why)
+{
+	log_error("%s; giving up", why);
+	if (worker_running(s)) {
+		sup_shutdown(s, 1);
+		return;
+	}
+	s->stopping = 1;
+	s->exit_status = 1;
+	ev_break(s->loop, EVBREAK_ALL);
+}

@@ -1,9 +1,122 @@
 /*
  * supervisor.h: the root supervisor's modules.
+ *
+ * supervisor.c	entry, signals, channel dispatch, shutdown
+ * worker.c	start, watch and restart the two workers
+ * connect.c	resolve and connect for the net-worker (and the proxy rules)
+ * notify.c	systemd notifications, written natively
+ * check.c	--check: is the dashboard endpoint reachable
  */
 #ifndef SUPERVISOR_H
 #define SUPERVISOR_H
 
+#include <sys/types.h>
+
+#include <ev.h>
+#include <netdb.h>
+
+#include "config.h"
+#include "ipcev.h"
+#include "permit.h"
+#include "url.h"
+
+#define SUP_RESTART_MAX		5	/* more within the window: give up */
+#define SUP_RESTART_WINDOW	60	/* seconds */
+#define SUP_BACKOFF_MAX		30	/* seconds */
+#define SUP_STOP_GRACE_MS	4500	/* SIGTERM to exit, within 5 s */
+
+enum worker_id {
+	W_NET = 0,
+	W_EXEC = 1,
+	W_COUNT
+};
+
+struct worker {
+	const char	*name;		/* "net", "exec" */
+	char		 path[4096];	/* the binary */
+	pid_t		 pid;		/* 0: not running */
+	struct ipcev	 iev;		/* channel to it */
+	ev_child	 child;
+	ev_io		 logio;		/* its stderr */
+	int		 logfd;
+	char		 logbuf[4096];
+	size_t		 loglen;
+	int		 ready;		/* HELLO seen */
+	uint32_t	 ping_sent;	/* watchdog sequence */
+	uint32_t	 ping_seen;
+};
+
+struct connector;
+
+struct sup {
+	struct ev_loop	*loop;
+	struct config	 cfg;
+	struct config_args args;
+	struct worker	 w[W_COUNT];
+	int		 root;		/* running as uid 0 */
+	uid_t		 net_uid;
+	gid_t		 net_gid;
+	char		*ca;		/* CA bundle bytes, NUL-terminated */
+	size_t		 calen;		/* including the NUL */
+	char		 dash_url[1024];	/* what the net-worker dials */
+	struct url	 dash;
+	char		 proxy_auth[512];
+	struct connector *conn;		/* the connect in flight */
+	struct permit	 net_permit;
+	struct permit	 exec_permit;
+
+	/* restart policy */
+	ev_timer	 restart_timer;
+	ev_tstamp	 restarts[SUP_RESTART_MAX + 1];
+	int		 nrestarts;
+	int		 backoff_s;
+	int		 restarting;
+	int		 reload;	/* SIGHUP: restart without backoff */
+
+	/* shutdown and notifications */
+	ev_signal	 sigterm, sigint, sighup;
+	ev_timer	 stop_timer;
+	ev_timer	 watchdog;
+	int		 stopping;
+	int		 notified_ready;
+	int		 exit_status;
+};
+
 int	sup_main(int, char **);
+void	sup_workers_lost(struct sup *, const char *why);
+void	sup_channels_init(struct sup *, int netfd, int execfd);
+void	sup_reload(struct sup *);
+void	sup_give_up(struct sup *, const char *why);
+
+/* worker.c */
+int	worker_find_paths(struct sup *);
+int	worker_start_all(struct sup *);
+void	worker_stop_all(struct sup *, int sig);
+int	worker_running(const struct sup *);
+void	worker_schedule_restart(struct sup *, const char *why);
+
+/* connect.c */
+void	connect_request(struct sup *, uint32_t endpoint, uint32_t timeout_ms);
+void	connect_cancel(struct sup *);
+/*
+ * The proxy for scheme://host:port under env (HTTPS_PROXY, HTTP_PROXY,
+ * NO_PROXY and lower-case forms).  1 and *proxy filled: use it; 0: go
+ * direct; -1: the proxy variable is not a valid URL (*why).
+ */
+int	connect_proxy_for(const struct url *target, char *const *env,
+	    struct url *proxy, const char **why);
+int	connect_no_proxy_match(const char *no_proxy, const char *host,
+	    uint16_t port);
+/* "Basic base64(user:pass)" from a proxy URL's userinfo; 0 if none. */
+int	connect_proxy_auth(const struct url *proxy, char *out, size_t size);
+int	connect_addr_is_loopback(const struct sockaddr *);
+
+/* notify.c */
+void	notify_send(const char *state);
+uint64_t notify_watchdog_usec(void);
+
+/* check.c */
+int	check_endpoint(const struct config *, const char *ca, size_t calen);
+int	check_base_url(const char *ws_url, char *out, size_t size);
 
 #endif

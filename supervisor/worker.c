@@ -1,1 +1,409 @@
-/* placeholder: being written */
+/*
+ * worker.c: start, watch and restart the net-worker and the exec-worker.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "log.h"
+#include "proto.h"
+#include "supervisor.h"
+
+extern char	**environ;
+
+#define WORKER_ARGS	16
+#define WORKER_ENVS	32
+
+/* What a worker may see of our environment; secrets are not on it. */
+static const char *const worker_env_exec[] = {
+	"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR",
+	"NIX_PATH", "LOCALE_ARCHIVE", "STATE_DIRECTORY", "INVOCATION_ID",
+	"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+};
+static const char *const worker_env_net[] = {
+	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+};
+
+static void	worker_child_cb(struct ev_loop *, ev_child *, int);
+static void	worker_log_cb(struct ev_loop *, ev_io *, int);
+static void	worker_restart_cb(struct ev_loop *, ev_timer *, int);
+
+/*
+ * Run from the build tree, the workers are beside us in the tree; else
+ * they are in the configured libexec directory.
+ */
+int
+worker_find_paths(struct sup *s)
+{
+	char		 exe[4096], dir[4096], *d;
+	ssize_t		 n;
+	int		 i;
+	static const char *const names[W_COUNT] = {
+		[W_NET] = "net-worker/nixfleet-agent-net",
+		[W_EXEC] = "exec-worker/nixfleet-agent-exec",
+	};
+
+	s->w[W_NET].name = "net-worker";
+	s->w[W_EXEC].name = "exec-worker";
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) == -1)
+		fatal("readlink /proc/self/exe");
+	exe[n] = '\0';
+	strlcpy(dir, exe, sizeof(dir));
+	d = dirname(dir);
+	for (i = 0; i < W_COUNT; i++) {
+		if (strcmp(basename(d), "supervisor") == 0) {
+			snprintf(s->w[i].path, sizeof(s->w[i].path),
+			    "%s/../%s", d, names[i]);
+			if (access(s->w[i].path, X_OK) == 0)
+				continue;
+		}
+		snprintf(s->w[i].path, sizeof(s->w[i].path), "%s/%s",
+		    s->cfg.libexec_dir, strchr(names[i], '/') + 1);
+		if (access(s->w[i].path, X_OK) == -1) {
+			log_warn("%s binary %s", s->w[i].name, s->w[i].path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+worker_build_env(char **envp, const char *const *names, size_t n)
+{
+	const char	*v;
+	size_t		 i, k = 0;
+	char		*e;
+
+	for (i = 0; i < n && k < WORKER_ENVS - 1; i++) {
+		if ((v = getenv(names[i])) == NULL)
+			continue;
+		if (asprintf(&e, "%s=%s", names[i], v) == -1)
+			fatal(NULL);
+		envp[k++] = e;
+	}
+	envp[k] = NULL;
+}
+
+static void
+worker_free_strv(char **v)
+{
+	for (; *v != NULL; v++)
+		free(*v);
+}
+
+/*
+ * Between fork and execve we are a copy of a process that may have
+ * resolver threads: only async-signal-safe calls from here on.
+ */
+static __dead void
+worker_exec_child(const char *path, char **argv, char **envp, int chan,
+    int peer, int logfd)
+{
+	sigset_t	 none;
+	int		 sig, fds[3], i, null;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	/* Out of the way of 0-4 first, then onto the fixed numbers. */
+	fds[0] = fcntl(chan, F_DUPFD_CLOEXEC, 10);
+	fds[1] = fcntl(peer, F_DUPFD_CLOEXEC, 10);
+	fds[2] = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (i = 0; i < 3; i++)
+		if (fds[i] == -1)
+			_exit(126);
+	if (null == -1 || dup2(null, STDIN_FILENO) == -1 ||
+	    dup2(fds[2], STDOUT_FILENO) == -1 ||
+	    dup2(fds[2], STDERR_FILENO) == -1 ||
+	    dup2(fds[0], IPC_FD_SUP) == -1 ||
+	    dup2(fds[1], IPC_FD_PEER) == -1)
+		_exit(126);
+	closefrom(IPC_FD_PEER + 1);
+	/* Our terminal's ^C is for the supervisor, which stops us cleanly. */
+	setsid();
+	execve(path, argv, envp);
+	(void)!write(STDERR_FILENO, "execve failed\n", 14);
+	_exit(127);
+}
+
+static pid_t
+worker_spawn(struct sup *s, struct worker *w, char **argv, char **envp,
+    int chan, int peer, int *logfd)
+{
+	int	 lp[2];
+	pid_t	 pid;
+
+	if (pipe2(lp, O_CLOEXEC) == -1)
+		return -1;
+	switch ((pid = fork())) {
+	case -1:
+		close(lp[0]);
+		close(lp[1]);
+		return -1;
+	case 0:
+		worker_exec_child(w->path, argv, envp, chan, peer, lp[1]);
+	}
+	close(lp[1]);
+	fcntl(lp[0], F_SETFL, O_NONBLOCK);
+	*logfd = lp[0];
+	w->pid = pid;
+	w->ready = 0;
+	w->ping_sent = w->ping_seen = 0;
+	w->loglen = 0;
+	ev_child_init(&w->child, worker_child_cb, pid, 0);
+	w->child.data = s;
+	ev_child_start(s->loop, &w->child);
+	ev_io_init(&w->logio, worker_log_cb, lp[0], EV_READ);
+	w->logio.data = w;
+	ev_io_start(s->loop, &w->logio);
+	log_info("%s started (pid %d)", w->name, (int)pid);
+	return pid;
+}
+
+static void
+worker_log_flush(struct worker *w, int all)
+{
+	char	*nl, *p = w->logbuf;
+	size_t	 left = w->loglen;
+
+	while ((nl = memchr(p, '\n', left)) != NULL) {
+		*nl = '\0';
+		log_relay(w->name, p);
+		left -= nl + 1 - p;
+		p = nl + 1;
+	}
+	/* A line longer than the buffer, or the last words of a worker. */
+	if (left > 0 && (all || left == sizeof(w->logbuf) - 1)) {
+		p[left] = '\0';
+		log_relay(w->name, p);
+		left = 0;
+	}
+	memmove(w->logbuf, p, left);
+	w->loglen = left;
+}
+
+static void
+worker_log_close(struct ev_loop *loop, struct worker *w)
+{
+	if (!ev_is_active(&w->logio))
+		return;
+	worker_log_flush(w, 1);
+	ev_io_stop(loop, &w->logio);
+	close(w->logio.fd);
+}
+
+static void
+worker_log_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker	*w = io->data;
+	ssize_t		 n;
+	int		 rounds;
+
+	for (rounds = 0; rounds < 16; rounds++) {
+		n = read(io->fd, w->logbuf + w->loglen,
+		    sizeof(w->logbuf) - 1 - w->loglen);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			worker_log_close(loop, w);
+			return;
+		}
+		w->loglen += n;
+		worker_log_flush(w, 0);
+	}
+}
+
+int
+worker_start_all(struct sup *s)
+{
+	char		*argv[W_COUNT][WORKER_ARGS], *envp[W_COUNT][WORKER_ENVS];
+	char		 lvl[8], uid[16], gid[16];
+	int		 sn[2], se[2], ne[2], logfd[W_COUNT], i, k;
+
+	for (i = 0; i < W_COUNT; i++)
+		worker_log_close(s->loop, &s->w[i]);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sn) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, se) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ne) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	snprintf(lvl, sizeof(lvl), "%d", log_getlevel());
+	snprintf(uid, sizeof(uid), "%u", (unsigned)s->net_uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)s->net_gid);
+	k = 0;
+	argv[W_NET][k++] = "nixfleet-agent-net";
+	argv[W_NET][k++] = "-l";
+	argv[W_NET][k++] = lvl;
+	if (s->root) {
+		/* The worker drops to these itself, after its setup. */
+		argv[W_NET][k++] = "-u";
+		argv[W_NET][k++] = uid;
+		argv[W_NET][k++] = "-g";
+		argv[W_NET][k++] = gid;
+		argv[W_NET][k++] = "-r";
+		argv[W_NET][k++] = s->cfg.privsep_dir;
+	}
+	argv[W_NET][k] = NULL;
+	k = 0;
+	argv[W_EXEC][k++] = "nixfleet-agent-exec";
+	argv[W_EXEC][k++] = "-l";
+	argv[W_EXEC][k++] = lvl;
+	argv[W_EXEC][k] = NULL;
+	worker_build_env(envp[W_NET], worker_env_net, nitems(worker_env_net));
+	worker_build_env(envp[W_EXEC], worker_env_exec,
+	    nitems(worker_env_exec));
+
+	if (worker_spawn(s, &s->w[W_NET], argv[W_NET], envp[W_NET], sn[1],
+	    ne[0], &logfd[W_NET]) == -1 ||
+	    worker_spawn(s, &s->w[W_EXEC], argv[W_EXEC], envp[W_EXEC], se[1],
+	    ne[1], &logfd[W_EXEC]) == -1)
+		log_warn("fork");
+	for (i = 0; i < W_COUNT; i++)
+		worker_free_strv(envp[i]);
+	close(sn[1]);
+	close(se[1]);
+	close(ne[0]);
+	close(ne[1]);
+	fcntl(sn[0], F_SETFL, O_NONBLOCK);
+	fcntl(se[0], F_SETFL, O_NONBLOCK);
+	sup_channels_init(s, sn[0], se[0]);
+	if (s->w[W_NET].pid <= 0 || s->w[W_EXEC].pid <= 0) {
+		sup_workers_lost(s, "cannot start a worker");
+		return 0;
+	}
+	return 0;
+}
+
+int
+worker_running(const struct sup *s)
+{
+	int	 i;
+
+	for (i = 0; i < W_COUNT; i++)
+		if (s->w[i].pid > 0)
+			return 1;
+	return 0;
+}
+
+void
+worker_stop_all(struct sup *s, int sig)
+{
+	int	 i;
+
+	for (i = 0; i < W_COUNT; i++)
+		if (s->w[i].pid > 0)
+			kill(s->w[i].pid, sig);
+}
+
+static void
+worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
+{
+	struct sup	*s = c->data;
+	struct worker	*w = NULL;
+	char		 why[128];
+	int		 i;
+
+	for (i = 0; i < W_COUNT; i++)
+		if (&s->w[i].child == c)
+			w = &s->w[i];
+	ev_child_stop(loop, c);
+	if (w == NULL)
+		return;
+	if (WIFSIGNALED(c->rstatus))
+		snprintf(why, sizeof(why), "%s (pid %d) killed by signal %d",
+		    w->name, c->rpid, WTERMSIG(c->rstatus));
+	else
+		snprintf(why, sizeof(why), "%s (pid %d) exited with status "
+		    "%d", w->name, c->rpid, WEXITSTATUS(c->rstatus));
+	w->pid = 0;
+	w->ready = 0;
+	worker_log_cb(loop, &w->logio, EV_READ);	/* its last words */
+	if (s->stopping || s->reload || s->restarting)
+		log_info("%s", why);
+	sup_workers_lost(s, why);
+}
+
+/*
+ * The pair goes down together and comes back after the backoff: 1 s,
+ * doubling to 30 s, back to 1 s after a quiet minute.  More than
+ * SUP_RESTART_MAX restarts in SUP_RESTART_WINDOW seconds: give up, so the
+ * service manager sees the failure.
+ */
+void
+worker_schedule_restart(struct sup *s, const char *why)
+{
+	ev_tstamp	 now = ev_now(s->loop), delay;
+	int		 i, recent = 0;
+
+	if (!s->restarting) {
+		s->restarting = 1;
+		for (i = 0; i < W_COUNT; i++) {
+			ipcev_close(&s->w[i].iev);
+			s->w[i].ready = 0;
+		}
+		if (!s->reload) {
+			log_warnx("%s; restarting workers", why);
+			if (s->nrestarts > 0 && now -
+			    s->restarts[s->nrestarts - 1] > SUP_RESTART_WINDOW)
+				s->backoff_s = 1;
+			if (s->nrestarts == (int)nitems(s->restarts)) {
+				memmove(s->restarts, s->restarts + 1,
+				    sizeof(s->restarts[0]) * (s->nrestarts - 1));
+				s->nrestarts--;
+			}
+			s->restarts[s->nrestarts++] = now;
+			for (i = 0; i < s->nrestarts; i++)
+				if (now - s->restarts[i] <= SUP_RESTART_WINDOW)
+					recent++;
+			if (recent > SUP_RESTART_MAX) {
+				char	 msg[96];
+
+				snprintf(msg, sizeof(msg), "%d worker restarts "
+				    "within %d s", recent, SUP_RESTART_WINDOW);
+				sup_give_up(s, msg);
+				return;
+			}
+		}
+		worker_stop_all(s, SIGTERM);
+		ev_timer_set(&s->stop_timer, 2.0, 0);
+		ev_timer_start(s->loop, &s->stop_timer);
+	}
+	if (worker_running(s) || ev_is_active(&s->restart_timer))
+		return;
+	ev_timer_stop(s->loop, &s->stop_timer);
+	if (s->reload)
+		delay = 0;
+	else {
+		delay = s->backoff_s;
+		if ((s->backoff_s *= 2) > SUP_BACKOFF_MAX)
+			s->backoff_s = SUP_BACKOFF_MAX;
+		log_info("restarting workers in %.0f s", delay);
+	}
+	ev_timer_init(&s->restart_timer, worker_restart_cb, delay, 0);
+	s->restart_timer.data = s;
+	ev_timer_start(s->loop, &s->restart_timer);
+}
+
+static void
+worker_restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sup	*s = t->data;
+
+	s->restarting = 0;
+	s->reload = 0;
+	if (worker_start_all(s) == -1)
+		sup_give_up(s, "cannot start the workers");
+}
