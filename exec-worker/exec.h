@@ -1,5 +1,5 @@
 /*
- * exec.h: the exec-worker's entry.
+ * exec.h: the exec-worker's entry and sandbox.
  */
 #ifndef EXEC_H
 #define EXEC_H
@@ -7,5 +7,6 @@
 #include "compat.h"
 
 __dead void	exec_main(int, char **);
+void		exec_sandbox(void);
 
 #endif

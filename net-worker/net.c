@@ -1,1 +1,632 @@
-/* placeholder: being written */
+/*
+ * net.c: the net-worker, nixfleet-agent-net.
+ *
+ * The only process that talks to the network, from inside its sandbox:
+ * it asks the supervisor for a connected socket, runs TLS and the
+ * WebSocket over it, speaks the dialect, keeps the heartbeat timer, and
+ * decides when to reconnect.  It opens no file and no socket itself.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+
+#include "backoff.h"
+#include "compat.h"
+#include "conn.h"
+#include "dialect_nixfleet.h"
+#include "ipcev.h"
+#include "log.h"
+#include "net.h"
+#include "permit.h"
+#include "proto.h"
+#include "tls.h"
+
+#define NET_HIGHWATER		(4 * 1024 * 1024)
+#define NET_FACTS_WAIT_S	0.25	/* a heartbeat waits this long */
+#define NET_STOP_MAX_S		5.0
+
+enum net_state {
+	NET_IDLE,		/* retry timer armed, or not started */
+	NET_DIALING,		/* IPC_NS_CONNECT sent */
+	NET_HANDSHAKE,		/* conn owns a socket, not yet open */
+	NET_OPEN,		/* upgraded, register sent once facts are in */
+	NET_REGISTERED,		/* the dashboard accepted us */
+};
+
+struct net {
+	struct ev_loop		*loop;
+	struct ipcev		 sup;
+	struct ipcev		 exec;
+	struct permit		 sup_permit;
+	struct permit		 exec_permit;
+	struct ipc_net_config	 cfg;
+	uint8_t			*ca;
+	size_t			 calen;
+	size_t			 caoff;
+	struct conn		*conn;
+	struct backoff		 backoff;
+	int			 state;
+	int			 register_sent;
+	int			 stopping;
+	struct ipc_facts	 facts;
+	int			 have_facts;
+	int			 hb_pending;	/* heartbeat waits for facts */
+	ev_timer		 retry;
+	ev_timer		 heartbeat;
+	ev_timer		 facts_wait;
+	ev_timer		 stop_timer;
+	ev_signal		 sigterm;
+	char			 headers[IPC_TOKEN_MAX + 64];
+};
+
+static struct net	 net;
+
+static void	net_dispatch_sup(struct ipcev *, struct ipcmsg *);
+static void	net_dispatch_exec(struct ipcev *, struct ipcmsg *);
+static void	net_connect(struct net *);
+static void	net_send_heartbeat(struct net *);
+
+static uint32_t
+net_random(void)
+{
+	uint32_t	 r = 0;
+
+	tls_random(&r, sizeof(r));
+	return r;
+}
+
+static void
+net_set_state(struct net *n, int state, const char *detail)
+{
+	struct ipc_net_state	 st;
+	uint32_t		 code;
+
+	n->state = state;
+	switch (state) {
+	case NET_OPEN:
+		code = IPC_NET_CONNECTED;
+		break;
+	case NET_REGISTERED:
+		code = IPC_NET_REGISTERED;
+		break;
+	case NET_IDLE:
+		code = IPC_NET_DISCONNECTED;
+		break;
+	default:
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	st.state = code;
+	strlcpy(st.detail, detail ? detail : "", sizeof(st.detail));
+	ipcev_compose(&n->sup, IPC_NS_STATE, 0, -1, &st, sizeof(st));
+}
+
+static __dead void
+net_exit(struct net *n, int status)
+{
+	ipcev_flush_sync(&n->sup, 500);
+	exit(status);
+}
+
+static void
+net_send(struct net *n, char *json, const char *what)
+{
+	if (json == NULL)
+		fatal("encoding %s", what);
+	if (conn_send_text(n->conn, json, strlen(json)) == -1)
+		log_warnx("%s dropped: the outgoing queue is full", what);
+	else
+		log_debug("sent %s", what);
+	free(json);
+}
+
+static void
+net_send_register(struct net *n)
+{
+	if (n->state != NET_OPEN || n->register_sent || !n->have_facts)
+		return;
+	n->register_sent = 1;
+	net_send(n, nixfleet_register(&n->facts, &n->cfg), "register");
+}
+
+static void
+net_send_heartbeat(struct net *n)
+{
+	struct nixfleet_busy	 idle = { NULL, 0 };
+
+	n->hb_pending = 0;
+	ev_timer_stop(n->loop, &n->facts_wait);
+	if (n->state != NET_REGISTERED)
+		return;
+	net_send(n, nixfleet_heartbeat(&n->facts, &idle), "heartbeat");
+}
+
+/*
+ * The heartbeat tick asks the exec-worker for fresh facts (the generation
+ * is re-read every time) and sends when they come, or after a short wait
+ * with the last ones: a slow exec-worker never stops the heartbeat.
+ */
+static void
+net_heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct net	*n = w->data;
+
+	if (n->state != NET_REGISTERED)
+		return;
+	if (n->hb_pending) {	/* the last request never came back */
+		net_send_heartbeat(n);
+		return;
+	}
+	n->hb_pending = 1;
+	ev_timer_set(&n->facts_wait, NET_FACTS_WAIT_S, 0);
+	ev_timer_start(loop, &n->facts_wait);
+	if (ipcev_active(&n->exec))
+		ipcev_compose(&n->exec, IPC_NE_FACTS_REQ, 0, -1, NULL, 0);
+}
+
+static void
+net_facts_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct net	*n = w->data;
+
+	log_debug("no fresh facts in time, heartbeat with the last ones");
+	net_send_heartbeat(n);
+}
+
+static void
+net_handle_text(struct net *n, const char *data, size_t len)
+{
+	struct nixfleet_in	 in;
+
+	nixfleet_decode(data, len, &in);
+	switch (in.type) {
+	case NF_IN_INVALID:
+		log_warnx("malformed message from the dashboard ignored: %s",
+		    in.error);
+		break;
+	case NF_IN_UNKNOWN:
+		log_warnx("unknown message type \"%s\" ignored", in.type_name);
+		break;
+	case NF_IN_REGISTERED:
+		if (n->state != NET_OPEN) {
+			log_debug("registered again, ignored");
+			break;
+		}
+		if (strcmp(in.host_id, n->facts.hostname) != 0)
+			log_warnx("registered as \"%s\", not \"%s\"",
+			    in.host_id, n->facts.hostname);
+		log_info("registered as %s", in.host_id);
+		net_set_state(n, NET_REGISTERED, in.host_id);
+		net_send_heartbeat(n);
+		ev_timer_set(&n->heartbeat, n->cfg.interval_s,
+		    n->cfg.interval_s);
+		ev_timer_again(n->loop, &n->heartbeat);
+		break;
+	case NF_IN_COMMAND:
+		log_warnx("command \"%s\" received: commands are not "
+		    "available in this version", in.command);
+		break;
+	case NF_IN_KILL_COMMAND:
+		log_warnx("kill_command received: no command is running");
+		break;
+	}
+}
+
+static void
+net_conn_open(struct conn *c, void *arg)
+{
+	struct net	*n = arg;
+
+	/* A successful upgrade resets the backoff (nixfleet §1.5). */
+	backoff_reset(&n->backoff);
+	log_info("connected to %s", n->cfg.url);
+	n->register_sent = 0;
+	net_set_state(n, NET_OPEN, n->cfg.url);
+	if (n->stopping) {
+		conn_close(c, 1000, "shutdown");
+		return;
+	}
+	if (ipcev_active(&n->exec))
+		ipcev_compose(&n->exec, IPC_NE_FACTS_REQ, 0, -1, NULL, 0);
+	net_send_register(n);
+}
+
+static void
+net_conn_message(struct conn *c, const char *data, size_t len, int binary,
+    void *arg)
+{
+	struct net	*n = arg;
+
+	if (binary) {
+		log_debug("binary frame of %zu bytes ignored", len);
+		return;
+	}
+	net_handle_text(n, data, len);
+}
+
+static void
+net_conn_closed(struct conn *c, int end, const char *why, void *arg)
+{
+	struct net	*n = arg;
+	uint32_t	 delay;
+	int		 was_open = n->state >= NET_OPEN;
+
+	ev_timer_stop(n->loop, &n->heartbeat);
+	ev_timer_stop(n->loop, &n->facts_wait);
+	n->hb_pending = 0;
+	n->register_sent = 0;
+	net_set_state(n, NET_IDLE, why);
+	if (n->stopping) {
+		log_info("connection closed: %s", why);
+		net_exit(n, 0);
+	}
+	delay = backoff_next(&n->backoff, net_random);
+	log_warnx("%s: %s; retrying in %.1f s", was_open ?
+	    "connection lost" : "connection failed", why, delay / 1000.0);
+	ev_timer_set(&n->retry, delay / 1000.0, 0);
+	ev_timer_start(n->loop, &n->retry);
+}
+
+static void
+net_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	net_connect(w->data);
+}
+
+static void
+net_connect(struct net *n)
+{
+	struct ipc_connect	 c;
+
+	if (n->stopping || n->state != NET_IDLE)
+		return;
+	log_info("connecting to %s", n->cfg.url);
+	c.endpoint = IPC_EP_DASHBOARD;
+	c.timeout_ms = n->cfg.handshake_ms;
+	n->state = NET_DIALING;
+	permit_set(&n->sup_permit, IPC_SN_CONNECTED, PERMIT_ONCE);
+	ipcev_compose(&n->sup, IPC_NS_CONNECT, 0, -1, &c, sizeof(c));
+}
+
+static void
+net_handle_connected(struct net *n, const struct ipc_connected *r, int fd)
+{
+	uint32_t	 delay;
+
+	if (!ipc_str_valid(r->target, sizeof(r->target)) ||
+	    !ipc_str_valid(r->reason, sizeof(r->reason)) ||
+	    (r->error == 0) != (fd != -1))
+		fatalx("%s: inconsistent answer from the supervisor",
+		    __func__);
+	if (n->stopping) {
+		if (fd != -1)
+			close(fd);
+		net_exit(n, 0);
+	}
+	if (r->error != 0) {
+		n->state = NET_IDLE;
+		delay = backoff_next(&n->backoff, net_random);
+		log_warnx("connection failed: %s; retrying in %.1f s",
+		    r->reason, delay / 1000.0);
+		ev_timer_set(&n->retry, delay / 1000.0, 0);
+		ev_timer_start(n->loop, &n->retry);
+		return;
+	}
+	n->state = NET_HANDSHAKE;
+	conn_start(n->conn, fd, r->via_proxy, r->target);
+}
+
+/* The CA bundle is complete: build the connection and start dialling. */
+static void
+net_start(struct net *n)
+{
+	struct conn_params	 p;
+	static const struct conn_cb cb = {
+		.open = net_conn_open,
+		.message = net_conn_message,
+		.closed = net_conn_closed,
+	};
+	const char		*why = NULL;
+
+	memset(&p, 0, sizeof(p));
+	p.url = n->cfg.url;
+	if (n->cfg.token[0] != '\0')
+		snprintf(n->headers, sizeof(n->headers),
+		    "Authorization: Bearer %s\r\n", n->cfg.token);
+	p.headers = n->headers;
+	p.user_agent = "nixfleet-agent/" AGENT_VERSION;
+	p.proxy_auth = (n->cfg.flags & IPC_NETF_PROXY_AUTH) ?
+	    n->cfg.proxy_auth : NULL;
+	p.skip_verify = (n->cfg.flags & IPC_NETF_SKIP_VERIFY) != 0;
+	p.allow_http = (n->cfg.flags & IPC_NETF_ALLOW_HTTP) != 0;
+	p.pins = (const uint8_t (*)[32])n->cfg.pins;
+	p.npins = n->cfg.npins;
+	p.ping_ms = n->cfg.ping_ms;
+	p.dead_ms = n->cfg.dead_ms;
+	p.handshake_ms = n->cfg.handshake_ms;
+	p.close_ms = n->cfg.close_ms;
+	p.max_msg = n->cfg.max_msg;
+	p.highwater = NET_HIGHWATER;
+	n->conn = conn_new(n->loop, &p, &cb, n, n->ca, n->calen, &why);
+	if (n->conn == NULL)
+		fatalx("cannot set up the connection: %s", why ? why : "?");
+	backoff_init(&n->backoff, 1000, n->cfg.backoff_max_ms);
+	if (n->cfg.dialect != IPC_DIALECT_NIXFLEET) {
+		log_warnx("the socketio dialect is not available in this "
+		    "version; not connecting");
+		return;
+	}
+	net_connect(n);
+}
+
+static void
+net_shutdown(struct net *n)
+{
+	if (n->stopping)
+		return;
+	n->stopping = 1;
+	ev_timer_stop(n->loop, &n->retry);
+	ev_timer_stop(n->loop, &n->heartbeat);
+	ev_timer_set(&n->stop_timer, NET_STOP_MAX_S, 0);
+	ev_timer_start(n->loop, &n->stop_timer);
+	if (n->conn != NULL && conn_is_open(n->conn)) {
+		log_info("closing the connection: shutdown");
+		conn_close(n->conn, 1000, "shutdown");
+	} else if (n->conn != NULL && !conn_is_idle(n->conn))
+		conn_abort(n->conn, "shutdown");
+	else if (n->state != NET_DIALING)
+		net_exit(n, 0);
+}
+
+static void
+net_stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	log_warnx("no close from the dashboard in time");
+	net_exit(w->data, 0);
+}
+
+static void
+net_sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	net_shutdown(w->data);
+}
+
+static void
+net_handle_config(struct net *n, struct ipcmsg *m)
+{
+	struct ipc_net_config	*c = &n->cfg;
+
+	if (ipc_get_data(m, c, sizeof(*c)) == -1 ||
+	    !ipc_str_valid(c->url, sizeof(c->url)) ||
+	    !ipc_str_valid(c->token, sizeof(c->token)) ||
+	    !ipc_str_valid(c->proxy_auth, sizeof(c->proxy_auth)) ||
+	    !ipc_str_valid(c->repo_url, sizeof(c->repo_url)) ||
+	    !ipc_str_valid(c->location, sizeof(c->location)) ||
+	    !ipc_str_valid(c->device_type, sizeof(c->device_type)) ||
+	    !ipc_str_valid(c->theme_color, sizeof(c->theme_color)) ||
+	    c->npins > IPC_PINS_MAX || c->interval_s == 0)
+		fatalx("%s: bad configuration from the supervisor", __func__);
+	permit_set(&n->sup_permit, IPC_SN_CA_BEGIN, PERMIT_ONCE);
+}
+
+static void
+net_handle_ca_begin(struct net *n, struct ipcmsg *m)
+{
+	struct ipc_ca_begin	 b;
+
+	if (ipc_get_data(m, &b, sizeof(b)) == -1 || b.size > IPC_CA_MAX)
+		fatalx("%s: bad CA bundle size", __func__);
+	n->calen = b.size;
+	n->caoff = 0;
+	if (b.size > 0 && (n->ca = malloc(b.size)) == NULL)
+		fatal(NULL);
+	permit_set(&n->sup_permit, IPC_SN_CA_CHUNK, PERMIT_ALLOW);
+	permit_set(&n->sup_permit, IPC_SN_CA_END, PERMIT_ONCE);
+}
+
+static void
+net_handle_ca_chunk(struct net *n, struct ipcmsg *m)
+{
+	size_t	 len = ipc_get_len(m);
+
+	if (len == 0 || len > n->calen - n->caoff)
+		fatalx("%s: CA chunk overflows the announced size", __func__);
+	memcpy(n->ca + n->caoff, ipc_get_ptr(m), len);
+	n->caoff += len;
+}
+
+static void
+net_handle_ca_end(struct net *n)
+{
+	if (n->caoff != n->calen)
+		fatalx("%s: CA bundle short by %zu bytes", __func__,
+		    n->calen - n->caoff);
+	permit_set(&n->sup_permit, IPC_SN_CA_CHUNK, PERMIT_DENY);
+	permit_set(&n->sup_permit, IPC_SN_PING, PERMIT_ALLOW);
+	permit_set(&n->sup_permit, IPC_SN_SHUTDOWN, PERMIT_ALLOW);
+	net_start(n);
+}
+
+/* The supervisor is trusted: anything unexpected from it is fatal. */
+static void
+net_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
+{
+	struct net		*n = iev->data;
+	struct ipc_connected	 r;
+	uint32_t		 type;
+	int			 fd;
+
+	if (m == NULL)
+		fatalx("lost the supervisor");
+	type = ipc_get_type(m);
+	if (type == IPC_HELLO) {
+		permit_set(&n->sup_permit, IPC_SN_CONFIG, PERMIT_ONCE);
+		return;
+	}
+	if (!permit_check(&n->sup_permit, type))
+		fatalx("%s: unexpected %s (len %zu)", __func__,
+		    ipc_type_name(type), ipc_get_len(m));
+	switch (type) {
+	case IPC_SN_CONFIG:
+		net_handle_config(n, m);
+		break;
+	case IPC_SN_CA_BEGIN:
+		net_handle_ca_begin(n, m);
+		break;
+	case IPC_SN_CA_CHUNK:
+		net_handle_ca_chunk(n, m);
+		break;
+	case IPC_SN_CA_END:
+		if (ipc_get_len(m) != 0)
+			fatalx("%s: CA end with payload", __func__);
+		net_handle_ca_end(n);
+		break;
+	case IPC_SN_CONNECTED:
+		if (ipc_get_data(m, &r, sizeof(r)) == -1)
+			fatalx("%s: bad connect answer", __func__);
+		fd = ipc_get_fd(m);
+		net_handle_connected(n, &r, fd);
+		break;
+	case IPC_SN_PING:
+		ipcev_compose(iev, IPC_NS_PONG, ipc_get_id(m), -1, NULL, 0);
+		break;
+	case IPC_SN_SHUTDOWN:
+		net_shutdown(n);
+		break;
+	default:
+		fatalx("%s: unexpected %s", __func__, ipc_type_name(type));
+	}
+}
+
+static void
+net_handle_facts(struct net *n, struct ipcmsg *m)
+{
+	struct ipc_facts	*f = &n->facts;
+
+	if (ipc_get_data(m, f, sizeof(*f)) == -1 ||
+	    !ipc_str_valid(f->hostname, sizeof(f->hostname)) ||
+	    !ipc_str_valid(f->host_type, sizeof(f->host_type)) ||
+	    !ipc_str_valid(f->os_version, sizeof(f->os_version)) ||
+	    !ipc_str_valid(f->nixpkgs_version, sizeof(f->nixpkgs_version)) ||
+	    !ipc_str_valid(f->generation, sizeof(f->generation)) ||
+	    !ipc_str_valid(f->repo_dir, sizeof(f->repo_dir)) ||
+	    !ipc_str_valid(f->store_path, sizeof(f->store_path)) ||
+	    !ipc_str_valid(f->binary_hash, sizeof(f->binary_hash)) ||
+	    !ipc_str_valid(f->source_commit, sizeof(f->source_commit)) ||
+	    !ipc_str_valid(f->lock_hash, sizeof(f->lock_hash))) {
+		n->have_facts = 0;
+		ipcev_drop(&n->exec, "malformed facts");
+		return;
+	}
+	n->have_facts = 1;
+	net_send_register(n);
+	if (n->hb_pending)
+		net_send_heartbeat(n);
+}
+
+static void
+net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
+{
+	struct net	*n = iev->data;
+	uint32_t	 type;
+
+	if (m == NULL)	/* the supervisor restarts us both */
+		fatalx("lost the exec-worker");
+	type = ipc_get_type(m);
+	if (type == IPC_HELLO) {
+		permit_set(&n->exec_permit, IPC_EN_FACTS, PERMIT_ALLOW);
+		ipcev_compose(iev, IPC_NE_FACTS_REQ, 0, -1, NULL, 0);
+		return;
+	}
+	if (!permit_check(&n->exec_permit, type))
+		goto bad;
+	switch (type) {
+	case IPC_EN_FACTS:
+		net_handle_facts(n, m);
+		break;
+	default:
+		goto bad;
+	}
+	return;
+ bad:
+	ipcev_drop(iev, "%s: %s (len %zu) from %s", __func__,
+	    ipc_type_name(type), ipc_get_len(m), iev->name);
+}
+
+void
+net_main(int argc, char **argv)
+{
+	struct net	*n = &net;
+	const char	*root = NULL;
+	uid_t		 uid = 0;
+	gid_t		 gid = 0;
+	int		 ch, level = LOG_LVL_INFO;
+
+	while ((ch = getopt(argc, argv, "l:u:g:r:")) != -1) {
+		switch (ch) {
+		case 'l':
+			level = atoi(optarg);
+			break;
+		case 'u':
+			uid = (uid_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'g':
+			gid = (gid_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		default:
+			fatalx("usage: nixfleet-agent-net [-l level] "
+			    "[-u uid -g gid -r root]");
+		}
+	}
+	log_init(level, 1);
+	log_procinit("net");
+	if (root != NULL && (uid == 0 || gid == 0))
+		fatalx("refusing to run the net-worker as root");
+
+	/* Everything the sandbox will forbid happens first. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (tls_global_init() == -1)
+		fatalx("cannot seed the random generator");
+	n->loop = ev_default_loop(EVBACKEND_EPOLL);
+	if (n->loop == NULL)
+		fatalx("cannot create the event loop");
+	net_sandbox(uid, gid, root);
+
+	fcntl(IPC_FD_SUP, F_SETFL, O_NONBLOCK);
+	fcntl(IPC_FD_PEER, F_SETFL, O_NONBLOCK);
+	permit_init(&n->sup_permit, IPC_SN);
+	permit_init(&n->exec_permit, IPC_EN);
+	ipcev_init(&n->sup, n->loop, IPC_FD_SUP, IPC_MAX_SN, "supervisor",
+	    net_dispatch_sup, n);
+	ipcbuf_allow_fdpass(n->sup.buf);
+	ipcev_init(&n->exec, n->loop, IPC_FD_PEER, IPC_MAX_NE, "exec-worker",
+	    net_dispatch_exec, n);
+	ipcev_hello(&n->sup, IPC_ROLE_NET);
+	ipcev_hello(&n->exec, IPC_ROLE_NET);
+
+	ev_signal_init(&n->sigterm, net_sigterm_cb, SIGTERM);
+	n->sigterm.data = n;
+	ev_signal_start(n->loop, &n->sigterm);
+	ev_timer_init(&n->retry, net_retry_cb, 0, 0);
+	ev_timer_init(&n->heartbeat, net_heartbeat_cb, 0, 0);
+	ev_timer_init(&n->facts_wait, net_facts_wait_cb, 0, 0);
+	ev_timer_init(&n->stop_timer, net_stop_timer_cb, 0, 0);
+	n->retry.data = n->heartbeat.data = n->facts_wait.data = n;
+	n->stop_timer.data = n;
+
+	ev_run(n->loop, 0);
+	exit(0);
+}
