@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The whole test suite: dependencies, a normal build with every suite
+# (unit, fuzz corpus replay, integration with real peers; the root suite
+# needs root), the unit suites again under ASan/UBSan, and a short
+# libFuzzer run of every harness.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+./scripts/deps.sh
+
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+setup() {	# dir, options...
+	local dir=$1; shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson configure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+}
+
+echo "== build"
+setup build/ci
+ninja -C build/ci
+
+echo "== tests: unit, fuzz corpus replay, integration"
+meson test -C build/ci --no-rebuild --print-errorlogs \
+	--suite unit --suite fuzz --suite integration
+
+echo "== unit tests under ASan/UBSan"
+setup build/asan -Db_sanitize=address,undefined -Db_lundef=false
+ninja -C build/asan
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build/asan --no-rebuild --print-errorlogs \
+	--suite unit --suite fuzz
+
+echo "== libFuzzer, ${fuzz_seconds} s per harness"
+CC=clang setup build/fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+	-Db_lundef=false -Dtests=true
+ninja -C build/fuzz $(cd build/fuzz && ninja -t targets all |
+	sed -n 's/^\(tests\/fuzz_[a-z]*\):.*/\1/p')
+for f in build/fuzz/tests/fuzz_*; do
+	name=${f##*/fuzz_}
+	work=$(mktemp -d)
+	cp tests/fuzz/corpus/"$name"/* "$work"/
+	echo "-- $name"
+	"$f" -max_total_time="$fuzz_seconds" -print_final_stats=0 \
+		-timeout=10 -rss_limit_mb=2048 "$work" 2>&1 | tail -2
+	rm -rf "$work"
+done
+
+# One line that says it all, counted from meson's own logs.
+/usr/bin/python3 - "$top" <<'PY'
+import json, sys
+passed = failed = 0
+for d in ("build/ci", "build/asan"):
+    with open(f"{sys.argv[1]}/{d}/meson-logs/testlog.json") as f:
+        for line in f:
+            r = json.loads(line)
+            if r["result"] in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            else:
+                failed += 1
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
