@@ -128,9 +128,11 @@ int	config_parse_args(struct config_args *, int argc, char **argv,
 /*
  * Build the configuration from defaults, file, env (a NULL-terminated
  * "NAME=value" array, so tests are hermetic) and args.  Reports every
- * problem, each with the setting's name and source, to err and the log;
- * returns the number of problems (the caller exits CONFIG_EX_CONFIG).
- * Unknown JSON keys are warnings.
+ * problem, one line each with the setting's name and source, to err (the
+ * caller also logs them); returns the number of problems (the caller
+ * exits CONFIG_EX_CONFIG).  Warnings (unknown JSON keys, an open secret
+ * file that was allowed) are "config: " lines on err and not counted.
+ * cfg is initialised here; config_free() it whatever the result.
  */
 int	config_load(struct config *, const struct config_args *,
 	    char *const *env, FILE *err);
@@ -145,7 +147,8 @@ int	config_source_of(const struct config *, const char *name);
 /*
  * Read a secret file: the bare token, or a NAME=value line (optionally
  * quoted).  Refuses group- or world-readable files unless allow_open.
- * Returns a malloc'd string, or NULL with *why set.
+ * Returns a malloc'd string, or NULL with *why set and errno: EINVAL when
+ * the file was read but refused, the system's error otherwise.
  */
 char	*config_read_secret(const char *path, const char *name,
 	    int allow_open, const char **why);
