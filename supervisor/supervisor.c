@@ -569,6 +569,36 @@ sup_shutdown(struct sup *s, int status)
 	ev_timer_start(s->loop, &s->stop_timer);
 }
 
+/*
+ * Load the configuration, sending each problem and warning through the
+ * logger, so they reach the journal and the log file, not only stderr.
+ */
+static int
+sup_load_config(struct sup *s, struct config *cfg)
+{
+	char	*buf = NULL, *line, *save;
+	size_t	 len = 0;
+	FILE	*err;
+	int	 n;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if ((err = open_memstream(&buf, &len)) == NULL)
+		fatal("open_memstream");
+	n = config_load(cfg, &s->args, environ, err);
+	fclose(err);
+	if (cfg->log_file != NULL && log_set_file(cfg->log_file) == -1)
+		log_warn("log file %s", cfg->log_file);
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "config: ", 8) == 0)
+			log_warnx("%s", line);
+		else
+			log_error("%s", line);
+	}
+	free(buf);
+	return n;
+}
+
 /* SIGHUP: a new configuration, then a new pair of workers to carry it. */
 void
 sup_reload(struct sup *s)
@@ -577,8 +607,7 @@ sup_reload(struct sup *s)
 	int		 n;
 
 	log_info("SIGHUP: reloading configuration");
-	memset(&s->cfg, 0, sizeof(s->cfg));
-	if ((n = config_load(&s->cfg, &s->args, environ, stderr)) > 0) {
+	if ((n = sup_load_config(s, &s->cfg)) > 0) {
 		log_error("configuration reload failed (%d problem%s); "
 		    "keeping the running configuration", n, n == 1 ? "" : "s");
 		config_free(&s->cfg);
@@ -595,8 +624,6 @@ sup_reload(struct sup *s)
 	}
 	config_free(&old);
 	log_setlevel(s->cfg.log_level);
-	if (log_set_file(s->cfg.log_file) == -1)
-		log_warn("log file %s", s->cfg.log_file);
 	s->reload = 1;
 	connect_cancel(s);
 	worker_stop_all(s, SIGTERM);
@@ -621,14 +648,12 @@ sup_main(int argc, char **argv)
 		config_usage(stdout);
 		return 0;
 	}
-	if ((n = config_load(&s->cfg, &s->args, environ, stderr)) > 0) {
+	if ((n = sup_load_config(s, &s->cfg)) > 0) {
 		log_error("%d configuration problem%s, not starting", n,
 		    n == 1 ? "" : "s");
 		return CONFIG_EX_CONFIG;
 	}
 	log_setlevel(s->cfg.log_level);
-	if (log_set_file(s->cfg.log_file) == -1)
-		log_warn("log file %s", s->cfg.log_file);
 	if (s->args.action == ACTION_PRINT) {
 		config_print(&s->cfg, stdout);
 		return 0;
