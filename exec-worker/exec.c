@@ -108,8 +108,11 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	struct exec	*e = iev->data;
 	uint32_t	 type;
 
-	if (m == NULL)	/* dropped or gone: the supervisor restarts us both */
-		fatalx("lost the net-worker");
+	if (m == NULL) {
+		/* Dropped or gone: the supervisor restarts or stops us both. */
+		log_debug("net-worker channel closed");
+		return;
+	}
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&e->net_permit, IPC_NE_FACTS_REQ, PERMIT_ALLOW);

@@ -538,8 +538,16 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	struct net	*n = iev->data;
 	uint32_t	 type;
 
-	if (m == NULL)	/* the supervisor restarts us both */
-		fatalx("lost the exec-worker");
+	if (m == NULL) {
+		/*
+		 * The supervisor restarts us both; until it stops us, keep the
+		 * session (heartbeats carry the last facts) so that its SIGTERM
+		 * still ends with a clean close.
+		 */
+		if (!n->stopping)
+			log_warnx("lost the exec-worker");
+		return;
+	}
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&n->exec_permit, IPC_EN_FACTS, PERMIT_ALLOW);

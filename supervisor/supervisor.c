@@ -30,6 +30,7 @@ static void	sup_handle_net_hello(struct sup *);
 static void	sup_handle_exec_hello(struct sup *);
 static void	sup_check_ready(struct sup *);
 static void	sup_shutdown(struct sup *, int status);
+static void	sup_stop_worker(struct sup *, int);
 static int	sup_load_ca(struct sup *);
 static int	sup_prepare(struct sup *);
 static int	sup_prepare_user(struct sup *);
@@ -534,6 +535,8 @@ sup_workers_lost(struct sup *s, const char *why)
 {
 	connect_cancel(s);
 	if (s->stopping) {
+		if (s->w[W_NET].pid <= 0)
+			sup_stop_worker(s, W_EXEC);
 		if (!worker_running(s))
 			ev_break(s->loop, EVBREAK_ALL);
 		return;
@@ -542,10 +545,23 @@ sup_workers_lost(struct sup *s, const char *why)
 }
 
 static void
+sup_stop_worker(struct sup *s, int i)
+{
+	struct worker	*w = &s->w[i];
+
+	if (w->pid <= 0 || w->told_stop)
+		return;
+	w->told_stop = 1;
+	if (w->ready && ipcev_active(&w->iev))
+		ipcev_compose(&w->iev, i == W_NET ? IPC_SN_SHUTDOWN :
+		    IPC_SE_SHUTDOWN, 0, -1, NULL, 0);
+	else
+		kill(w->pid, SIGTERM);
+}
+
+static void
 sup_shutdown(struct sup *s, int status)
 {
-	int	 i;
-
 	if (s->stopping)
 		return;
 	s->stopping = 1;
@@ -558,13 +574,13 @@ sup_shutdown(struct sup *s, int status)
 		ev_break(s->loop, EVBREAK_ALL);
 		return;
 	}
-	for (i = 0; i < W_COUNT; i++) {
-		if (s->w[i].ready && ipcev_active(&s->w[i].iev))
-			ipcev_compose(&s->w[i].iev, i == W_NET ?
-			    IPC_SN_SHUTDOWN : IPC_SE_SHUTDOWN, 0, -1, NULL, 0);
-		else if (s->w[i].pid > 0)
-			kill(s->w[i].pid, SIGTERM);
-	}
+	/*
+	 * The net-worker first: it closes the session with 1000 "shutdown".
+	 * The exec-worker follows when the net-worker is gone.
+	 */
+	sup_stop_worker(s, W_NET);
+	if (s->w[W_NET].pid <= 0)
+		sup_stop_worker(s, W_EXEC);
 	ev_timer_set(&s->stop_timer, SUP_STOP_GRACE_MS / 1000.0, 0);
 	ev_timer_start(s->loop, &s->stop_timer);
 }

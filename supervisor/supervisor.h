@@ -42,6 +42,7 @@ struct worker {
 	char		 logbuf[4096];
 	size_t		 loglen;
 	int		 ready;		/* HELLO seen */
+	int		 told_stop;	/* shutdown requested */
 	uint32_t	 ping_sent;	/* watchdog sequence */
 	uint32_t	 ping_seen;
 };

@@ -160,6 +160,7 @@ worker_spawn(struct sup *s, struct worker *w, char **argv, char **envp,
 	*logfd = lp[0];
 	w->pid = pid;
 	w->ready = 0;
+	w->told_stop = 0;
 	w->ping_sent = w->ping_seen = 0;
 	w->loglen = 0;
 	ev_child_init(&w->child, worker_child_cb, pid, 0);
