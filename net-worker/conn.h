@@ -29,9 +29,9 @@ struct conn_params {
 	uint32_t	 ping_ms;	/* 0: no keepalive pings */
 	uint32_t	 dead_ms;	/* silence that kills; 0: none */
 	uint32_t	 handshake_ms;	/* tunnel + TLS + upgrade */
-	uint32_t	 close_ms;	/* wait for the peer's close */
+	uint32_t	 close_ms;	/* wait for the peer's close; 0: 5 s */
 	uint32_t	 max_msg;	/* larger incoming: close 1009 */
-	size_t		 highwater;	/* outgoing queue limit, bytes */
+	size_t		 highwater;	/* outgoing queue, bytes; 0: no limit */
 };
 
 /* Why a connection ended, for the reconnect policy and the logs. */
@@ -55,10 +55,12 @@ struct conn_cb {
 struct conn	*conn_new(struct ev_loop *, const struct conn_params *,
 		    const struct conn_cb *, void *arg,
 		    const uint8_t *ca, size_t calen, const char **why);
+/* No closed() for a running attempt; safe inside a callback. */
 void		 conn_free(struct conn *);
 /*
- * Take a connected socket.  via_proxy: it reaches the proxy, tunnel to
- * target ("host:port") with CONNECT first.
+ * Take a connected socket (the connection closes it).  via_proxy: it
+ * reaches the proxy, tunnel to target ("host:port"; NULL: the URL's)
+ * with CONNECT first.  Never calls closed() before returning.
  */
 void		 conn_start(struct conn *, int fd, int via_proxy,
 		    const char *target);
