@@ -31,6 +31,7 @@
 
 #define CONN_CLOSE_MS_DEFAULT	5000	/* close_ms 0 */
 #define CONN_BODY_WAIT_MS	2000	/* a refusal's body, at most */
+#define CONN_STALL_MS		10000	/* output without progress */
 #define CONN_IO_AGAIN		(-2)
 #define CONN_IO_ERROR		(-1)
 #define CONN_WHY_MAX		(HTTP_WHY_MAX + 64)
@@ -74,6 +75,7 @@ struct conn {
 	ev_timer		 ping;		/* keepalive */
 	ev_timer		 dead;		/* silence */
 	ev_timer		 closewait;	/* the peer's close */
+	ev_timer		 stall;		/* output waits, no progress */
 	int			 body_wait;	/* deadline cut for a body */
 	char			 target[300];	/* CONNECT authority */
 	char			*out;		/* request being written */
@@ -107,6 +109,7 @@ static void	conn_handshake_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_dead_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_closewait_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_stall_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_fail(struct conn *, int, const char *, ...)
 		    __printflike(3, 4);
 static void	conn_set_state(struct conn *, int);
@@ -200,6 +203,9 @@ conn_new(struct ev_loop *loop, const struct conn_params *p,
 	c->dead.data = c;
 	ev_timer_init(&c->closewait, conn_closewait_cb, 0., 0.);
 	c->closewait.data = c;
+	ev_timer_init(&c->stall, conn_stall_cb, 0., (c->p.stall_ms ?
+	    c->p.stall_ms : CONN_STALL_MS) / 1000.0);
+	c->stall.data = c;
 	return c;
  fail:
 	conn_destroy(c);
@@ -232,6 +238,7 @@ conn_teardown(struct conn *c)
 	ev_timer_stop(c->loop, &c->ping);
 	ev_timer_stop(c->loop, &c->dead);
 	ev_timer_stop(c->loop, &c->closewait);
+	ev_timer_stop(c->loop, &c->stall);
 	if (c->ws != NULL) {
 		wslay_event_context_free(c->ws);
 		c->ws = NULL;
@@ -356,6 +363,14 @@ conn_update_watchers(struct conn *c)	/* the only place c->io changes */
 			    c->blocked;
 		break;
 	}
+	/*
+	 * A peer that stops reading fills our socket: output that makes no
+	 * progress for CONN_STALL_MS means a dead link (nixfleet §1.4).
+	 */
+	if (!(events & EV_WRITE))
+		ev_timer_stop(c->loop, &c->stall);
+	else if (!ev_is_active(&c->stall))
+		ev_timer_again(c->loop, &c->stall);
 	if (events == c->events)
 		return;
 	ev_io_stop(c->loop, &c->io);
@@ -784,6 +799,8 @@ conn_ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
 		return -1;
 	}
 	n = conn_write(c, data, len);
+	if (n > 0 && ev_is_active(&c->stall))
+		ev_timer_again(c->loop, &c->stall);	/* progress */
 	if (n >= 0)
 		return n;
 	wslay_event_set_error(ctx, n == CONN_IO_AGAIN ? WSLAY_ERR_WOULDBLOCK :
@@ -982,6 +999,22 @@ conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_enter(c);
 	if (c->state == CONN_OPEN && wslay_event_queue_msg(c->ws, &msg) != 0)
 		log_debug("%s: %s: ping not queued", __func__, c->url.host);
+	conn_leave(c);
+}
+
+static void
+conn_stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+
+	uint32_t	 ms = c->p.stall_ms ? c->p.stall_ms : CONN_STALL_MS;
+
+	conn_enter(c);
+	if (ms % 1000 == 0)
+		conn_fail(c, CONN_END_DEAD, "no write progress for %u s",
+		    ms / 1000);
+	else
+		conn_fail(c, CONN_END_DEAD, "no write progress for %u ms", ms);
 	conn_leave(c);
 }
 

@@ -30,6 +30,7 @@ struct conn_params {
 	uint32_t	 dead_ms;	/* silence that kills; 0: none */
 	uint32_t	 handshake_ms;	/* tunnel + TLS + upgrade */
 	uint32_t	 close_ms;	/* wait for the peer's close; 0: 5 s */
+	uint32_t	 stall_ms;	/* output without progress; 0: 10 s */
 	uint32_t	 max_msg;	/* larger incoming: close 1009 */
 	size_t		 highwater;	/* outgoing queue, bytes; 0: no limit */
 };

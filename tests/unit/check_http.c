@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <check.h>
+#include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1013,6 +1014,46 @@ START_TEST(test_conn_dead_deadline)
 }
 END_TEST
 
+/* Upgrade, then never read: the client's output backs up. */
+static void
+srv_no_read(int fd)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = 0 };
+
+	srv_upgrade(fd, NULL, 0);
+	(void)poll(&pfd, 1, 5000);	/* until the client hangs up */
+}
+
+static void
+open_flood(struct run *r)
+{
+	static char	 big[64 * 1024];
+	int		 i;
+
+	memset(big, 'x', sizeof(big));
+	for (i = 0; i < 64; i++)
+		ck_assert_int_eq(conn_send_text(r->c, big, sizeof(big)), 0);
+}
+
+START_TEST(test_conn_write_stall)
+{
+	struct conn_params	 p;
+
+	memset(&R, 0, sizeof(R));
+	R.on_open = open_flood;
+	params_default(&p);
+	p.highwater = 8 * 1024 * 1024;
+	p.stall_ms = 300;
+	ck_assert_int_eq(run_conn(&p, srv_no_read, 0, NULL), 0);
+	ck_assert_int_eq(R.end, CONN_END_DEAD);
+	ck_assert_str_eq(R.why, "no write progress for 300 ms");
+	ck_assert_msg(R.t_closed - R.t_open >= 0.29, "dead after %.3f s",
+	    R.t_closed - R.t_open);
+	ck_assert_msg(R.t_closed - R.t_open < 3., "dead after %.3f s",
+	    R.t_closed - R.t_open);
+}
+END_TEST
+
 /* At least two empty pings from the client within 400 ms. */
 static void
 srv_pings(int fd)
@@ -1743,6 +1784,7 @@ http_suite(void)
 	tc = tcase_create("conn_deadlines");
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_conn_dead_deadline);
+	tcase_add_test(tc, test_conn_write_stall);
 	tcase_add_test(tc, test_conn_keepalive_ping);
 	tcase_add_test(tc, test_conn_handshake_timeout);
 	suite_add_tcase(s, tc);
