@@ -9,7 +9,7 @@ top=$PWD
 
 ./scripts/deps.sh
 
-fuzz_seconds=${FUZZ_SECONDS:-20}
+fuzz_seconds=${FUZZ_SECONDS:-45}
 
 setup() {	# dir, options...
 	local dir=$1; shift
@@ -40,13 +40,18 @@ CC=clang setup build/fuzz -Dfuzz=true -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dtests=true
 ninja -C build/fuzz $(cd build/fuzz && ninja -t targets all |
 	sed -n 's/^\(tests\/fuzz_[a-z]*\):.*/\1/p')
-for f in build/fuzz/tests/fuzz_*; do
-	name=${f##*/fuzz_}
+for dir in tests/fuzz/corpus/*/; do
+	name=$(basename "$dir")
+	f=build/fuzz/tests/fuzz_$name
 	work=$(mktemp -d)
 	cp tests/fuzz/corpus/"$name"/* "$work"/
 	echo "-- $name"
+	# The corpus is copied: new inputs stay out of the tree.
 	"$f" -max_total_time="$fuzz_seconds" -print_final_stats=0 \
-		-timeout=10 -rss_limit_mb=2048 "$work" 2>&1 | tail -2
+		-timeout=10 -rss_limit_mb=2048 "$work" > "$work.log" 2>&1 ||
+		{ tail -40 "$work.log"; exit 1; }
+	tail -1 "$work.log"
+	rm -f "$work.log"
 	rm -rf "$work"
 done
 
