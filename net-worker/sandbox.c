@@ -37,7 +37,7 @@ net_sandbox(uid_t uid, gid_t gid, const char *root)
 	 */
 	tzset();
 	if (root == NULL) {
-		log_info("not started as root: no user switch, no chroot");
+		log_debug("not started as root: no user switch, no chroot");
 		goto unprivileged;
 	}
 	/* 2. An empty, root-owned root: nothing to read, nothing to write. */

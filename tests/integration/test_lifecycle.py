@@ -133,5 +133,39 @@ class ReloadTest(h.AgentTestCase):
         self.assertEqual(agent.terminate(5)[0], 0)
 
 
+class UnprivilegedTest(h.AgentTestCase):
+    """Started by an ordinary user (Home Manager, development): the same
+    three processes, no user switch and no chroot, said once; what an
+    unprivileged process can still apply (no_new_privs, the filter)
+    applies."""
+
+    def test_runs_as_ordinary_user(self):
+        h.require_root()        # to become someone else
+        dash = self.start_dashboard()
+        state = self.work.mkdir("state-nobody")
+        os.chown(state, 65534, 65534)
+        env = self.agent_env(dash.url(), NIXFLEET_STATE_DIR=state,
+                             NIXFLEET_PRIVSEP_DIR=None, HOME=str(state),
+                             NIXFLEET_LOG_LEVEL="info")
+        agent = self.start_agent(
+            env, binary="/usr/bin/setpriv",
+            args=["--reuid=65534", "--regid=65534", "--clear-groups",
+                  "--", str(h.AGENT)])
+        self.wait_message(dash, "register", 10)
+        w = agent.wait_workers(5)
+        # Said once, by the supervisor; not again per worker or restart.
+        self.assertEqual(len(agent.log_matches(r"not root|as root")), 1,
+                         agent.log())
+        for pid in [agent.pid] + list(w.values()):
+            st = h.proc_status(pid)
+            self.assertEqual(st["Uid"].split()[:3], ["65534"] * 3, pid)
+        net = h.proc_status(w["net"])
+        self.assertEqual(net["NoNewPrivs"].strip(), "1")
+        self.assertEqual(os.readlink("/proc/%d/root" % w["net"]), "/")
+        self.wait_message(dash, "heartbeat", 5)
+        rc, took = agent.terminate(5)
+        self.assertEqual(rc, 0)
+
+
 if __name__ == "__main__":
     h.main()
