@@ -331,7 +331,8 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		    "%d", w->name, c->rpid, WEXITSTATUS(c->rstatus));
 	w->pid = 0;
 	w->ready = 0;
-	worker_log_cb(loop, &w->logio, EV_READ);	/* its last words */
+	if (ev_is_active(&w->logio))	/* its last words */
+		worker_log_cb(loop, &w->logio, EV_READ);
 	if (s->stopping || s->reload || s->restarting)
 		log_info("%s", why);
 	sup_workers_lost(s, why);
