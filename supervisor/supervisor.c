@@ -521,6 +521,8 @@ sup_channels_init(struct sup *s, int netfd, int execfd)
 	    "exec-worker", sup_dispatch_exec, s);
 	/* Only the net-worker's channel carries descriptors: sockets. */
 	ipcbuf_allow_fdpass(s->w[W_NET].iev.buf);
+	/* The whole CA bundle is queued at once, right after HELLO. */
+	ipcbuf_set_highwater(s->w[W_NET].iev.buf, IPC_CA_MAX + IPC_MAX_SN * 4);
 	ipcev_hello(&s->w[W_NET].iev, IPC_ROLE_SUP);
 	ipcev_hello(&s->w[W_EXEC].iev, IPC_ROLE_SUP);
 }
