@@ -29,6 +29,13 @@ size_t	strlcat(char *, const char *, size_t);
 void	closefrom(int);
 #endif
 
+/* macOS has no /dev/shm; the stasysmo daemon writes to /tmp there. */
+#ifdef __APPLE__
+#define STASYSMO_DIR_DEFAULT	"/tmp/stasysmo"
+#else
+#define STASYSMO_DIR_DEFAULT	"/dev/shm/stasysmo"
+#endif
+
 /* Constant-time comparison for secrets. */
 int	timingsafe_bcmp(const void *, const void *, size_t);
 

@@ -7,7 +7,8 @@
  * setting which source won, then checks what only makes sense across
  * settings (token or token file, repository mode, dialect choice).  Every
  * problem is written to err and counted, so an operator fixes them all in
- * one round instead of one per restart.
+ * one round instead of one per restart.  The command line, --help and
+ * --print-config are in config_cli.c.
  */
 #include <sys/stat.h>
 
@@ -27,85 +28,19 @@
 
 #include "compat.h"
 #include "config.h"
+#include "config_priv.h"
 #include "log.h"
 #include "url.h"
 
-/* macOS has no /dev/shm; the stasysmo daemon writes to /tmp there. */
-#ifdef __APPLE__
-#define CFG_STASYSMO_DIR	"/tmp/stasysmo"
-#else
-#define CFG_STASYSMO_DIR	"/dev/shm/stasysmo"
-#endif
 #define CFG_STATE_DIR		"/var/lib/nixfleet-agent"
 #define CFG_DEFAULT_FILE	"./agent-config.json"
 #define CFG_SECRET_MAX		(64 * 1024)
 #define CFG_MIB			(1024 * 1024)
 
-enum cfg_type {
-	T_STR,
-	T_SECRET,		/* a string never printed */
-	T_INT,			/* int */
-	T_U32,			/* uint32_t */
-	T_BOOL,			/* int, 0 or 1 */
-	T_LIST,			/* struct config_list */
-	T_PINS,			/* cfg->pins, cfg->npins */
-	T_LEVEL,		/* enum log_level */
-	T_PROTO,		/* enum config_dialect */
-};
-
-enum cfg_scope {
-	S_BOTH = 0,
-	S_NIX,
-	S_SIO,
-};
-
-#define F_SRCS		0x01	/* stored in struct config_srcs */
-#define F_POSDEF	0x02	/* socketio §7.1: <= 0 means the default */
-#define F_ABSPATH	0x04	/* must be an absolute path */
-
-enum cfg_id {
-	C_PROTOCOL,
-	C_URL, C_TOKEN, C_TOKEN_FILE, C_REPO_URL, C_REPO_DIR, C_NIXCFG,
-	C_BRANCH, C_SSH_KEY, C_INTERVAL, C_HOSTNAME, C_NIXPKGS, C_THEME,
-	C_LOCATION, C_DEVICE,
-	C_CLIENT_ID, C_SERVER_URL, C_AUTH_TOKEN, C_AUTH_TOKEN_FILE, C_STATS,
-	C_HEARTBEAT, C_PONG, C_SHELL_ON, C_COMMANDS, C_CWDS, C_MAXCONC,
-	C_TIMEOUT, C_REQTOKEN, C_CMDTOKEN, C_RLMAX, C_RLWIN, C_BKSRC, C_BKDST,
-	C_TPATH, C_SHELL_CMD, C_SHELL_ARGS,
-	C_CA, C_PINS, C_SKIP, C_PLAIN, C_MAXMSG, C_PING, C_READ, C_HANDSHAKE,
-	C_STATE, C_NETUSER, C_LOGFILE, C_LOGLEVEL, C_OPEN, C_LIBEXEC,
-	C_PRIVSEP, C_STASYSMO,
-	C_MAX
-};
-
-struct cfg_setting {
-	const char	*name;		/* canonical: the name its spec uses */
-	const char	*key;		/* JSON path, dotted */
-	const char	*env[2];	/* rising precedence */
-	const char	*flag;
-	int		 type;
-	int		 scope;
-	int		 flags;
-	size_t		 off;
-	const char	*sdef;
-	long long	 ndef;
-	long long	 nsio;		/* socketio default, if not 0 */
-	long long	 min, max;
-	const char	*help;
-};
-
-struct config_srcs {
-	int		 src[C_MAX];
-	const char	*via[C_MAX];	/* the alias that supplied it */
-	int		 path_src;	/* how the file was named */
-	const char	*path_via;
-	char		*nixcfg;	/* NIXFLEET_NIXCFG as given */
-};
-
 #define O(f)	offsetof(struct config, f)
 #define OS(f)	offsetof(struct config_srcs, f)
 
-static const struct cfg_setting cfg_settings[C_MAX] = {
+const struct cfg_setting cfg_settings[C_MAX] = {
 	[C_PROTOCOL] = { "protocol", "protocol", { "NIXFLEET_PROTOCOL" },
 	    "--protocol", T_PROTO, S_BOTH, 0, O(dialect), .help =
 	    "dialect: nixfleet or socketio" },
@@ -267,7 +202,7 @@ static const struct cfg_setting cfg_settings[C_MAX] = {
 	    .help = "empty root-owned chroot directory" },
 	[C_STASYSMO] = { "stasysmoDir", "stasysmoDir",
 	    { "NIXFLEET_STASYSMO_DIR" }, NULL, T_STR, S_BOTH, F_ABSPATH,
-	    O(stasysmo_dir), CFG_STASYSMO_DIR, .help = "stasysmo metrics" },
+	    O(stasysmo_dir), STASYSMO_DIR_DEFAULT, .help = "stasysmo metrics" },
 };
 
 /* Accepted without effect (socketio-protocol.md §7.2), children too. */
@@ -313,7 +248,7 @@ cfg_free_secret(char *s)
 	}
 }
 
-static void
+void
 cfg_list_free(struct config_list *l)
 {
 	int	 i;
@@ -325,7 +260,7 @@ cfg_list_free(struct config_list *l)
 	l->n = 0;
 }
 
-static void
+void
 cfg_list_add(struct config_list *l, const char *s, size_t len)
 {
 	char	**v;
@@ -348,7 +283,7 @@ cfg_has_ctl(const char *s)
 }
 
 /* A value for a message: quoted, escaped, cut at 64 bytes. */
-static const char *
+const char *
 cfg_quote(const char *s, char *buf, size_t size)
 {
 	size_t	 o = 0, n;
@@ -387,7 +322,7 @@ cfg_jtype(const json_t *v)
 	}
 }
 
-static const char *
+const char *
 cfg_srctext(const struct config *cfg, int src, char *buf, size_t size)
 {
 	switch (src) {
@@ -498,7 +433,7 @@ cfg_mark(struct cfg_ctx *c, int i, int src, const char *via)
 	c->cfg->srcs->via[i] = via;
 }
 
-static int
+int
 cfg_in_scope(const struct cfg_setting *st, int dialect)
 {
 	return st->scope == S_BOTH ||
@@ -1422,245 +1357,6 @@ config_read_secret(const char *path, const char *name, int allow_open,
 	return res;
 }
 
-static void
-cfg_print_list(FILE *fp, const struct config_list *l)
-{
-	json_t	*a;
-	char	*s;
-	int	 i;
-
-	if ((a = json_array()) == NULL)
-		fatal(NULL);
-	for (i = 0; i < l->n; i++)
-		json_array_append_new(a, json_string(l->v[i]));
-	if ((s = json_dumps(a, JSON_COMPACT)) == NULL)
-		fatal(NULL);
-	fputs(s, fp);
-	free(s);
-	json_decref(a);
-}
-
-static void
-cfg_print_value(const struct config *cfg, int i, FILE *fp)
-{
-	const struct cfg_setting *st = &cfg_settings[i];
-	struct config_list l = { NULL, 0 };
-	unsigned char	 b64[64];
-	size_t		 olen;
-	const void	*f = (st->flags & F_SRCS) ?
-	    (const char *)cfg->srcs + st->off : (const char *)cfg + st->off;
-	const char	*s;
-	int		 k;
-
-	switch (st->type) {
-	case T_STR:
-		s = *(char *const *)f;
-		fputs(s == NULL ? "(none)" : *s == '\0' ? "\"\"" : s, fp);
-		break;
-	case T_SECRET:
-		fputs(*(char *const *)f != NULL ? "(redacted)" : "(none)", fp);
-		break;
-	case T_INT:
-		fprintf(fp, "%d", *(const int *)f);
-		break;
-	case T_U32:
-		fprintf(fp, "%u", *(const uint32_t *)f);
-		break;
-	case T_BOOL:
-		fputs(*(const int *)f ? "true" : "false", fp);
-		break;
-	case T_LIST:
-		cfg_print_list(fp, f);
-		break;
-	case T_PINS:
-		for (k = 0; k < cfg->npins; k++) {
-			strlcpy((char *)b64, "sha256//", sizeof(b64));
-			mbedtls_base64_encode(b64 + 8, sizeof(b64) - 8, &olen,
-			    cfg->pins[k], 32);
-			cfg_list_add(&l, (char *)b64, strlen((char *)b64));
-		}
-		cfg_print_list(fp, &l);
-		cfg_list_free(&l);
-		break;
-	case T_LEVEL:
-		fputs(log_level_name(*(const int *)f), fp);
-		break;
-	case T_PROTO:
-		fputs(cfg->dialect == DIALECT_NIXFLEET ? "nixfleet" :
-		    cfg->dialect == DIALECT_SOCKETIO ? "socketio" : "(none)",
-		    fp);
-		break;
-	}
-}
-
-static void
-cfg_print_src(const struct config *cfg, int src, const char *via,
-    const char *name, FILE *fp)
-{
-	char	 buf[4200];
-
-	if (src == SRC_ENV && via != NULL && strcmp(via, name) != 0)
-		fprintf(fp, "  (environment %s)\n", via);
-	else if (src == SRC_FLAG && via != NULL)
-		fprintf(fp, "  (flag %s)\n", via);
-	else if (src == SRC_DERIVED && via != NULL)
-		fprintf(fp, "  (derived from %s)\n", via);
-	else
-		fprintf(fp, "  (%s)\n", cfg_srctext(cfg, src, buf,
-		    sizeof(buf)));
-}
-
-void
-config_print(const struct config *cfg, FILE *fp)
-{
-	const struct cfg_setting *st;
-	int		 i;
-
-	if (cfg->srcs == NULL)
-		return;
-	fprintf(fp, "config file = %s", cfg->config_path != NULL ?
-	    cfg->config_path : "(none)");
-	cfg_print_src(cfg, cfg->srcs->path_src, cfg->srcs->path_via,
-	    "config file", fp);
-	for (i = 0; i < C_MAX; i++) {
-		st = &cfg_settings[i];
-		if (!cfg_in_scope(st, cfg->dialect))
-			continue;
-		fprintf(fp, "%s = ", st->name);
-		cfg_print_value(cfg, i, fp);
-		cfg_print_src(cfg, cfg->srcs->src[i], cfg->srcs->via[i],
-		    st->name, fp);
-		if (i == C_NIXCFG)
-			fprintf(fp, "repo mode = %s  (derived from "
-			    "NIXFLEET_REPO_URL)\n", cfg->isolated ?
-			    "isolated" : "legacy");
-	}
-}
-
-void
-config_usage(FILE *fp)
-{
-	const struct cfg_setting *st;
-	size_t		 i, k;
-
-	fprintf(fp,
-	    "usage: nixfleet-agent [--config PATH] [--protocol NAME] "
-	    "[--log-level LEVEL]\n"
-	    "                      [--insecure] [--check | --print-config | "
-	    "-v | -h]\n\n"
-	    "  --config PATH      JSON configuration file\n"
-	    "  --protocol NAME    nixfleet or socketio\n"
-	    "  --log-level LEVEL  debug, info, warn or error\n"
-	    "  --insecure         do not verify the server's certificate\n"
-	    "  --check            validate the configuration, probe the "
-	    "dashboard\n"
-	    "  --print-config     print the effective configuration\n"
-	    "  -v, --version      print the version\n"
-	    "  -h, --help         print this help\n\n"
-	    "Precedence: defaults < file < environment < flags.\n\n"
-	    "Environment:\n"
-	    "  %-30s %s\n  %-30s %s\n  %-30s %s\n",
-	    "CLIENT_CONFIG_PATH", "configuration file",
-	    "NIXFLEET_CONFIG", "configuration file (if no CLIENT_CONFIG_PATH)",
-	    "STATE_DIRECTORY", "default state directory (systemd)");
-	for (i = 0; i < C_MAX; i++) {
-		st = &cfg_settings[i];
-		for (k = 0; k < nitems(st->env); k++)
-			if (st->env[k] != NULL)
-				fprintf(fp, "  %-30s %s%s\n", st->env[k],
-				    st->help, st->scope == S_NIX ?
-				    " (nixfleet)" : st->scope == S_SIO ?
-				    " (socketio)" : "");
-	}
-	fprintf(fp, "  %-30s %s\n\n"
-	    "Exit status: 0 success, 1 usage or runtime error, "
-	    "78 configuration error.\n",
-	    "NIXFLEET_TOKEN_CACHE", "accepted and ignored");
-}
-
-static int
-cfg_optarg(const char *opt, int argc, char **argv, int *i, const char **val)
-{
-	size_t	 len = strlen(opt);
-
-	if (strncmp(argv[*i], opt, len) != 0)
-		return 0;
-	if (argv[*i][len] == '=')
-		*val = argv[*i] + len + 1;
-	else if (argv[*i][len] != '\0')
-		return 0;
-	else if (*i + 1 < argc)
-		*val = argv[++*i];
-	else
-		*val = NULL;
-	return *val == NULL || **val == '\0' ? -1 : 1;
-}
-
-int
-config_parse_args(struct config_args *a, int argc, char **argv, FILE *err)
-{
-	static const struct {
-		const char	*opt;
-		int		 action;
-	} acts[] = {
-		{ "--check", ACTION_CHECK }, { "--print-config", ACTION_PRINT },
-		{ "-v", ACTION_VERSION }, { "--version", ACTION_VERSION },
-		{ "-h", ACTION_HELP }, { "--help", ACTION_HELP },
-	};
-	static const char *const vopts[] = { "--config", "--log-level",
-	    "--protocol" };
-	const char	*val, **dst[3];
-	char		 q[300];
-	size_t		 k;
-	int		 i, r = 0;
-
-	memset(a, 0, sizeof(*a));
-	dst[0] = &a->config_path;
-	dst[1] = &a->log_level;
-	dst[2] = &a->protocol;
-	for (i = 1; i < argc; i++) {
-		for (k = 0; k < nitems(acts); k++)
-			if (strcmp(argv[i], acts[k].opt) == 0)
-				break;
-		if (k < nitems(acts)) {
-			if (a->action != ACTION_RUN &&
-			    a->action != acts[k].action) {
-				fprintf(err, "nixfleet-agent: only one of "
-				    "--check, --print-config, --version and "
-				    "--help\n");
-				goto usage;
-			}
-			a->action = acts[k].action;
-			continue;
-		}
-		if (strcmp(argv[i], "--insecure") == 0) {
-			a->insecure = 1;
-			continue;
-		}
-		for (k = 0; k < nitems(vopts); k++)
-			if ((r = cfg_optarg(vopts[k], argc, argv, &i,
-			    &val)) != 0)
-				break;
-		if (r == -1) {
-			fprintf(err, "nixfleet-agent: %s needs a value\n",
-			    vopts[k]);
-			goto usage;
-		}
-		if (r == 1) {
-			*dst[k] = val;
-			continue;
-		}
-		fprintf(err, "nixfleet-agent: %s %s\n", argv[i][0] == '-' ?
-		    "unknown option" : "unexpected argument",
-		    cfg_quote(argv[i], q, sizeof(q)));
-		goto usage;
-	}
-	return 0;
- usage:
-	config_usage(err);
-	return -1;
-}
-
 void
 config_free(struct config *cfg)
 {
@@ -1682,19 +1378,6 @@ config_free(struct config *cfg)
 	free(cfg->config_path);
 	free(cfg->srcs);
 	explicit_bzero(cfg, sizeof(*cfg));
-}
-
-const char *
-config_source_name(int src)
-{
-	switch (src) {
-	case SRC_DEFAULT:	return "default";
-	case SRC_FILE:		return "file";
-	case SRC_ENV:		return "environment";
-	case SRC_FLAG:		return "flag";
-	case SRC_DERIVED:	return "derived";
-	default:		return "unknown";
-	}
 }
 
 int

@@ -116,7 +116,7 @@ struct config {
 	char		*privsep_dir;
 	char		*stasysmo_dir;
 
-	struct config_srcs *srcs;		/* config.c: source per name */
+	struct config_srcs *srcs;		/* config_priv.h: source per name */
 };
 
 /*
