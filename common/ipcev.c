@@ -28,6 +28,7 @@ struct ipcev_frame {
 
 static struct ipcev_frame	*ipcev_frames;
 
+static void	ipcev_lost(struct ipcev *, int, const char *);
 static void	ipcev_io_cb(struct ev_loop *, ev_io *, int);
 static void	ipcev_read(struct ipcev *, struct ipcev_frame *);
 static int	ipcev_check_hello(struct ipcev *, struct ipcmsg *);
@@ -151,7 +152,6 @@ ipcev_flush_sync(struct ipcev *iev, int timeout_ms)
 void
 ipcev_drop(struct ipcev *iev, const char *fmt, ...)
 {
-	ipcev_dispatch_fn	 dispatch;
 	va_list			 ap;
 	char			 reason[512];
 
@@ -160,7 +160,19 @@ ipcev_drop(struct ipcev *iev, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	log_warnx("%s: %s", iev->name, reason);
+	ipcev_lost(iev, LOG_LVL_WARN, reason);
+}
+
+/* Log at the given level, close, then tell the owner once. */
+static void
+ipcev_lost(struct ipcev *iev, int level, const char *reason)
+{
+	ipcev_dispatch_fn	 dispatch;
+
+	if (level == LOG_LVL_WARN)
+		log_warnx("%s: %s", iev->name, reason);
+	else
+		log_info("%s: %s", iev->name, reason);
 	dispatch = iev->dispatch;
 	ipcev_shut(iev);
 	/* The owner may free or re-init iev here: nothing touches it after. */
@@ -250,8 +262,14 @@ ipcev_read(struct ipcev *iev, struct ipcev_frame *f)
 		return;
 	}
 	if (r == 0) {
-		ipcev_drop(iev, ipcbuf_partial(iev->buf) ?
-		    "EOF mid-frame" : "EOF");
+		/*
+		 * A peer that ends between frames is how every stop looks; the
+		 * owner reports what it means.  Mid-frame is a broken peer.
+		 */
+		if (ipcbuf_partial(iev->buf))
+			ipcev_drop(iev, "EOF mid-frame");
+		else
+			ipcev_lost(iev, LOG_LVL_INFO, "channel closed");
 		return;
 	}
 	/* Bounded: each frame consumes at least a header of what was read. */
