@@ -231,7 +231,6 @@ check_endpoint(const struct config *cfg, const char *ca, size_t calen)
 			rc = -1;
 			goto done;
 		}
-		rc = -1;
 		if (mbedtls_ssl_write(&ssl, (unsigned char *)req, n) != n)
 			goto io;
 		while (got < (int)sizeof(buf) - 1) {
