@@ -416,6 +416,18 @@ conn_set_state(struct conn *c, int state)
 	}
 }
 
+/* A TLS call that moved no bytes: wait for what it wants, or fail. */
+static ssize_t
+conn_tls_fail(struct conn *c, ssize_t n)
+{
+	if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+		c->blocked |= n == TLS_WANT_READ ? EV_READ : EV_WRITE;
+		return CONN_IO_AGAIN;
+	}
+	snprintf(c->ioerr, sizeof(c->ioerr), "%s", tls_error(c->tls));
+	return CONN_IO_ERROR;
+}
+
 /* Plain or TLS read: bytes, 0 at EOF, CONN_IO_AGAIN or CONN_IO_ERROR. */
 static ssize_t
 conn_read(struct conn *c, void *buf, size_t len)
@@ -426,12 +438,7 @@ conn_read(struct conn *c, void *buf, size_t len)
 		n = tls_read(c->tls, buf, len);
 		if (n >= 0)
 			return n;
-		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
-			c->blocked |= n == TLS_WANT_READ ? EV_READ : EV_WRITE;
-			return CONN_IO_AGAIN;
-		}
-		snprintf(c->ioerr, sizeof(c->ioerr), "%s", tls_error(c->tls));
-		return CONN_IO_ERROR;
+		return conn_tls_fail(c, n);
 	}
 	do {
 		n = read(c->fd, buf, len);
@@ -458,12 +465,7 @@ conn_write(struct conn *c, const void *buf, size_t len)
 		n = tls_write(c->tls, buf, len);
 		if (n > 0)
 			return n;
-		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
-			c->blocked |= n == TLS_WANT_READ ? EV_READ : EV_WRITE;
-			return CONN_IO_AGAIN;
-		}
-		snprintf(c->ioerr, sizeof(c->ioerr), "%s", tls_error(c->tls));
-		return CONN_IO_ERROR;
+		return conn_tls_fail(c, n);
 	}
 	/* sendmsg for MSG_NOSIGNAL: a dead peer is EPIPE, not a signal. */
 	memset(&msg, 0, sizeof(msg));
