@@ -260,6 +260,249 @@ struct ipc_facts {
 };
 _Static_assert(sizeof(struct ipc_facts) == 2760, "ipc_facts");
 
+
+/* ---------------------------------------------------------------- */
+/* Jobs, net <-> exec (not yet dispatched: no ipc_type names them) */
+
+/*
+ * The closed vocabulary of fleet jobs.  A dialect maps the names its
+ * dashboard sends to these numbers; nothing else about a job crosses from
+ * the net-worker.  The exec-worker turns a kind into fixed argv templates
+ * filled only from its own configuration (exec-worker/jobs.c), and checks
+ * the request against its own state again.  Values are never reused; the
+ * socketio dialect's admin jobs will be added at the end.
+ */
+enum job_kind {
+	JOB_NONE = 0,			/* no job; an unknown name */
+	JOB_PULL = 1,
+	JOB_SWITCH = 2,
+	JOB_PULL_SWITCH = 3,
+	JOB_TEST = 4,
+	JOB_STOP = 5,			/* bypass: interrupts the job */
+	JOB_RESTART = 6,		/* bypass */
+	JOB_REBOOT = 7,			/* bypass */
+	JOB_ROLLBACK = 8,
+	JOB_UPDATE = 9,
+	JOB_FORCE_UPDATE = 10,
+	JOB_FORCE_REBUILD = 11,		/* force-update under its own name */
+	JOB_BUMP_FLAKE = 12,
+	JOB_CHECK_VERSION = 13,
+	JOB_REFRESH_GIT = 14,
+	JOB_REFRESH_LOCK = 15,
+	JOB_REFRESH_SYSTEM = 16,
+	JOB_REFRESH_ALL = 17,
+	JOB_KILL = 18,			/* bypass: interrupts the job */
+	JOB_UPDATE_AGENT = 19,		/* detached, survives the agent */
+	JOB_KIND_MAX
+};
+
+/*
+ * nixfleet §6.2: these never meet the busy check and are never answered
+ * with command_rejected, on either side of the channel.
+ */
+#define JOB_KIND_BYPASS(k)	((k) == JOB_STOP || (k) == JOB_RESTART || \
+				    (k) == JOB_REBOOT || (k) == JOB_KILL)
+
+/* Signals, as words: the exec-worker picks the number. */
+enum job_signal {
+	JOB_SIG_NONE = 0,
+	JOB_SIG_TERM = 1,
+	JOB_SIG_KILL = 2,
+};
+
+/*
+ * net -> exec JOB_START, header id = request id (echoed in the answer).
+ * flags must be 0 until a flag is defined; the exec-worker refuses any
+ * other bit.
+ */
+struct ipc_job_start {
+	uint32_t	kind;			/* enum job_kind */
+	uint32_t	flags;			/* none defined yet: 0 */
+};
+_Static_assert(sizeof(struct ipc_job_start) == 8, "ipc_job_start");
+
+/*
+ * net -> exec JOB_SIGNAL: stop, kill, or a v2.2 kill_command.  how is
+ * JOB_STOP or JOB_KILL; signal is JOB_SIG_TERM or JOB_SIG_KILL (stop and
+ * kill: TERM); pid 0 is the current job, anything else must equal the
+ * job's current child or the request is logged and ignored (§2.10).
+ */
+struct ipc_job_signal {
+	uint32_t	how;			/* JOB_STOP | JOB_KILL */
+	uint32_t	signal;			/* enum job_signal */
+	int32_t		pid;
+	uint32_t	pad;
+};
+_Static_assert(sizeof(struct ipc_job_signal) == 16, "ipc_job_signal");
+
+/* ipc_job_answer.result */
+enum job_answer {
+	JOB_ANS_STARTED = 1,		/* job_id now runs */
+	JOB_ANS_BUSY = 2,		/* another job runs: command_rejected */
+	JOB_ANS_UNKNOWN = 3,		/* no such kind (idle) */
+	JOB_ANS_NO_JOB = 4,		/* stop/kill while idle */
+	JOB_ANS_REFUSED = 5,		/* configuration cannot run it */
+};
+
+/*
+ * exec -> net, the answer to JOB_START or JOB_SIGNAL, header id = the
+ * request id.  The current_* fields describe the running job (busy, and
+ * every answer while one runs); current_pid 0: no child yet.
+ */
+struct ipc_job_answer {
+	uint32_t	result;			/* enum job_answer */
+	uint32_t	job_id;			/* STARTED; else the running job */
+	uint32_t	kind;			/* as requested */
+	uint32_t	current_kind;		/* JOB_NONE when idle */
+	int32_t		current_pid;
+	uint32_t	pad;
+};
+_Static_assert(sizeof(struct ipc_job_answer) == 24, "ipc_job_answer");
+
+/*
+ * Job records, exec -> net, in journal order.  Every record of a job
+ * carries its job id and a sequence number that rises by one per record
+ * (output, progress and status share it), so that the net-worker can
+ * acknowledge delivery (JOB_ACK) and ask for a replay from a point.
+ */
+#define IPC_JOB_LINE_MAX	32768	/* nixfleet §2.5: split beyond */
+
+enum job_stream {
+	JOB_STREAM_STDOUT = 1,
+	JOB_STREAM_STDERR = 2,
+	JOB_STREAM_AGENT = 3,		/* our banner: stdout on the wire */
+	JOB_STREAM_AGENT_ERR = 4,	/* our error line: stderr */
+	JOB_STREAM_DROPPED = 5,		/* lines lost; count in the record */
+};
+
+/*
+ * exec -> net JOB_OUTPUT: the head, then exactly len bytes of one line
+ * (no newline; possibly invalid UTF-8, which the dialect repairs).  For
+ * JOB_STREAM_DROPPED len is 0 and dropped counts the lines.
+ */
+struct ipc_job_output {
+	uint32_t	job_id;
+	uint32_t	stream;			/* enum job_stream */
+	uint64_t	seq;
+	uint32_t	len;			/* <= IPC_JOB_LINE_MAX */
+	uint32_t	dropped;
+};
+_Static_assert(sizeof(struct ipc_job_output) == 24, "ipc_job_output");
+
+enum job_phase {
+	JOB_PHASE_PULL = 1,
+	JOB_PHASE_LOCK = 2,		/* defined, never sent (§2.8) */
+	JOB_PHASE_SYSTEM = 3,
+	JOB_PHASE_TESTS = 4,
+	JOB_PHASE_TEST_SCRIPT = 5,	/* per-script test_progress (§2.9) */
+};
+
+enum job_phase_state {
+	JOB_PS_PENDING = 1,
+	JOB_PS_IN_PROGRESS = 2,
+	JOB_PS_COMPLETE = 3,
+	JOB_PS_ERROR = 4,
+};
+
+/* ipc_job_progress.result, for JOB_PHASE_TEST_SCRIPT */
+enum job_test_result {
+	JOB_TR_RUNNING = 0,		/* "" */
+	JOB_TR_COUNTED = 1,		/* "<p>/<n> passed" */
+	JOB_TR_NO_TESTS = 2,		/* "no tests" */
+	JOB_TR_STOPPED = 3,		/* "Stopped (<p>/<n> passed)" */
+};
+
+/*
+ * exec -> net JOB_PROGRESS: operation_progress (phases) or test_progress
+ * (JOB_PHASE_TEST_SCRIPT: passed, running and result count); numbers
+ * only, the dialect writes the text.
+ */
+struct ipc_job_progress {
+	uint32_t	job_id;
+	uint32_t	phase;			/* enum job_phase */
+	uint64_t	seq;
+	uint32_t	current;
+	uint32_t	total;
+	uint32_t	state;			/* enum job_phase_state */
+	uint32_t	passed;			/* test script */
+	uint32_t	running;		/* test script: 0 in the last */
+	uint32_t	result;			/* enum job_test_result */
+};
+_Static_assert(sizeof(struct ipc_job_progress) == 40, "ipc_job_progress");
+
+enum job_status_code {
+	JOB_ST_OK = 1,
+	JOB_ST_ERROR = 2,
+	JOB_ST_STOPPED = 3,		/* exit 130 */
+	JOB_ST_WARNING = 4,		/* exit 0 (check-version mismatch) */
+};
+
+/* ipc_job_status.after: what the agent does once the status is out */
+enum job_after {
+	JOB_AFTER_NONE = 0,
+	JOB_AFTER_EXIT = 1,		/* restart: close 1000, exit 0 */
+	JOB_AFTER_EXIT_SWITCH = 2,	/* 500 ms, close 1000, exit 101/0 */
+	JOB_AFTER_REBOOT = 3,		/* 3 s, then sudo reboot */
+};
+
+#define IPC_JOB_MSG_MAX		1024
+
+/*
+ * exec -> net JOB_STATUS: the one status of a job, last record of its
+ * journal.  The dialect sends it, then one heartbeat built with the job
+ * already cleared.  message and generation are NUL-terminated ("" is
+ * left out on the wire).
+ */
+struct ipc_job_status {
+	uint32_t	job_id;
+	uint32_t	kind;			/* enum job_kind */
+	uint64_t	seq;
+	uint32_t	status;			/* enum job_status_code */
+	int32_t		exit_code;		/* -1: killed by a signal */
+	uint32_t	after;			/* enum job_after */
+	uint32_t	pad;
+	char		message[IPC_JOB_MSG_MAX];
+	char		generation[16];
+};
+_Static_assert(sizeof(struct ipc_job_status) == 1072, "ipc_job_status");
+
+/*
+ * net -> exec JOB_ACK: every record of job_id up to seq has been
+ * written to a live socket (§6.7); the journal may forget them.  net ->
+ * exec JOB_REPLAY (same struct) after registered: send the records of
+ * job_id after seq again, then follow the journal.
+ */
+struct ipc_job_ack {
+	uint32_t	job_id;
+	uint32_t	pad;
+	uint64_t	seq;
+};
+_Static_assert(sizeof(struct ipc_job_ack) == 16, "ipc_job_ack");
+
+/*
+ * exec -> net JOB_STATE, with every facts snapshot and at every change:
+ * the running job for the heartbeat (pending_command, command_pid) and
+ * the lock, system and tests compartments (nixfleet §3.5).  Strings are
+ * NUL-terminated; "" where never set.
+ */
+struct ipc_sc {
+	char		status[16];		/* ok outdated error unknown ... */
+	char		message[240];
+	char		checked_at[32];		/* RFC 3339 UTC, whole seconds */
+};
+_Static_assert(sizeof(struct ipc_sc) == 288, "ipc_sc");
+
+struct ipc_job_state {
+	uint32_t	job_id;			/* 0: idle */
+	uint32_t	kind;			/* JOB_NONE: idle */
+	int32_t		pid;			/* 0: no child yet */
+	uint32_t	pad;
+	struct ipc_sc	lock;
+	struct ipc_sc	system;
+	struct ipc_sc	tests;
+};
+_Static_assert(sizeof(struct ipc_job_state) == 880, "ipc_job_state");
+
 const char	*ipc_type_name(uint32_t);
 
 #endif

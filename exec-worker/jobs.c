@@ -1,0 +1,1100 @@
+/*
+ * jobs.c: the fixed table of fleet jobs (nixfleet-protocol.md §6.3) and
+ * the pure rules around it: which request runs (§6.2), how a job is
+ * interrupted, what a test run means (§6.4), how the update_status
+ * compartments move (§3.5).  Templates hold words and @-placeholders; a
+ * placeholder is replaced by one configuration value, checked first, as
+ * one whole argv element, so no value can add or split an argument.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compat.h"
+#include "jobs.h"
+
+#define JOBS_LINE_PULL		"━━━ Step 1/4: Git pull ━━━"
+#define JOBS_LINE_FLAKE		"━━━ Step 2/4: Update nixfleet input ━━━"
+#define JOBS_LINE_REBUILD	"━━━ Step 3/4: Rebuild ━━━"
+#define JOBS_SYSTEM_STALE_S	(5 * 60)
+
+static const struct jobs_kind_info jobs_kinds[JOB_KIND_MAX] = {
+	[JOB_PULL] = { JOB_PULL, "pull", JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK |
+	    JOBS_KF_PULLS, JOB_PHASE_PULL, JOB_AFTER_NONE, NULL },
+	[JOB_SWITCH] = { JOB_SWITCH, "switch", JOBS_KF_ARGV |
+	    JOBS_KF_SWITCHES, JOB_PHASE_SYSTEM, JOB_AFTER_EXIT_SWITCH, NULL },
+	[JOB_PULL_SWITCH] = { JOB_PULL_SWITCH, "pull-switch", JOBS_KF_ARGV |
+	    JOBS_KF_LOCK_CHECK | JOBS_KF_SWITCHES, JOB_PHASE_SYSTEM,
+	    JOB_AFTER_EXIT_SWITCH, NULL },
+	[JOB_TEST] = { JOB_TEST, "test", JOBS_KF_TESTS, JOB_PHASE_TESTS,
+	    JOB_AFTER_NONE, NULL },
+	[JOB_STOP] = { JOB_STOP, "stop", JOBS_KF_BYPASS | JOBS_KF_INTERRUPT,
+	    0, JOB_AFTER_NONE, NULL },
+	[JOB_RESTART] = { JOB_RESTART, "restart", JOBS_KF_BYPASS, 0,
+	    JOB_AFTER_EXIT, "restarting" },
+	[JOB_REBOOT] = { JOB_REBOOT, "reboot", JOBS_KF_BYPASS | JOBS_KF_ARGV,
+	    0, JOB_AFTER_REBOOT, "rebooting" },
+	[JOB_ROLLBACK] = { JOB_ROLLBACK, "rollback", JOBS_KF_ARGV |
+	    JOBS_KF_SWITCHES, JOB_PHASE_SYSTEM, JOB_AFTER_NONE, NULL },
+	[JOB_UPDATE] = { JOB_UPDATE, "update", JOBS_KF_ARGV |
+	    JOBS_KF_LOCK_CHECK, 0, JOB_AFTER_NONE, NULL },
+	[JOB_FORCE_UPDATE] = { JOB_FORCE_UPDATE, "force-update",
+	    JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK | JOBS_KF_SWITCHES, 0,
+	    JOB_AFTER_NONE, "force update complete" },
+	[JOB_FORCE_REBUILD] = { JOB_FORCE_REBUILD, "force-rebuild",
+	    JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK | JOBS_KF_SWITCHES, 0,
+	    JOB_AFTER_NONE, "force update complete" },
+	[JOB_BUMP_FLAKE] = { JOB_BUMP_FLAKE, "bump-flake", JOBS_KF_ARGV |
+	    JOBS_KF_LOCK_CHECK, 0, JOB_AFTER_NONE, "nixfleet input updated" },
+	[JOB_CHECK_VERSION] = { JOB_CHECK_VERSION, "check-version", 0, 0,
+	    JOB_AFTER_NONE, NULL },
+	[JOB_REFRESH_GIT] = { JOB_REFRESH_GIT, "refresh-git", 0, 0,
+	    JOB_AFTER_NONE, "git status check is dashboard-side" },
+	[JOB_REFRESH_LOCK] = { JOB_REFRESH_LOCK, "refresh-lock",
+	    JOBS_KF_LOCK_CHECK, 0, JOB_AFTER_NONE, NULL },
+	[JOB_REFRESH_SYSTEM] = { JOB_REFRESH_SYSTEM, "refresh-system",
+	    JOBS_KF_SYSTEM_CHECK, 0, JOB_AFTER_NONE, NULL },
+	[JOB_REFRESH_ALL] = { JOB_REFRESH_ALL, "refresh-all",
+	    JOBS_KF_LOCK_CHECK | JOBS_KF_SYSTEM_CHECK, 0, JOB_AFTER_NONE,
+	    "all refreshed" },
+	[JOB_KILL] = { JOB_KILL, "kill", JOBS_KF_BYPASS | JOBS_KF_INTERRUPT,
+	    0, JOB_AFTER_NONE, NULL },
+	[JOB_UPDATE_AGENT] = { JOB_UPDATE_AGENT, "update-agent",
+	    JOBS_KF_DETACHED, 0, JOB_AFTER_NONE, NULL },
+};
+
+/*
+ * One step of a template.  Placeholders: @dir, @branch, @origin
+ * (origin/<branch>), @flake (<dir>#<host>), @here (.#<host>), @toplevel
+ * and @activation (the flake outputs refresh-system dry-builds).
+ */
+struct jobs_tmpl {
+	int		 runs_as;
+	int		 flags;
+	const char	*banner;
+	const char	*argv[JOBS_ARGV_MAX + 1];
+};
+
+#define U	JOBS_AS_REPO_USER
+#define R	JOBS_AS_ROOT
+
+static const struct jobs_tmpl t_fetch = { U, JOBS_SF_SSH, NULL,
+    { "git", "-C", "@dir", "fetch", "origin", "@branch" } };
+static const struct jobs_tmpl t_reset = { U, 0, NULL,
+    { "git", "-C", "@dir", "reset", "--hard", "@origin" } };
+static const struct jobs_tmpl t_clean = { U, JOBS_SF_WARN_ONLY, NULL,
+    { "git", "-C", "@dir", "clean", "-fd" } };
+static const struct jobs_tmpl t_pull_legacy = { U, JOBS_SF_SSH, NULL,
+    { "git", "-C", "@dir", "pull" } };
+static const struct jobs_tmpl t_switch_nixos = { R, 0, NULL,
+    { "sudo", "nixos-rebuild", "switch", "--flake", "@flake" } };
+static const struct jobs_tmpl t_switch_macos = { U, 0, NULL,
+    { "home-manager", "switch", "--flake", "@flake" } };
+static const struct jobs_tmpl t_rollback_nixos = { R, 0, NULL,
+    { "sudo", "nixos-rebuild", "--rollback", "switch" } };
+static const struct jobs_tmpl t_reboot = { R, 0, NULL,
+    { "sudo", "reboot" } };
+static const struct jobs_tmpl t_update = { U, 0, NULL,
+    { "nix", "flake", "update" } };
+static const struct jobs_tmpl t_bump = { U, 0, NULL,
+    { "nix", "flake", "update", "nixfleet" } };
+/* force-update: upstream's cwd-relative forms, cwd being <dir>. */
+static const struct jobs_tmpl t_fu_pull = { U, JOBS_SF_SSH, JOBS_LINE_PULL,
+    { "git", "pull" } };
+static const struct jobs_tmpl t_fu_fetch = { U, JOBS_SF_SSH, JOBS_LINE_PULL,
+    { "git", "-C", "@dir", "fetch", "origin", "@branch" } };
+static const struct jobs_tmpl t_fu_flake = { U, 0, JOBS_LINE_FLAKE,
+    { "nix", "flake", "update", "nixfleet" } };
+static const struct jobs_tmpl t_fu_nixos = { R, 0, JOBS_LINE_REBUILD,
+    { "sudo", "nixos-rebuild", "switch", "--flake", "@here", "--option",
+    "narinfo-cache-negative-ttl", "0" } };
+static const struct jobs_tmpl t_fu_macos = { U, 0, JOBS_LINE_REBUILD,
+    { "home-manager", "switch", "--flake", "@here", "--option",
+    "narinfo-cache-negative-ttl", "0" } };
+static const struct jobs_tmpl t_lock = { U, 0, NULL,
+    { "git", "-C", "@dir", "log", "-1", "--format=%ci", "--",
+    "flake.lock" } };
+static const struct jobs_tmpl t_sys_nixos = { U, 0, NULL,
+    { "nix", "build", "--experimental-features", "nix-command flakes",
+    "--dry-run", "--json",
+    "@toplevel" } };
+static const struct jobs_tmpl t_sys_macos = { U, 0, NULL,
+    { "nix", "build", "--experimental-features", "nix-command flakes",
+    "--dry-run", "--json", "@activation" } };
+
+#undef U
+#undef R
+
+/* Go-style: left alone if every byte is safe, else single-quoted. */
+static const char jobs_shell_safe[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "_@%+=:,./-";
+
+static const char jobs_test_sh_macos[] =
+    "if [ -f \"$HOME/.nix-profile/etc/profile.d/nix.sh\" ]; then "
+    ". \"$HOME/.nix-profile/etc/profile.d/nix.sh\"; fi; exec \"$1\"";
+
+/* §6.5: a fixed text; every value is a positional argument. */
+static const char jobs_update_nixos[] =
+    "set -eu\n"
+    "cd \"$1\"\n"
+    "if [ \"$2\" = isolated ]; then\n"
+    "\tgit fetch origin \"$3\"\n"
+    "\tgit reset --hard \"origin/$3\"\n"
+    "\tgit clean -fd || echo 'warning: git clean failed' >&2\n"
+    "else\n"
+    "\tgit pull\n"
+    "fi\n"
+    "nix flake update nixfleet\n"
+    "sudo nixos-rebuild switch --flake \"$1#$4\"\n";
+static const char jobs_update_macos[] =
+    "set -eu\n"
+    "cd \"$1\"\n"
+    "if [ \"$2\" = isolated ]; then\n"
+    "\tgit fetch origin \"$3\"\n"
+    "\tgit reset --hard \"origin/$3\"\n"
+    "\tgit clean -fd || echo 'warning: git clean failed' >&2\n"
+    "else\n"
+    "\tgit pull\n"
+    "fi\n"
+    "nix flake update nixfleet\n"
+    "home-manager switch --flake \"$1#$4\"\n";
+
+static const struct jobs_interrupt jobs_interrupts[] = {
+	{ JOB_STOP, JOB_SIG_TERM, JOB_SIG_KILL, 3000, JOB_ST_STOPPED, 130 },
+	{ JOB_KILL, JOB_SIG_TERM, JOB_SIG_KILL, 5000, JOB_ST_ERROR, -1 },
+	{ JOB_KILL, JOB_SIG_KILL, JOB_SIG_NONE, 0, JOB_ST_ERROR, -1 },
+};
+
+static int	 jobs_ctl(const char *);
+static char	*jobs_fill(const struct jobs_conf *, const char *);
+static int	 jobs_add(struct jobs_plan *, const struct jobs_conf *,
+		    const struct jobs_tmpl *);
+static int	 jobs_add_pull(struct jobs_plan *, const struct jobs_conf *,
+		    int);
+static int	 jobs_env_take(char ***, size_t *, char *);
+static int	 jobs_env_put(char ***, size_t *, const char *, const char *);
+static int	 jobs_parse_ci(const char *, time_t *);
+static int	 jobs_parse_rfc3339(const char *, time_t *);
+
+/* ---------------------------------------------------------------- */
+/* Kinds */
+
+const struct jobs_kind_info *
+jobs_kind(int kind)
+{
+	if (kind <= JOB_NONE || kind >= JOB_KIND_MAX)
+		return NULL;
+	return &jobs_kinds[kind];
+}
+
+int
+jobs_kind_by_name(const char *name, size_t len)
+{
+	int	 k;
+
+	for (k = JOB_NONE + 1; k < JOB_KIND_MAX; k++)
+		if (strlen(jobs_kinds[k].name) == len &&
+		    memcmp(jobs_kinds[k].name, name, len) == 0)
+			return k;
+	return JOB_NONE;
+}
+
+int
+jobs_admit(int running, int kind)
+{
+	if (kind == JOB_STOP || kind == JOB_KILL)
+		return running != JOB_NONE ? JOBS_INTERRUPT : JOBS_NO_JOB;
+	if (JOB_KIND_BYPASS(kind))
+		return JOBS_AGENT;
+	/* Before the lookup: a busy agent rejects unknown names too. */
+	if (running != JOB_NONE)
+		return JOBS_BUSY;
+	if (jobs_kind(kind) == NULL)
+		return JOBS_UNKNOWN;
+	return JOBS_RUN;
+}
+
+/* ---------------------------------------------------------------- */
+/* Configuration values */
+
+static int
+jobs_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * An absolute directory without control characters; '#' and '?' would
+ * end the path part of the flake reference <dir>#<host>.
+ */
+int
+jobs_valid_dir(const char *s)
+{
+	if (s == NULL || s[0] != '/' || strlen(s) >= IPC_PATH_MAX ||
+	    jobs_ctl(s) || strpbrk(s, "#?") != NULL)
+		return -1;
+	return 0;
+}
+
+/* git check-ref-format's rules, and never an option: no leading '-'. */
+int
+jobs_valid_branch(const char *s)
+{
+	size_t	 len, i;
+
+	if (s == NULL || (len = strlen(s)) == 0 || len > 200 ||
+	    s[0] == '-' || s[0] == '.' || s[0] == '/' || s[len - 1] == '/' ||
+	    s[len - 1] == '.' || strstr(s, "..") != NULL ||
+	    strstr(s, "//") != NULL || strstr(s, "/.") != NULL ||
+	    strstr(s, "@{") != NULL ||
+	    (len >= 5 && strcmp(s + len - 5, ".lock") == 0))
+		return -1;
+	for (i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._/-+@", s[i]) == NULL)
+			return -1;
+	return 0;
+}
+
+/*
+ * The host name is a flake attribute and a path component
+ * (hosts/<host>/tests): letters, digits, '-', '_', '.', never "." or
+ * "..", never a leading '-' or '.'.
+ */
+int
+jobs_valid_host(const char *s)
+{
+	size_t	 len, i;
+
+	if (s == NULL || (len = strlen(s)) == 0 || len > 253 ||
+	    s[0] == '-' || s[0] == '.' || strstr(s, "..") != NULL)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_.", s[i]) == NULL)
+			return -1;
+	return 0;
+}
+
+char *
+jobs_ssh_command(const char *key)
+{
+	static const char	 pre[] = "ssh -i ", post[] =
+	    " -o StrictHostKeyChecking=no";
+	char			*out, *o;
+	size_t			 n, i;
+
+	if (key == NULL || key[0] != '/' || jobs_ctl(key) ||
+	    strlen(key) >= IPC_PATH_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Worst case: every byte a quote, 4 bytes each, plus two quotes. */
+	n = sizeof(pre) + 4 * strlen(key) + 2 + sizeof(post);
+	if ((out = malloc(n)) == NULL)
+		return NULL;
+	o = out + strlcpy(out, pre, n);
+	if (strspn(key, jobs_shell_safe) == strlen(key))
+		o += strlcpy(o, key, n - (size_t)(o - out));
+	else {
+		*o++ = '\'';
+		for (i = 0; key[i] != '\0'; i++) {
+			if (key[i] == '\'') {
+				memcpy(o, "'\\''", 4);
+				o += 4;
+			} else
+				*o++ = key[i];
+		}
+		*o++ = '\'';
+		*o = '\0';
+	}
+	strlcat(out, post, n);
+	return out;
+}
+
+/* One argv element from a template word; NULL with errno. */
+static char *
+jobs_fill(const struct jobs_conf *c, const char *w)
+{
+	char	*s = NULL;
+	int	 r = 0;
+
+	if (w[0] != '@')
+		s = strdup(w);
+	else if (strcmp(w, "@dir") == 0)
+		s = strdup(c->repo_dir);
+	else if (strcmp(w, "@branch") == 0)
+		s = strdup(c->branch);
+	else if (strcmp(w, "@origin") == 0)
+		r = asprintf(&s, "origin/%s", c->branch);
+	else if (strcmp(w, "@flake") == 0)
+		r = asprintf(&s, "%s#%s", c->repo_dir, c->hostname);
+	else if (strcmp(w, "@here") == 0)
+		r = asprintf(&s, ".#%s", c->hostname);
+	else if (strcmp(w, "@toplevel") == 0)
+		r = asprintf(&s, "%s#nixosConfigurations.%s.config.system."
+		    "build.toplevel", c->repo_dir, c->hostname);
+	else if (strcmp(w, "@activation") == 0)
+		r = asprintf(&s, "%s#homeConfigurations.%s.activationPackage",
+		    c->repo_dir, c->hostname);
+	else {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (r == -1)
+		return NULL;
+	return s;
+}
+
+/* The repo user is used only by a root agent that has one configured. */
+static int
+jobs_switches_user(const struct jobs_conf *c, int runs_as)
+{
+	return runs_as == JOBS_AS_REPO_USER && c->agent_root &&
+	    c->user != NULL && c->user[0] != '\0';
+}
+
+static int
+jobs_add(struct jobs_plan *p, const struct jobs_conf *c,
+    const struct jobs_tmpl *t)
+{
+	struct jobs_step	*st;
+	size_t			 i;
+
+	if (p->nsteps >= JOBS_STEPS_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	st = &p->step[p->nsteps++];
+	st->runs_as = t->runs_as;
+	st->as_user = jobs_switches_user(c, t->runs_as);
+	st->flags = t->flags;
+	st->banner = t->banner;
+	for (i = 0; t->argv[i] != NULL; i++)
+		if ((st->argv[i] = jobs_fill(c, t->argv[i])) == NULL)
+			return -1;
+	return 0;
+}
+
+/* The pull of the configured mode; banner on its first step. */
+static int
+jobs_add_pull(struct jobs_plan *p, const struct jobs_conf *c, int forced)
+{
+	if (!c->isolated)
+		return jobs_add(p, c, forced ? &t_fu_pull : &t_pull_legacy);
+	if (jobs_add(p, c, forced ? &t_fu_fetch : &t_fetch) == -1 ||
+	    jobs_add(p, c, &t_reset) == -1 || jobs_add(p, c, &t_clean) == -1)
+		return -1;
+	return 0;
+}
+
+int
+jobs_plan_build(const struct jobs_conf *c, int kind, struct jobs_plan *p,
+    const char **why)
+{
+	int	 macos = c->platform == JOBS_MACOS;
+	int	 r = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	*why = NULL;
+	if (jobs_kind(kind) == NULL) {
+		*why = "unknown job kind";
+		return -1;
+	}
+	if (c->platform != JOBS_NIXOS && c->platform != JOBS_MACOS)
+		*why = "unknown platform";
+	else if (jobs_valid_dir(c->repo_dir) == -1)
+		*why = "NIXFLEET_REPO_DIR: not an absolute path that can be "
+		    "passed safely";
+	else if (jobs_valid_branch(c->branch) == -1)
+		*why = "NIXFLEET_BRANCH: not a branch name git accepts";
+	else if (jobs_valid_host(c->hostname) == -1)
+		*why = "NIXFLEET_HOSTNAME: not usable as a flake attribute";
+	else if (c->user != NULL && c->user[0] != '\0' && c->agent_root &&
+	    (c->user_home == NULL || c->user_home[0] != '/' ||
+	    jobs_ctl(c->user_home) || jobs_ctl(c->user)))
+		*why = "NIXFLEET_USER: no usable home directory";
+	if (*why != NULL)
+		return -1;
+	if (c->ssh_key != NULL && c->ssh_key[0] != '\0' &&
+	    (p->ssh_command = jobs_ssh_command(c->ssh_key)) == NULL) {
+		*why = errno == EINVAL ? "NIXFLEET_SSH_KEY: not an absolute "
+		    "path that can be passed safely" : "out of memory";
+		return -1;
+	}
+
+	switch (kind) {
+	case JOB_PULL:
+		r = jobs_add_pull(p, c, 0);
+		break;
+	case JOB_SWITCH:
+		r = jobs_add(p, c, macos ? &t_switch_macos : &t_switch_nixos);
+		break;
+	case JOB_PULL_SWITCH:
+		if ((r = jobs_add_pull(p, c, 0)) == 0)
+			r = jobs_add(p, c, macos ? &t_switch_macos :
+			    &t_switch_nixos);
+		break;
+	case JOB_ROLLBACK:
+		p->pre_line = "🔄 Rolling back to previous generation...";
+		/* macOS: the runner picks the link (jobs_hm_previous). */
+		if (!macos)
+			r = jobs_add(p, c, &t_rollback_nixos);
+		break;
+	case JOB_REBOOT:
+		p->pre_line = "⚠️  Reboot command received. System will "
+		    "reboot in 3 seconds...";
+		p->pre_delay_ms = 3000;
+		r = jobs_add(p, c, &t_reboot);
+		break;
+	case JOB_UPDATE:
+		r = jobs_add(p, c, &t_update);
+		break;
+	case JOB_BUMP_FLAKE:
+		r = jobs_add(p, c, &t_bump);
+		break;
+	case JOB_FORCE_UPDATE:
+	case JOB_FORCE_REBUILD:
+		if ((r = jobs_add_pull(p, c, 1)) == 0 &&
+		    (r = jobs_add(p, c, &t_fu_flake)) == 0)
+			r = jobs_add(p, c, macos ? &t_fu_macos : &t_fu_nixos);
+		break;
+	case JOB_REFRESH_LOCK:
+		r = jobs_add(p, c, &t_lock);
+		break;
+	case JOB_REFRESH_SYSTEM:
+		r = jobs_add(p, c, macos ? &t_sys_macos : &t_sys_nixos);
+		break;
+	case JOB_REFRESH_ALL:
+		if ((r = jobs_add(p, c, &t_lock)) == 0)
+			r = jobs_add(p, c, macos ? &t_sys_macos :
+			    &t_sys_nixos);
+		break;
+	case JOB_UPDATE_AGENT:
+		if (p->nsteps < JOBS_STEPS_MAX &&
+		    (r = jobs_update_script(c, &p->step[p->nsteps])) == 0)
+			p->nsteps++;
+		break;
+	default:
+		/* stop, kill, restart, test, check-version, refresh-git */
+		break;
+	}
+	if (r == -1) {
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+void
+jobs_plan_free(struct jobs_plan *p)
+{
+	int	 i;
+	size_t	 j;
+
+	for (i = 0; i < p->nsteps && i < JOBS_STEPS_MAX; i++)
+		for (j = 0; j < nitems(p->step[i].argv); j++) {
+			free(p->step[i].argv[j]);
+			p->step[i].argv[j] = NULL;
+		}
+	free(p->ssh_command);
+	p->ssh_command = NULL;
+	p->nsteps = 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Environment */
+
+/* Append s (taken over) to the NULL-terminated *envp of *n entries. */
+static int
+jobs_env_take(char ***envp, size_t *n, char *s)
+{
+	char	**v;
+
+	if (s == NULL)
+		return -1;
+	if ((v = reallocarray(*envp, *n + 2, sizeof(*v))) == NULL) {
+		free(s);
+		return -1;
+	}
+	v[(*n)++] = s;
+	v[*n] = NULL;
+	*envp = v;
+	return 0;
+}
+
+static int
+jobs_env_put(char ***envp, size_t *n, const char *name, const char *value)
+{
+	char	*s;
+
+	if (asprintf(&s, "%s=%s", name, value) == -1)
+		return -1;
+	return jobs_env_take(envp, n, s);
+}
+
+/* Whether a "NAME=value" entry names one of the variables we set. */
+static int
+jobs_env_dropped(const char *e, const struct jobs_plan *p,
+    const struct jobs_step *st)
+{
+	static const char *const	 always[] = {
+		"NIXFLEET_TOKEN=", "NIXFLEET_TOKEN_FILE=",
+	};
+	static const char *const	 user[] = {
+		"HOME=", "USER=", "LOGNAME=",
+	};
+	size_t				 i;
+
+	for (i = 0; i < nitems(always); i++)
+		if (strncmp(e, always[i], strlen(always[i])) == 0)
+			return 1;
+	if (p->ssh_command != NULL && (st->flags & JOBS_SF_SSH) &&
+	    strncmp(e, "GIT_SSH_COMMAND=", 16) == 0)
+		return 1;
+	if (st->as_user)
+		for (i = 0; i < nitems(user); i++)
+			if (strncmp(e, user[i], strlen(user[i])) == 0)
+				return 1;
+	return 0;
+}
+
+char **
+jobs_env_build(char *const *base, const struct jobs_conf *c,
+    const struct jobs_plan *p, const struct jobs_step *st)
+{
+	char	**env;
+	size_t	 n = 0, i;
+
+	if ((env = calloc(1, sizeof(*env))) == NULL)
+		return NULL;
+	for (i = 0; base != NULL && base[i] != NULL; i++) {
+		if (strchr(base[i], '=') == NULL ||
+		    jobs_env_dropped(base[i], p, st))
+			continue;
+		if (jobs_env_take(&env, &n, strdup(base[i])) == -1)
+			goto fail;
+	}
+	if (p->ssh_command != NULL && (st->flags & JOBS_SF_SSH) &&
+	    jobs_env_put(&env, &n, "GIT_SSH_COMMAND", p->ssh_command) == -1)
+		goto fail;
+	if (st->as_user &&
+	    (jobs_env_put(&env, &n, "HOME", c->user_home) == -1 ||
+	    jobs_env_put(&env, &n, "USER", c->user) == -1 ||
+	    jobs_env_put(&env, &n, "LOGNAME", c->user) == -1))
+		goto fail;
+	return env;
+ fail:
+	jobs_env_free(env);
+	return NULL;
+}
+
+void
+jobs_env_free(char **env)
+{
+	size_t	 i;
+
+	if (env == NULL)
+		return;
+	for (i = 0; env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* ---------------------------------------------------------------- */
+/* test, rollback, update-agent */
+
+char *
+jobs_test_dir(const struct jobs_conf *c)
+{
+	char	*s;
+
+	if (jobs_valid_dir(c->repo_dir) == -1 ||
+	    jobs_valid_host(c->hostname) == -1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (asprintf(&s, "%s/hosts/%s/tests", c->repo_dir, c->hostname) == -1)
+		return NULL;
+	return s;
+}
+
+int
+jobs_test_name(const char *s)
+{
+	size_t	 len = strlen(s);
+
+	return len > 3 && strcmp(s + len - 3, ".sh") == 0 &&
+	    strchr(s, '/') == NULL;
+}
+
+/* §6.3: run directly on NixOS; through sh for nix.sh on macOS. */
+int
+jobs_test_argv(const struct jobs_conf *c, const char *path,
+    struct jobs_step *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->runs_as = JOBS_AS_REPO_USER;
+	st->as_user = jobs_switches_user(c, st->runs_as);
+	if (path == NULL || path[0] != '/' || jobs_ctl(path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (c->platform != JOBS_MACOS) {
+		if ((st->argv[0] = strdup(path)) == NULL)
+			return -1;
+		return 0;
+	}
+	if ((st->argv[0] = strdup("sh")) == NULL ||
+	    (st->argv[1] = strdup("-c")) == NULL ||
+	    (st->argv[2] = strdup(jobs_test_sh_macos)) == NULL ||
+	    (st->argv[3] = strdup("sh")) == NULL ||
+	    (st->argv[4] = strdup(path)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+jobs_hm_previous(const char *const *names, size_t n)
+{
+	static const char	 pre[] = "home-manager-", post[] = "-link";
+	unsigned long long	 v, best = 0, second = 0;
+	int			 ibest = -1, isecond = -1;
+	const char		*s;
+	char			*end;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		s = names[i];
+		if (strncmp(s, pre, sizeof(pre) - 1) != 0)
+			continue;
+		s += sizeof(pre) - 1;
+		if (*s < '0' || *s > '9')
+			continue;
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (errno != 0 || strcmp(end, post) != 0)
+			continue;
+		if (ibest == -1 || v > best) {
+			second = best;
+			isecond = ibest;
+			best = v;
+			ibest = (int)i;
+		} else if (v != best && (isecond == -1 || v > second)) {
+			second = v;
+			isecond = (int)i;
+		}
+	}
+	return isecond;
+}
+
+int
+jobs_update_script(const struct jobs_conf *c, struct jobs_step *st)
+{
+	const char	*script = c->platform == JOBS_MACOS ?
+	    jobs_update_macos : jobs_update_nixos;
+	const char	*words[] = { "sh", "-c", script,
+	    "nixfleet-agent-update", c->repo_dir,
+	    c->isolated ? "isolated" : "legacy", c->branch, c->hostname };
+	size_t		 i;
+
+	memset(st, 0, sizeof(*st));
+	st->runs_as = JOBS_AS_REPO_USER;
+	st->as_user = jobs_switches_user(c, st->runs_as);
+	st->flags = JOBS_SF_SSH;
+	if (jobs_valid_dir(c->repo_dir) == -1 ||
+	    jobs_valid_branch(c->branch) == -1 ||
+	    jobs_valid_host(c->hostname) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < nitems(words); i++)
+		if ((st->argv[i] = strdup(words[i])) == NULL)
+			return -1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Interrupts */
+
+const struct jobs_interrupt *
+jobs_interrupt(int how, int sig)
+{
+	size_t	 i;
+
+	if (how == JOB_STOP)
+		sig = JOB_SIG_TERM;	/* stop always starts gently */
+	for (i = 0; i < nitems(jobs_interrupts); i++)
+		if (jobs_interrupts[i].how == how &&
+		    jobs_interrupts[i].first == sig)
+			return &jobs_interrupts[i];
+	return NULL;
+}
+
+int
+jobs_signal_number(int sig)
+{
+	switch (sig) {
+	case JOB_SIG_TERM:	return SIGTERM;
+	case JOB_SIG_KILL:	return SIGKILL;
+	default:		return 0;
+	}
+}
+
+void
+jobs_interrupt_banner(const struct jobs_interrupt *in, const char *command,
+    char *buf, size_t size)
+{
+	if (in->how == JOB_STOP)
+		snprintf(buf, size, "⏹ Stopping %s (%s)", command,
+		    jobs_signal_name(in->first));
+	else
+		snprintf(buf, size, "⚠️ Received kill command (%s)",
+		    jobs_signal_name(in->first));
+}
+
+void
+jobs_interrupt_status(const struct jobs_interrupt *in, int last_sig,
+    int child_status, int *status, int *exit_code, char *msg, size_t size)
+{
+	*status = in->status;
+	if (in->how == JOB_STOP) {
+		*exit_code = 130;
+		strlcpy(msg, "Stopped by user", size);
+		return;
+	}
+	*exit_code = child_status;
+	snprintf(msg, size, "killed by %s", jobs_signal_name(
+	    last_sig != JOB_SIG_NONE ? last_sig : in->first));
+}
+
+const char *
+jobs_signal_name(int sig)
+{
+	switch (sig) {
+	case JOB_SIG_TERM:	return "SIGTERM";
+	case JOB_SIG_KILL:	return "SIGKILL";
+	default:		return NULL;
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Verdicts */
+
+void
+jobs_test_verdict(const struct jobs_test_result *r, size_t n, size_t total,
+    int stopped, struct jobs_verdict *v)
+{
+	size_t	 i, off;
+	int	 failed = 0;
+
+	memset(v, 0, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		if (r[i].exit_code == 0)
+			v->passed++;
+		else
+			failed++;
+	}
+	v->total = (int)total;
+	v->phase_state = JOB_PS_ERROR;
+	if (stopped) {
+		v->status = JOB_ST_STOPPED;
+		v->exit_code = 130;
+		v->result = JOB_TR_STOPPED;
+		strlcpy(v->message, "Stopped by user", sizeof(v->message));
+		v->sc_status = "unknown";
+		snprintf(v->sc_message, sizeof(v->sc_message),
+		    "Tests stopped (%d/%d passed)", v->passed, v->total);
+		return;
+	}
+	v->result = JOB_TR_COUNTED;
+	if (total == 0) {
+		v->status = JOB_ST_OK;
+		v->result = JOB_TR_NO_TESTS;
+		v->phase_state = JOB_PS_COMPLETE;
+		v->phase_current = 8;
+		strlcpy(v->message, "no tests", sizeof(v->message));
+		v->sc_status = "ok";
+		strlcpy(v->sc_message, "No tests defined",
+		    sizeof(v->sc_message));
+		return;
+	}
+	if (failed == 0 && n == total) {
+		v->status = JOB_ST_OK;
+		v->phase_state = JOB_PS_COMPLETE;
+		v->phase_current = 8;
+		snprintf(v->message, sizeof(v->message), "%d/%d passed",
+		    v->passed, v->total);
+		v->sc_status = "ok";
+		strlcpy(v->sc_message, "All tests passed",
+		    sizeof(v->sc_message));
+		return;
+	}
+	v->status = JOB_ST_ERROR;
+	v->exit_code = 1;
+	off = (size_t)snprintf(v->message, sizeof(v->message),
+	    "%d/%d passed; failed:", v->passed, v->total);
+	for (i = 0, failed = 0; i < n; i++) {
+		if (r[i].exit_code == 0)
+			continue;
+		/* Keep room for ", ..." should the next name not fit. */
+		if (off + strlen(r[i].name) + 3 + 6 >= sizeof(v->message)) {
+			strlcat(v->message, failed ? ", ..." : " ...",
+			    sizeof(v->message));
+			break;
+		}
+		off += (size_t)snprintf(v->message + off,
+		    sizeof(v->message) - off, "%s %s", failed ? "," : "",
+		    r[i].name);
+		failed++;
+	}
+	v->sc_status = "error";
+	snprintf(v->sc_message, sizeof(v->sc_message),
+	    "Tests failed (%d/%d passed)", v->passed, v->total);
+}
+
+void
+jobs_sc_set(struct ipc_sc *sc, const char *status, const char *msg,
+    time_t now)
+{
+	struct tm	 tm;
+
+	strlcpy(sc->status, status, sizeof(sc->status));
+	strlcpy(sc->message, msg, sizeof(sc->message));
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(sc->checked_at, sizeof(sc->checked_at),
+	    "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		sc->checked_at[0] = '\0';
+}
+
+void
+jobs_sc_start(struct jobs_compartments *c, int kind, time_t now)
+{
+	const struct jobs_kind_info	*k = jobs_kind(kind);
+
+	if (k == NULL)
+		return;
+	if (k->flags & JOBS_KF_SWITCHES)
+		jobs_sc_set(&c->system, "working", "Switch in progress...",
+		    now);
+	if (kind == JOB_TEST)
+		jobs_sc_set(&c->tests, "working", "Tests running...", now);
+	if (kind == JOB_REFRESH_LOCK)
+		jobs_sc_set(&c->lock, "working", "Refreshing lock...", now);
+}
+
+void
+jobs_sc_end(struct jobs_compartments *c, int kind, int exit_code,
+    int stopped, time_t now)
+{
+	const struct jobs_kind_info	*k = jobs_kind(kind);
+	char				 msg[64];
+
+	if (k == NULL)
+		return;
+	if (k->flags & JOBS_KF_SWITCHES) {
+		if (exit_code == 0 && !stopped) {
+			jobs_sc_set(&c->system, "ok", "Switch completed", now);
+			jobs_sc_set(&c->tests, "outdated",
+			    "System changed - tests need re-run", now);
+		} else {
+			snprintf(msg, sizeof(msg), "Switch failed (exit %d)",
+			    stopped ? 130 : exit_code);
+			jobs_sc_set(&c->system, "error", msg, now);
+		}
+	} else if ((k->flags & JOBS_KF_PULLS) && exit_code == 0 && !stopped)
+		jobs_sc_set(&c->system, "outdated",
+		    "Pull completed - rebuild needed", now);
+}
+
+/* "2026-01-20T07:42:27Z" */
+static int
+jobs_parse_rfc3339(const char *s, time_t *t)
+{
+	struct tm	 tm;
+	const char	*e;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL ||
+	    *e != '\0')
+		return -1;
+	*t = timegm(&tm);
+	return 0;
+}
+
+void
+jobs_sc_expire(struct jobs_compartments *c, int running, time_t now)
+{
+	const struct jobs_kind_info	*k = jobs_kind(running);
+	time_t				 at;
+
+	if (strcmp(c->system.status, "working") != 0 ||
+	    (k != NULL && (k->flags & JOBS_KF_SWITCHES)))
+		return;
+	if (jobs_parse_rfc3339(c->system.checked_at, &at) == -1 ||
+	    now - at > JOBS_SYSTEM_STALE_S)
+		jobs_sc_set(&c->system, "unknown", c->system.message, now);
+}
+
+/* git's %ci: "2026-01-20 08:42:27 +0100", as an instant. */
+static int
+jobs_parse_ci(const char *s, time_t *t)
+{
+	struct tm	 tm;
+	const char	*e;
+	int		 sign, hh, mm, n;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((e = strptime(s, "%Y-%m-%d %H:%M:%S ", &tm)) == NULL ||
+	    (e[0] != '+' && e[0] != '-'))
+		return -1;
+	sign = e[0] == '-' ? -1 : 1;
+	if (sscanf(e + 1, "%2d%2d%n", &hh, &mm, &n) != 2 || n != 4 ||
+	    e[1 + n] != '\0' || hh > 23 || mm > 59)
+		return -1;
+	*t = timegm(&tm) - sign * (hh * 3600 + mm * 60);
+	return 0;
+}
+
+void
+jobs_lock_verdict(struct ipc_sc *sc, int has_lock, int git_status,
+    const char *why, const char *out, time_t now)
+{
+	char		 buf[200], msg[240];
+	time_t		 at;
+	long long	 days;
+	size_t		 a, b;
+
+	if (!has_lock) {
+		jobs_sc_set(sc, "unknown", "flake.lock not found", now);
+		return;
+	}
+	if (git_status != 0) {
+		if (git_status > 0)
+			snprintf(buf, sizeof(buf), "exit status %d",
+			    git_status);
+		else
+			strlcpy(buf, why != NULL ? why : "signal: killed",
+			    sizeof(buf));
+		snprintf(msg, sizeof(msg), "Failed to check flake.lock: %s",
+		    buf);
+		jobs_sc_set(sc, "error", msg, now);
+		return;
+	}
+	if (out == NULL)
+		out = "";
+	for (a = 0; out[a] == ' ' || out[a] == '\t' || out[a] == '\n' ||
+	    out[a] == '\r'; a++)
+		;
+	for (b = strlen(out); b > a && (out[b - 1] == ' ' ||
+	    out[b - 1] == '\t' || out[b - 1] == '\n' || out[b - 1] == '\r');
+	    b--)
+		;
+	if (a == b) {
+		jobs_sc_set(sc, "unknown", "flake.lock has no git history", now);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)(b - a), out + a);
+	if (jobs_parse_ci(buf, &at) == -1) {
+		snprintf(msg, sizeof(msg), "Failed to parse lock date: "
+		    "parsing time \"%.150s\"", buf);
+		jobs_sc_set(sc, "error", msg, now);
+		return;
+	}
+	days = now >= at ? (long long)(now - at) / 86400 : 0;
+	if (days == 0)
+		jobs_sc_set(sc, "ok", "Updated today", now);
+	else if (days == 1)
+		jobs_sc_set(sc, "ok", "Updated yesterday", now);
+	else {
+		snprintf(msg, sizeof(msg), "Updated %lld days ago%s", days,
+		    days <= 7 ? "" : days <= 30 ? " - consider updating" :
+		    " - needs update");
+		jobs_sc_set(sc, days <= 7 ? "ok" : "outdated", msg, now);
+	}
+}
+
+void
+jobs_system_verdict(struct ipc_sc *sc, int build_status, const char *why,
+    const char *out, const char *current, time_t now)
+{
+	char	 msg[240];
+
+	if (build_status != 0) {
+		if (why != NULL && why[0] != '\0')
+			strlcpy(msg, why, sizeof(msg));
+		else
+			snprintf(msg, sizeof(msg), "exit status %d",
+			    build_status);
+		jobs_sc_set(sc, "error", msg, now);
+	} else if (out != NULL && current != NULL && current[0] == '/' &&
+	    strstr(out, current) != NULL)
+		jobs_sc_set(sc, "ok", "System up to date", now);
+	else
+		jobs_sc_set(sc, "outdated", "Rebuild needed", now);
+}
+
+int
+jobs_version_candidates(const struct jobs_conf *c, char out[][IPC_PATH_MAX],
+    int max)
+{
+	const char	*user = c->user != NULL && c->user[0] != '\0' ?
+	    c->user : c->agent_user;
+	int		 n = 0;
+
+	if (max < 4)
+		return 0;
+	if (c->platform == JOBS_MACOS && c->home != NULL && c->home[0] == '/')
+		snprintf(out[n++], IPC_PATH_MAX, "%s/.nix-profile/bin/"
+		    "nixfleet-agent", c->home);
+	strlcpy(out[n++], "/run/current-system/sw/bin/nixfleet-agent",
+	    IPC_PATH_MAX);
+	if (user != NULL && user[0] != '\0' && strchr(user, '/') == NULL &&
+	    !jobs_ctl(user))
+		snprintf(out[n++], IPC_PATH_MAX, "/etc/profiles/per-user/%s/"
+		    "bin/nixfleet-agent", user);
+	strlcpy(out[n++], "nixfleet-agent", IPC_PATH_MAX);
+	return n;
+}
+
+void
+jobs_check_version(const char *running, const char *out, int found,
+    int *status, char *msg, size_t size)
+{
+	static const char	 pre[] = "nixfleet-agent ";
+	char			 y[128];
+	size_t			 a = 0, b;
+
+	if (!found) {
+		*status = JOB_ST_ERROR;
+		strlcpy(msg, "installed binary not found", size);
+		return;
+	}
+	if (out == NULL)
+		out = "";
+	while (out[a] == ' ' || out[a] == '\t' || out[a] == '\n')
+		a++;
+	if (strncmp(out + a, pre, sizeof(pre) - 1) == 0)
+		a += sizeof(pre) - 1;
+	for (b = a; out[b] != '\0' && out[b] != '\n' && out[b] != '\r'; b++)
+		;
+	while (b > a && (out[b - 1] == ' ' || out[b - 1] == '\t'))
+		b--;
+	snprintf(y, sizeof(y), "%.*s", (int)(b - a), out + a);
+	if (strcmp(running, y) == 0) {
+		*status = JOB_ST_OK;
+		snprintf(msg, size, "running=%s installed=%s", running, y);
+	} else {
+		*status = JOB_ST_WARNING;
+		snprintf(msg, size, "mismatch: running=%s installed=%s",
+		    running, y);
+	}
+}
