@@ -203,6 +203,14 @@ const struct cfg_setting cfg_settings[C_MAX] = {
 	[C_STASYSMO] = { "stasysmoDir", "stasysmoDir",
 	    { "NIXFLEET_STASYSMO_DIR" }, NULL, T_STR, S_BOTH, F_ABSPATH,
 	    O(stasysmo_dir), STASYSMO_DIR_DEFAULT, .help = "stasysmo metrics" },
+
+	[C_REPORT_VERSION] = { "NIXFLEET_REPORT_VERSION",
+	    "nixfleet.reportVersion", { "NIXFLEET_REPORT_VERSION" }, NULL,
+	    T_STR, S_NIX, 0, O(report_version), "", .help =
+	    "agent_version to register with (default: ours)" },
+	[C_REPO_USER] = { "NIXFLEET_USER", "nixfleet.user",
+	    { "NIXFLEET_USER" }, NULL, T_STR, S_NIX, 0, O(repo_user), "",
+	    .help = "user for git and tests when run as root" },
 };
 
 /* Accepted without effect (socketio-protocol.md §7.2), children too. */
@@ -1195,6 +1203,32 @@ cfg_check_socketio(struct cfg_ctx *c)
 	}
 }
 
+/*
+ * What the job table needs: a user name the exec-worker can look up, and
+ * a reported version that fits register's field (proto.h IPC_SHORT_MAX).
+ */
+static void
+cfg_check_jobs(struct cfg_ctx *c)
+{
+	struct config	*cfg = c->cfg;
+	char		 q[300];
+
+	if (cfg->repo_user != NULL && cfg->repo_user[0] != '\0' &&
+	    (cfg->repo_user[0] == '-' || strlen(cfg->repo_user) > 32 ||
+	    strspn(cfg->repo_user, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") !=
+	    strlen(cfg->repo_user)))
+		cfg_problem(c, cfg_via(cfg, C_REPO_USER),
+		    cfg->srcs->src[C_REPO_USER], "must be a user name (got %s)",
+		    cfg_quote(cfg->repo_user, q, sizeof(q)));
+	/* Control characters are refused for every string already. */
+	if (cfg->report_version != NULL && strlen(cfg->report_version) > 63)
+		cfg_problem(c, cfg_via(cfg, C_REPORT_VERSION),
+		    cfg->srcs->src[C_REPORT_VERSION],
+		    "must be at most 63 bytes (got %s)",
+		    cfg_quote(cfg->report_version, q, sizeof(q)));
+}
+
 static void
 cfg_check_common(struct cfg_ctx *c)
 {
@@ -1212,6 +1246,7 @@ cfg_check_common(struct cfg_ctx *c)
 		cfg_problem(c, cfg_via(cfg, C_NETUSER),
 		    cfg->srcs->src[C_NETUSER], "must be a user name (got %s)",
 		    cfg_quote(cfg->net_user, q, sizeof(q)));
+	cfg_check_jobs(c);
 }
 
 int

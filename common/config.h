@@ -71,6 +71,8 @@ struct config {
 	char		*theme_color;
 	char		*location;
 	char		*device_type;
+	char		*report_version;	/* "" = our version */
+	char		*repo_user;		/* "" = none */
 
 	/* socketio dialect (socketio-protocol.md §7) */
 	char		*client_id;

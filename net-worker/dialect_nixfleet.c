@@ -272,17 +272,27 @@ nixfleet_envelope(const char *type, json_t *payload)
 	return s;
 }
 
-/* §2.1, in the table's order. */
 char *
 nixfleet_register(const struct ipc_facts *f, const struct ipc_net_config *cfg)
 {
+	return nixfleet_register_as(f, cfg, NULL);
+}
+
+/* §2.1, in the table's order. */
+char *
+nixfleet_register_as(const struct ipc_facts *f,
+    const struct ipc_net_config *cfg, const char *version)
+{
 	json_t	*p;
+
+	if (version == NULL || version[0] == '\0')
+		version = AGENT_VERSION;
 
 	if ((p = json_object()) == NULL)
 		return NULL;
 	if (nixfleet_put_str(p, "hostname", NF_ARRAY(f->hostname), 0) ||
 	    nixfleet_put_str(p, "host_type", NF_ARRAY(f->host_type), 0) ||
-	    nixfleet_put_str(p, "agent_version", AGENT_VERSION, SIZE_MAX, 0) ||
+	    nixfleet_put_str(p, "agent_version", version, IPC_SHORT_MAX, 0) ||
 	    nixfleet_put_str(p, "os_version", NF_ARRAY(f->os_version), 0) ||
 	    nixfleet_put_str(p, "nixpkgs_version",
 	    NF_ARRAY(f->nixpkgs_version), 0) ||
@@ -467,6 +477,7 @@ nixfleet_decode_command(struct nixfleet_in *in, json_t *payload)
 		}
 	memcpy(in->command, s, len);
 	in->command[len] = '\0';
+	in->kind = nixfleet_kind_by_name(in->command, len);
 	in->type = NF_IN_COMMAND;
 }
 
@@ -514,6 +525,10 @@ nixfleet_decode_kill(struct nixfleet_in *in, json_t *payload)
 	}
 	memcpy(in->signal, s, len);
 	in->signal[len] = '\0';
+	if (nixfleet_is(s, len, "SIGTERM"))
+		in->signo = JOB_SIG_TERM;
+	else if (nixfleet_is(s, len, "SIGKILL"))
+		in->signo = JOB_SIG_KILL;
 	in->pid = (int)v;
 	in->type = NF_IN_KILL_COMMAND;
 }
@@ -572,4 +587,318 @@ nixfleet_decode(const char *data, size_t len, struct nixfleet_in *in)
 		in->type = NF_IN_UNKNOWN;
  done:
 	json_decref(root);
+}
+
+/* ---------------------------------------------------------------- */
+/* Jobs */
+
+/* §6.3's names; the index is the kind (proto.h values never change). */
+static const char *const nixfleet_kinds[JOB_KIND_MAX] = {
+	[JOB_PULL] = "pull",
+	[JOB_SWITCH] = "switch",
+	[JOB_PULL_SWITCH] = "pull-switch",
+	[JOB_TEST] = "test",
+	[JOB_STOP] = "stop",
+	[JOB_RESTART] = "restart",
+	[JOB_REBOOT] = "reboot",
+	[JOB_ROLLBACK] = "rollback",
+	[JOB_UPDATE] = "update",
+	[JOB_FORCE_UPDATE] = "force-update",
+	[JOB_FORCE_REBUILD] = "force-rebuild",
+	[JOB_BUMP_FLAKE] = "bump-flake",
+	[JOB_CHECK_VERSION] = "check-version",
+	[JOB_REFRESH_GIT] = "refresh-git",
+	[JOB_REFRESH_LOCK] = "refresh-lock",
+	[JOB_REFRESH_SYSTEM] = "refresh-system",
+	[JOB_REFRESH_ALL] = "refresh-all",
+	[JOB_KILL] = "kill",
+	[JOB_UPDATE_AGENT] = "update-agent",
+};
+
+int
+nixfleet_kind_by_name(const char *s, size_t len)
+{
+	int	 k;
+
+	for (k = JOB_NONE + 1; k < JOB_KIND_MAX; k++)
+		if (nixfleet_kinds[k] != NULL &&
+		    nixfleet_is(s, len, nixfleet_kinds[k]))
+			return k;
+	return JOB_NONE;
+}
+
+const char *
+nixfleet_kind_name(int kind)
+{
+	if (kind <= JOB_NONE || kind >= JOB_KIND_MAX)
+		return NULL;
+	return nixfleet_kinds[kind];
+}
+
+/*
+ * §6.2: bypass commands first, then the busy check, then the name: an
+ * unknown name is rejected while busy (it is not a bypass command) and
+ * answered "unknown command" while idle.
+ */
+int
+nixfleet_command_action(int running, int kind)
+{
+	if (kind == JOB_STOP || kind == JOB_KILL)
+		return running != JOB_NONE ? NF_ACT_SIGNAL : NF_ACT_NO_JOB;
+	if (JOB_KIND_BYPASS(kind))
+		return NF_ACT_AGENT;
+	if (running != JOB_NONE)
+		return NF_ACT_REJECT;
+	if (nixfleet_kind_name(kind) == NULL)
+		return NF_ACT_UNKNOWN;
+	return NF_ACT_START;
+}
+
+size_t
+nixfleet_line_piece(const char *s, size_t len, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n;
+
+	if (len <= max)
+		return len;
+	/*
+	 * p[n] starts the next piece: back off at most 3 continuation bytes
+	 * to a lead byte.  A longer run is invalid UTF-8, cut anywhere.
+	 */
+	for (n = max; n > 0 && max - n < 3 && (p[n] & 0xc0) == 0x80; n--)
+		;
+	if (n == 0 || (p[n] & 0xc0) == 0x80)
+		n = max;
+	return n;
+}
+
+static int
+nixfleet_put_int(json_t *o, const char *key, json_int_t v)
+{
+	return json_object_set_new(o, key, json_integer(v));
+}
+
+char *
+nixfleet_output(const char *command, int stream, const char *line,
+    size_t len)
+{
+	json_t	*p;
+	int	 err = stream == JOB_STREAM_STDERR ||
+	    stream == JOB_STREAM_AGENT_ERR;
+
+	if ((p = json_object()) == NULL)
+		return NULL;
+	if (json_object_set_new(p, "line", nixfleet_json_str(line != NULL ?
+	    line : "", len)) ||
+	    json_object_set_new(p, "stream", json_string(err ? "stderr" :
+	    "stdout")) ||
+	    nixfleet_put_str(p, "command", command, NF_COMMAND_MAX, 0) ||
+	    json_object_set_new(p, "is_error", json_boolean(err))) {
+		json_decref(p);
+		return NULL;
+	}
+	return nixfleet_envelope("output", p);
+}
+
+char *
+nixfleet_dropped(const char *command, uint32_t k)
+{
+	char	 buf[96];
+
+	snprintf(buf, sizeof(buf), "[nixfleet-agent] %u output lines dropped "
+	    "while disconnected", k);
+	return nixfleet_output(command, JOB_STREAM_AGENT, buf, strlen(buf));
+}
+
+static const char *
+nixfleet_status_word(int status)
+{
+	switch (status) {
+	case JOB_ST_OK:		return "ok";
+	case JOB_ST_STOPPED:	return "stopped";
+	case JOB_ST_WARNING:	return "warning";
+	default:		return "error";
+	}
+}
+
+char *
+nixfleet_status(const char *command, int status, int exit_code,
+    const char *message, const char *generation)
+{
+	json_t	*p;
+
+	if ((p = json_object()) == NULL)
+		return NULL;
+	if (json_object_set_new(p, "status",
+	    json_string(nixfleet_status_word(status))) ||
+	    nixfleet_put_str(p, "command", command, NF_COMMAND_MAX, 0) ||
+	    nixfleet_put_int(p, "exit_code", exit_code) ||
+	    nixfleet_put_str(p, "message", message, IPC_JOB_MSG_MAX, 1) ||
+	    nixfleet_put_str(p, "generation", generation, 16, 1)) {
+		json_decref(p);
+		return NULL;
+	}
+	return nixfleet_envelope("status", p);
+}
+
+char *
+nixfleet_command_rejected(const char *current_command, int current_pid)
+{
+	json_t	*p;
+
+	if ((p = json_object()) == NULL)
+		return NULL;
+	if (json_object_set_new(p, "reason",
+	    json_string("command already running")) ||
+	    nixfleet_put_str(p, "current_command", current_command,
+	    NF_COMMAND_MAX, 1) ||
+	    (current_pid > 0 &&
+	    nixfleet_put_int(p, "current_pid", current_pid))) {
+		json_decref(p);
+		return NULL;
+	}
+	return nixfleet_envelope("command_rejected", p);
+}
+
+char *
+nixfleet_operation_progress(int phase, uint32_t current, uint32_t total,
+    int state)
+{
+	static const char *const	 phases[] = {
+		[JOB_PHASE_PULL] = "pull", [JOB_PHASE_LOCK] = "lock",
+		[JOB_PHASE_SYSTEM] = "system", [JOB_PHASE_TESTS] = "tests",
+	};
+	static const char *const	 states[] = {
+		[JOB_PS_PENDING] = "pending",
+		[JOB_PS_IN_PROGRESS] = "in_progress",
+		[JOB_PS_COMPLETE] = "complete", [JOB_PS_ERROR] = "error",
+	};
+	json_t				*p, *prog, *pp;
+
+	if (phase < JOB_PHASE_PULL || phase > JOB_PHASE_TESTS ||
+	    state < JOB_PS_PENDING || state > JOB_PS_ERROR)
+		return NULL;
+	if ((p = json_object()) == NULL)
+		return NULL;
+	/* p holds each reference before the next object is filled. */
+	if ((prog = json_object()) == NULL ||
+	    json_object_set_new(p, "progress", prog) ||
+	    (pp = json_object()) == NULL ||
+	    json_object_set_new(prog, phases[phase], pp) ||
+	    nixfleet_put_int(pp, "current", current) ||
+	    nixfleet_put_int(pp, "total", total) ||
+	    (phase == JOB_PHASE_TESTS &&
+	    json_object_set_new(pp, "results", json_null())) ||
+	    json_object_set_new(pp, "status", json_string(states[state]))) {
+		json_decref(p);
+		return NULL;
+	}
+	return nixfleet_envelope("operation_progress", p);
+}
+
+char *
+nixfleet_test_progress(uint32_t current, uint32_t total, uint32_t passed,
+    int running, int result)
+{
+	json_t	*p;
+	char	 buf[64] = "";
+
+	switch (result) {
+	case JOB_TR_COUNTED:
+		snprintf(buf, sizeof(buf), "%u/%u passed", passed, total);
+		break;
+	case JOB_TR_NO_TESTS:
+		strlcpy(buf, "no tests", sizeof(buf));
+		break;
+	case JOB_TR_STOPPED:
+		snprintf(buf, sizeof(buf), "Stopped (%u/%u passed)", passed,
+		    total);
+		break;
+	default:
+		break;
+	}
+	if ((p = json_object()) == NULL)
+		return NULL;
+	if (nixfleet_put_int(p, "current", current) ||
+	    nixfleet_put_int(p, "total", total) ||
+	    nixfleet_put_int(p, "passed", passed) ||
+	    json_object_set_new(p, "running", json_boolean(running)) ||
+	    json_object_set_new(p, "result", json_string(buf))) {
+		json_decref(p);
+		return NULL;
+	}
+	return nixfleet_envelope("test_progress", p);
+}
+
+char *
+nixfleet_job_output(const char *command, const struct ipc_job_output *o,
+    const char *data)
+{
+	if (o->stream == JOB_STREAM_DROPPED)
+		return nixfleet_dropped(command, o->dropped);
+	if (o->len > IPC_JOB_LINE_MAX)
+		return NULL;
+	return nixfleet_output(command, (int)o->stream, data, o->len);
+}
+
+char *
+nixfleet_job_status(const char *command, const struct ipc_job_status *st)
+{
+	return nixfleet_status(command, (int)st->status, st->exit_code,
+	    st->message[sizeof(st->message) - 1] == '\0' ? st->message : NULL,
+	    st->generation[sizeof(st->generation) - 1] == '\0' ?
+	    st->generation : NULL);
+}
+
+char *
+nixfleet_job_progress(const struct ipc_job_progress *pr)
+{
+	if (pr->phase == JOB_PHASE_TEST_SCRIPT)
+		return nixfleet_test_progress(pr->current, pr->total,
+		    pr->passed, pr->running != 0, (int)pr->result);
+	return nixfleet_operation_progress((int)pr->phase, pr->current,
+	    pr->total, (int)pr->state);
+}
+
+/* An ipc_sc as a nixfleet_sc, bounded by its arrays. */
+static void
+nixfleet_sc_of(struct nixfleet_sc *o, const struct ipc_sc *sc, char *buf)
+{
+	/* Three terminated copies in buf, so no read runs past an array. */
+	snprintf(buf, sizeof(sc->status), "%.*s",
+	    (int)strnlen(sc->status, sizeof(sc->status) - 1), sc->status);
+	snprintf(buf + 16, sizeof(sc->message), "%.*s",
+	    (int)strnlen(sc->message, sizeof(sc->message) - 1), sc->message);
+	snprintf(buf + 256, sizeof(sc->checked_at), "%.*s",
+	    (int)strnlen(sc->checked_at, sizeof(sc->checked_at) - 1),
+	    sc->checked_at);
+	o->status = buf;
+	o->message = buf + 16;
+	o->checked_at = buf + 256;
+}
+
+char *
+nixfleet_heartbeat_job(const struct ipc_facts *f,
+    const struct ipc_job_state *js)
+{
+	struct nixfleet_busy	 b = { NULL, 0 };
+	struct nixfleet_sc	 sc[3];
+	struct nixfleet_update	 u;
+	char			 buf[3][sizeof(struct ipc_sc)];
+
+	memset(&u, 0, sizeof(u));
+	if (js == NULL)
+		return nixfleet_heartbeat_update(f, &b, NULL);
+	if (js->kind != JOB_NONE) {
+		b.command = nixfleet_kind_name((int)js->kind);
+		b.pid = js->pid;
+	}
+	nixfleet_sc_of(&sc[0], &js->lock, buf[0]);
+	nixfleet_sc_of(&sc[1], &js->system, buf[1]);
+	nixfleet_sc_of(&sc[2], &js->tests, buf[2]);
+	u.sc[NF_SC_LOCK] = &sc[0];
+	u.sc[NF_SC_SYSTEM] = &sc[1];
+	u.sc[NF_SC_TESTS] = &sc[2];
+	return nixfleet_heartbeat_update(f, &b, &u);
 }

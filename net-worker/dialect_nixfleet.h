@@ -42,6 +42,12 @@ struct nixfleet_update {
 /* malloc'd JSON text, or NULL on allocation failure. */
 char	*nixfleet_register(const struct ipc_facts *,
 	    const struct ipc_net_config *);
+/*
+ * The same with agent_version = version (NIXFLEET_REPORT_VERSION) when it
+ * is non-empty, our own version otherwise (§2.1).
+ */
+char	*nixfleet_register_as(const struct ipc_facts *,
+	    const struct ipc_net_config *, const char *version);
 char	*nixfleet_heartbeat(const struct ipc_facts *,
 	    const struct nixfleet_busy *);
 /* The same, with compartment values; a NULL update sends four empty SCs. */
@@ -83,9 +89,73 @@ struct nixfleet_in {
 	char		 signal[16];	/* kill_command */
 	int		 pid;		/* kill_command */
 	char		 error[128];	/* NF_IN_INVALID: why */
+	int		 kind;		/* command: enum job_kind, JOB_NONE */
+	int		 signo;		/* kill_command: enum job_signal */
 };
 
 /* Never fails: bad input gives NF_IN_INVALID with error set. */
 void	nixfleet_decode(const char *data, size_t len, struct nixfleet_in *);
+
+/* ---------------------------------------------------------------- */
+/* Jobs (§2.5 - §2.9, §6) */
+
+/* Kind of a command name, exact bytes; JOB_NONE when unknown. */
+int	 nixfleet_kind_by_name(const char *, size_t);
+/* The command name of a kind, or NULL. */
+const char *nixfleet_kind_name(int kind);
+
+/* What the dialect does with a decoded command (§6.2, busy first). */
+enum nixfleet_action {
+	NF_ACT_START = 1,	/* send JOB_START */
+	NF_ACT_REJECT,		/* command_rejected */
+	NF_ACT_UNKNOWN,		/* status error "unknown command" */
+	NF_ACT_SIGNAL,		/* stop/kill: send JOB_SIGNAL */
+	NF_ACT_NO_JOB,		/* stop/kill while idle: status error */
+	NF_ACT_AGENT,		/* restart/reboot: JOB_START, bypassing */
+};
+/* running: the current job's kind, JOB_NONE when idle. */
+int	 nixfleet_command_action(int running, int kind);
+
+/*
+ * Bytes of the first piece of a line of len bytes that fits max bytes
+ * without cutting a UTF-8 sequence (§2.5); len itself when it fits.  A
+ * piece is never empty unless len is 0.
+ */
+size_t	 nixfleet_line_piece(const char *, size_t len, size_t max);
+
+/*
+ * §2.5 output: one line (no newline) of the job named command.  stream
+ * is enum job_stream; stderr and agent error lines get is_error true.
+ */
+char	*nixfleet_output(const char *command, int stream, const char *line,
+	    size_t len);
+/* §6.7: "[nixfleet-agent] <k> output lines dropped while disconnected" */
+char	*nixfleet_dropped(const char *command, uint32_t k);
+/* §2.6; message and generation NULL or "" are left out. */
+char	*nixfleet_status(const char *command, int status, int exit_code,
+	    const char *message, const char *generation);
+/* §2.7; current_command NULL/"" and current_pid <= 0 are left out. */
+char	*nixfleet_command_rejected(const char *current_command,
+	    int current_pid);
+/* §2.8: phase is enum job_phase (not TEST_SCRIPT), state job_phase_state. */
+char	*nixfleet_operation_progress(int phase, uint32_t current,
+	    uint32_t total, int state);
+/* §2.9: result is enum job_test_result. */
+char	*nixfleet_test_progress(uint32_t current, uint32_t total,
+	    uint32_t passed, int running, int result);
+
+/* The same from the exec-worker's records; command is the job's name. */
+char	*nixfleet_job_output(const char *command,
+	    const struct ipc_job_output *, const char *data);
+char	*nixfleet_job_status(const char *command,
+	    const struct ipc_job_status *);
+char	*nixfleet_job_progress(const struct ipc_job_progress *);
+/*
+ * A heartbeat from facts and the job state: pending_command is the kind's
+ * name while a job runs, command_pid its pid, the compartments js's
+ * (git always empty).  js NULL: idle, empty compartments.
+ */
+char	*nixfleet_heartbeat_job(const struct ipc_facts *,
+	    const struct ipc_job_state *);
 
 #endif

@@ -634,6 +634,17 @@ struct bad_env {
 };
 
 static const struct bad_env bad_envs[] = {
+	{ "NIXFLEET_USER=-root", "NIXFLEET_USER (environment): must be a "
+	    "user name (got \"-root\")" },
+	{ "NIXFLEET_USER=a b", "NIXFLEET_USER (environment): must be a "
+	    "user name (got \"a b\")" },
+	{ "NIXFLEET_REPORT_VERSION=3.1.5\t", "NIXFLEET_REPORT_VERSION "
+	    "(environment): must not contain control characters "
+	    "(got \"3.1.5\\x09\")" },
+	{ "NIXFLEET_REPORT_VERSION=0123456789012345678901234567890123456789"
+	    "012345678901234567890123", "NIXFLEET_REPORT_VERSION "
+	    "(environment): must be at most 63 bytes (got \"01234567890123"
+	    "45678901234567890123456789012345678901234567890123\")" },
 	{ "NIXFLEET_INTERVAL=0", "NIXFLEET_INTERVAL (environment): must be an "
 	    "integer >= 1 (got \"0\")" },
 	{ "NIXFLEET_INTERVAL=-3", "NIXFLEET_INTERVAL (environment): must be an "
@@ -746,6 +757,8 @@ static const char *const accept_envs[] = {
 	"NIXFLEET_MAX_MESSAGE=1024", "NIXFLEET_BRANCH=release/24.11",
 	"NIXFLEET_TOKEN_CACHE=/var/lib/nixfleet-agent/token",
 	"NIXFLEET_NET_USER=_nfa.net-1",
+	"NIXFLEET_USER=alice", "NIXFLEET_REPORT_VERSION=3.1.5",
+	"NIXFLEET_REPORT_VERSION=",
 };
 
 START_TEST(test_config_validation_accepts)
@@ -757,6 +770,29 @@ START_TEST(test_config_validation_accepts)
 
 	ck_assert_int_eq(load(&r, env), 0);
 	ck_assert_str_eq(r.out, "");
+	done(&r);
+}
+END_TEST
+
+/* Both job settings reach struct config; unset they are "". */
+START_TEST(test_config_job_settings)
+{
+	const char	*env[ENV_MAX] = { NIX_BASE };
+	struct run	 r;
+
+	ck_assert_int_eq(load(&r, env), 0);
+	ck_assert_str_eq(r.cfg.report_version, "");
+	ck_assert_str_eq(r.cfg.repo_user, "");
+	ck_assert_int_eq(config_source_of(&r.cfg, "NIXFLEET_USER"),
+	    SRC_DEFAULT);
+	done(&r);
+	env_put(env, "NIXFLEET_REPORT_VERSION=3.1.5");
+	env_put(env, "NIXFLEET_USER=alice");
+	ck_assert_int_eq(load(&r, env), 0);
+	ck_assert_str_eq(r.cfg.report_version, "3.1.5");
+	ck_assert_str_eq(r.cfg.repo_user, "alice");
+	ck_assert_int_eq(config_source_of(&r.cfg, "NIXFLEET_REPORT_VERSION"),
+	    SRC_ENV);
 	done(&r);
 }
 END_TEST
@@ -1751,6 +1787,7 @@ config_suite(void)
 	TC("validation", LOOP(test_config_validation, bad_envs);
 	    LOOP(test_config_validation_accepts, accept_envs);
 	    tcase_add_test(tc, test_config_insecure_http_allowed);
+	    tcase_add_test(tc, test_config_job_settings);
 	    tcase_add_test(tc, test_config_file_problem_names_file);
 	    tcase_add_test(tc, test_config_lenient_log_level));
 	TC("all_problems", tcase_add_test(tc,
