@@ -44,6 +44,7 @@
 
 static size_t	 utf8_seqlen(const unsigned char *, size_t);
 static json_t	*nixfleet_json_str(const char *, size_t);
+static json_t	*nixfleet_json_bytes(const char *, size_t);
 static int	 nixfleet_put_str(json_t *, const char *, const char *,
 		    size_t, int);
 static json_t	*nixfleet_metrics(const struct ipc_facts *);
@@ -170,6 +171,25 @@ nixfleet_json_str(const char *s, size_t max)
 	if (s == NULL)
 		s = "";
 	len = strnlen(s, max);
+	if (nixfleet_utf8_valid(s, len))
+		return json_stringn_nocheck(s, len);
+	if ((clean = nixfleet_utf8_sanitize(s, len, &n)) == NULL)
+		return NULL;
+	j = json_stringn_nocheck(clean, n);
+	free(clean);
+	return j;
+}
+
+/* The same for len bytes that may hold NUL (a child's output line). */
+static json_t *
+nixfleet_json_bytes(const char *s, size_t len)
+{
+	json_t	*j;
+	char	*clean;
+	size_t	 n;
+
+	if (s == NULL)
+		return json_string("");
 	if (nixfleet_utf8_valid(s, len))
 		return json_stringn_nocheck(s, len);
 	if ((clean = nixfleet_utf8_sanitize(s, len, &n)) == NULL)
@@ -689,8 +709,7 @@ nixfleet_output(const char *command, int stream, const char *line,
 
 	if ((p = json_object()) == NULL)
 		return NULL;
-	if (json_object_set_new(p, "line", nixfleet_json_str(line != NULL ?
-	    line : "", len)) ||
+	if (json_object_set_new(p, "line", nixfleet_json_bytes(line, len)) ||
 	    json_object_set_new(p, "stream", json_string(err ? "stderr" :
 	    "stdout")) ||
 	    nixfleet_put_str(p, "command", command, NF_COMMAND_MAX, 0) ||

@@ -757,6 +757,403 @@ START_TEST(test_nixfleet_decode_bounds)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* Jobs */
+
+static void
+assert_text(char *got, const char *want)
+{
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+START_TEST(test_nixfleet_decode_command_kinds)
+{
+	static const struct {
+		const char	*name;
+		int		 kind;
+	} names[] = {
+		{ "pull", JOB_PULL }, { "switch", JOB_SWITCH },
+		{ "pull-switch", JOB_PULL_SWITCH }, { "test", JOB_TEST },
+		{ "stop", JOB_STOP }, { "restart", JOB_RESTART },
+		{ "reboot", JOB_REBOOT }, { "rollback", JOB_ROLLBACK },
+		{ "update", JOB_UPDATE }, { "force-update", JOB_FORCE_UPDATE },
+		{ "force-rebuild", JOB_FORCE_REBUILD },
+		{ "bump-flake", JOB_BUMP_FLAKE },
+		{ "check-version", JOB_CHECK_VERSION },
+		{ "refresh-git", JOB_REFRESH_GIT },
+		{ "refresh-lock", JOB_REFRESH_LOCK },
+		{ "refresh-system", JOB_REFRESH_SYSTEM },
+		{ "refresh-all", JOB_REFRESH_ALL }, { "kill", JOB_KILL },
+		{ "update-agent", JOB_UPDATE_AGENT },
+		/* Unknown names are commands of no kind: §6.2 decides. */
+		{ "bogus", JOB_NONE }, { "PULL", JOB_NONE },
+		{ "pull ", JOB_NONE }, { " pull", JOB_NONE },
+		{ "pul", JOB_NONE }, { "merge-pr", JOB_NONE },
+		{ "kill_command", JOB_NONE }, { "status", JOB_NONE },
+	};
+	struct nixfleet_in	 in;
+	char			 buf[256];
+	size_t			 i;
+
+	for (i = 0; i < nitems(names); i++) {
+		snprintf(buf, sizeof(buf), "{\"type\":\"command\",\"payload\":"
+		    "{\"command\":\"%s\"}}", names[i].name);
+		decode(buf, &in);
+		ck_assert_int_eq(in.type, NF_IN_COMMAND);
+		ck_assert_str_eq(in.command, names[i].name);
+		ck_assert_int_eq(in.kind, names[i].kind);
+		if (names[i].kind != JOB_NONE) {
+			ck_assert_str_eq(nixfleet_kind_name(names[i].kind),
+			    names[i].name);
+			ck_assert_int_eq(nixfleet_kind_by_name(names[i].name,
+			    strlen(names[i].name)), names[i].kind);
+		}
+	}
+	ck_assert_ptr_null(nixfleet_kind_name(JOB_NONE));
+	ck_assert_ptr_null(nixfleet_kind_name(JOB_KIND_MAX));
+	ck_assert_ptr_null(nixfleet_kind_name(-3));
+	/* Extra fields of any type are ignored; the name still counts. */
+	decode("{\"payload\":{\"force\":true,\"args\":{\"a\":[1,2]},"
+	    "\"command\":\"test\",\"signal\":\"SIGKILL\"},\"type\":\"command\","
+	    "\"id\":7}", &in);
+	ck_assert_int_eq(in.type, NF_IN_COMMAND);
+	ck_assert_int_eq(in.kind, JOB_TEST);
+	/* A name with a NUL after a known one is not that name. */
+	assert_invalid("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"pull\\u0000x\"}}", "offset 4");
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_command_huge)
+{
+	struct nixfleet_in	 in;
+	size_t			 n = 600 * 1024, off;
+	char			*big = malloc(n + 128);
+
+	ck_assert_ptr_nonnull(big);
+	/* A huge command name is refused without being copied. */
+	off = (size_t)sprintf(big, "{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"");
+	memset(big + off, 'a', n);
+	strcpy(big + off + n, "\"}}");
+	decode(big, &in);
+	ck_assert_int_eq(in.type, NF_IN_INVALID);
+	ck_assert_ptr_nonnull(strstr(in.error, "length 614400 not in"));
+	ck_assert_str_eq(in.command, "");
+	/* A huge extra field does not hide the command. */
+	off = (size_t)sprintf(big, "{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"switch\",\"junk\":\"");
+	memset(big + off, 'b', n);
+	strcpy(big + off + n, "\"}}");
+	decode(big, &in);
+	ck_assert_int_eq(in.type, NF_IN_COMMAND);
+	ck_assert_int_eq(in.kind, JOB_SWITCH);
+	free(big);
+}
+END_TEST
+
+START_TEST(test_nixfleet_decode_kill_signals)
+{
+	struct nixfleet_in	 in;
+
+	decode("{\"type\":\"kill_command\",\"payload\":{\"signal\":\"SIGTERM\","
+	    "\"pid\":0}}", &in);
+	ck_assert_int_eq(in.signo, JOB_SIG_TERM);
+	decode("{\"type\":\"kill_command\",\"payload\":{\"signal\":\"SIGKILL\","
+	    "\"pid\":12}}", &in);
+	ck_assert_int_eq(in.signo, JOB_SIG_KILL);
+	/* Decoded, but no signal we send: the job code ignores it. */
+	decode("{\"type\":\"kill_command\",\"payload\":{\"signal\":\"SIGHUP\","
+	    "\"pid\":0,\"extra\":[]}}", &in);
+	ck_assert_int_eq(in.type, NF_IN_KILL_COMMAND);
+	ck_assert_int_eq(in.signo, JOB_SIG_NONE);
+	decode("{\"type\":\"kill_command\",\"payload\":{\"signal\":\"SIGTERMX\","
+	    "\"pid\":0}}", &in);
+	ck_assert_int_eq(in.signo, JOB_SIG_NONE);
+}
+END_TEST
+
+START_TEST(test_nixfleet_register_report_version)
+{
+	struct ipc_facts	 f;
+	struct ipc_net_config	 c;
+	json_t			*p;
+	char			*s;
+
+	set_facts(&f);
+	set_cfg(&c);
+	p = payload_of(nixfleet_register_as(&f, &c, "3.1.5"), "register");
+	assert_keys(p, register_keys, nitems(register_keys));
+	ck_assert_str_eq(str_of(p, "agent_version"), "3.1.5");
+	json_decref(p);
+	p = payload_of(nixfleet_register_as(&f, &c, ""), "register");
+	ck_assert_str_eq(str_of(p, "agent_version"), AGENT_VERSION);
+	json_decref(p);
+	p = payload_of(nixfleet_register_as(&f, &c, NULL), "register");
+	ck_assert_str_eq(str_of(p, "agent_version"), AGENT_VERSION);
+	json_decref(p);
+	s = nixfleet_register_as(&f, &c, "3.1.5");
+	ck_assert_ptr_nonnull(strstr(s, "\"host_type\":\"nixos\","
+	    "\"agent_version\":\"3.1.5\",\"os_version\":"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_nixfleet_output_exact)
+{
+	assert_text(nixfleet_output("switch", JOB_STREAM_STDOUT, "building",
+	    8), "{\"type\":\"output\",\"payload\":{\"line\":\"building\","
+	    "\"stream\":\"stdout\",\"command\":\"switch\",\"is_error\":false}}");
+	assert_text(nixfleet_output("switch", JOB_STREAM_STDERR, "warn: x",
+	    7), "{\"type\":\"output\",\"payload\":{\"line\":\"warn: x\","
+	    "\"stream\":\"stderr\",\"command\":\"switch\",\"is_error\":true}}");
+	assert_text(nixfleet_output("test", JOB_STREAM_AGENT, "▶ a.sh",
+	    strlen("▶ a.sh")), "{\"type\":\"output\",\"payload\":{\"line\":"
+	    "\"▶ a.sh\",\"stream\":\"stdout\",\"command\":\"test\","
+	    "\"is_error\":false}}");
+	assert_text(nixfleet_output("reboot", JOB_STREAM_AGENT_ERR,
+	    "❌ Reboot failed: x", strlen("❌ Reboot failed: x")),
+	    "{\"type\":\"output\",\"payload\":{\"line\":\"❌ Reboot failed: "
+	    "x\",\"stream\":\"stderr\",\"command\":\"reboot\","
+	    "\"is_error\":true}}");
+	/* Empty lines, NUL bytes, quotes and invalid UTF-8 (U+FFFD). */
+	assert_text(nixfleet_output("pull", JOB_STREAM_STDOUT, "", 0),
+	    "{\"type\":\"output\",\"payload\":{\"line\":\"\",\"stream\":"
+	    "\"stdout\",\"command\":\"pull\",\"is_error\":false}}");
+	assert_text(nixfleet_output("pull", JOB_STREAM_STDOUT, "a\0b\"\xff",
+	    5), "{\"type\":\"output\",\"payload\":{\"line\":\"a\\u0000b\\\""
+	    "\xef\xbf\xbd\",\"stream\":\"stdout\",\"command\":\"pull\","
+	    "\"is_error\":false}}");
+	assert_text(nixfleet_dropped("switch", 1234), "{\"type\":\"output\","
+	    "\"payload\":{\"line\":\"[nixfleet-agent] 1234 output lines "
+	    "dropped while disconnected\",\"stream\":\"stdout\",\"command\":"
+	    "\"switch\",\"is_error\":false}}");
+}
+END_TEST
+
+START_TEST(test_nixfleet_status_exact)
+{
+	assert_text(nixfleet_status("bogus", JOB_ST_ERROR, 1,
+	    "unknown command", "c9e6e0d"), "{\"type\":\"status\",\"payload\":{"
+	    "\"status\":\"error\",\"command\":\"bogus\",\"exit_code\":1,"
+	    "\"message\":\"unknown command\",\"generation\":\"c9e6e0d\"}}");
+	/* omitempty: message and generation. */
+	assert_text(nixfleet_status("restart", JOB_ST_OK, 0, NULL, ""),
+	    "{\"type\":\"status\",\"payload\":{\"status\":\"ok\","
+	    "\"command\":\"restart\",\"exit_code\":0}}");
+	assert_text(nixfleet_status("test", JOB_ST_STOPPED, 130,
+	    "Stopped by user", NULL), "{\"type\":\"status\",\"payload\":{"
+	    "\"status\":\"stopped\",\"command\":\"test\",\"exit_code\":130,"
+	    "\"message\":\"Stopped by user\"}}");
+	assert_text(nixfleet_status("switch", JOB_ST_ERROR, -1,
+	    "killed by SIGKILL", "c9e6e0d"), "{\"type\":\"status\","
+	    "\"payload\":{\"status\":\"error\",\"command\":\"switch\","
+	    "\"exit_code\":-1,\"message\":\"killed by SIGKILL\","
+	    "\"generation\":\"c9e6e0d\"}}");
+	/* check-version's mismatch: exit 0, or 3.x calls it a failure. */
+	assert_text(nixfleet_status("check-version", JOB_ST_WARNING, 0,
+	    "mismatch: running=0.1.0 installed=0.2.0", NULL),
+	    "{\"type\":\"status\",\"payload\":{\"status\":\"warning\","
+	    "\"command\":\"check-version\",\"exit_code\":0,\"message\":"
+	    "\"mismatch: running=0.1.0 installed=0.2.0\"}}");
+}
+END_TEST
+
+START_TEST(test_nixfleet_rejected_exact)
+{
+	assert_text(nixfleet_command_rejected("test", 16286),
+	    "{\"type\":\"command_rejected\",\"payload\":{\"reason\":"
+	    "\"command already running\",\"current_command\":\"test\","
+	    "\"current_pid\":16286}}");
+	/* The job's child has not started yet: no current_pid. */
+	assert_text(nixfleet_command_rejected("switch", 0),
+	    "{\"type\":\"command_rejected\",\"payload\":{\"reason\":"
+	    "\"command already running\",\"current_command\":\"switch\"}}");
+	assert_text(nixfleet_command_rejected(NULL, -1),
+	    "{\"type\":\"command_rejected\",\"payload\":{\"reason\":"
+	    "\"command already running\"}}");
+}
+END_TEST
+
+START_TEST(test_nixfleet_progress_exact)
+{
+	assert_text(nixfleet_operation_progress(JOB_PHASE_SYSTEM, 0, 3,
+	    JOB_PS_IN_PROGRESS), "{\"type\":\"operation_progress\","
+	    "\"payload\":{\"progress\":{\"system\":{\"current\":0,"
+	    "\"total\":3,\"status\":\"in_progress\"}}}}");
+	assert_text(nixfleet_operation_progress(JOB_PHASE_PULL, 4, 4,
+	    JOB_PS_COMPLETE), "{\"type\":\"operation_progress\",\"payload\":"
+	    "{\"progress\":{\"pull\":{\"current\":4,\"total\":4,\"status\":"
+	    "\"complete\"}}}}");
+	assert_text(nixfleet_operation_progress(JOB_PHASE_TESTS, 0, 8,
+	    JOB_PS_ERROR), "{\"type\":\"operation_progress\",\"payload\":"
+	    "{\"progress\":{\"tests\":{\"current\":0,\"total\":8,\"results\":"
+	    "null,\"status\":\"error\"}}}}");
+	assert_text(nixfleet_operation_progress(JOB_PHASE_LOCK, 0, 1,
+	    JOB_PS_PENDING), "{\"type\":\"operation_progress\",\"payload\":"
+	    "{\"progress\":{\"lock\":{\"current\":0,\"total\":1,\"status\":"
+	    "\"pending\"}}}}");
+	ck_assert_ptr_null(nixfleet_operation_progress(JOB_PHASE_TEST_SCRIPT,
+	    0, 0, JOB_PS_COMPLETE));
+	ck_assert_ptr_null(nixfleet_operation_progress(0, 0, 0,
+	    JOB_PS_COMPLETE));
+	ck_assert_ptr_null(nixfleet_operation_progress(JOB_PHASE_PULL, 0, 0,
+	    0));
+	ck_assert_ptr_null(nixfleet_operation_progress(JOB_PHASE_PULL, 0, 0,
+	    9));
+
+	assert_text(nixfleet_test_progress(2, 5, 1, 1, JOB_TR_RUNNING),
+	    "{\"type\":\"test_progress\",\"payload\":{\"current\":2,"
+	    "\"total\":5,\"passed\":1,\"running\":true,\"result\":\"\"}}");
+	assert_text(nixfleet_test_progress(5, 5, 4, 0, JOB_TR_COUNTED),
+	    "{\"type\":\"test_progress\",\"payload\":{\"current\":5,"
+	    "\"total\":5,\"passed\":4,\"running\":false,\"result\":"
+	    "\"4/5 passed\"}}");
+	assert_text(nixfleet_test_progress(0, 0, 0, 0, JOB_TR_NO_TESTS),
+	    "{\"type\":\"test_progress\",\"payload\":{\"current\":0,"
+	    "\"total\":0,\"passed\":0,\"running\":false,\"result\":"
+	    "\"no tests\"}}");
+	assert_text(nixfleet_test_progress(3, 5, 2, 0, JOB_TR_STOPPED),
+	    "{\"type\":\"test_progress\",\"payload\":{\"current\":3,"
+	    "\"total\":5,\"passed\":2,\"running\":false,\"result\":"
+	    "\"Stopped (2/5 passed)\"}}");
+}
+END_TEST
+
+/* The exec-worker's records, bounded even when a string is not. */
+START_TEST(test_nixfleet_job_records)
+{
+	struct ipc_job_output	 o;
+	struct ipc_job_status	 st;
+	struct ipc_job_progress	 pr;
+
+	memset(&o, 0, sizeof(o));
+	o.stream = JOB_STREAM_STDERR;
+	o.len = 3;
+	assert_text(nixfleet_job_output("pull", &o, "abcdef"),
+	    "{\"type\":\"output\",\"payload\":{\"line\":\"abc\",\"stream\":"
+	    "\"stderr\",\"command\":\"pull\",\"is_error\":true}}");
+	o.stream = JOB_STREAM_DROPPED;
+	o.len = 0;
+	o.dropped = 7;
+	assert_text(nixfleet_job_output("pull", &o, NULL), "{\"type\":"
+	    "\"output\",\"payload\":{\"line\":\"[nixfleet-agent] 7 output "
+	    "lines dropped while disconnected\",\"stream\":\"stdout\","
+	    "\"command\":\"pull\",\"is_error\":false}}");
+	o.stream = JOB_STREAM_STDOUT;
+	o.len = IPC_JOB_LINE_MAX + 1;
+	ck_assert_ptr_null(nixfleet_job_output("pull", &o, ""));
+
+	memset(&st, 0, sizeof(st));
+	st.status = JOB_ST_OK;
+	strlcpy(st.message, "3/3 passed", sizeof(st.message));
+	strlcpy(st.generation, "c9e6e0d", sizeof(st.generation));
+	assert_text(nixfleet_job_status("test", &st), "{\"type\":\"status\","
+	    "\"payload\":{\"status\":\"ok\",\"command\":\"test\","
+	    "\"exit_code\":0,\"message\":\"3/3 passed\",\"generation\":"
+	    "\"c9e6e0d\"}}");
+	memset(st.message, 'm', sizeof(st.message));
+	memset(st.generation, 'g', sizeof(st.generation));
+	st.status = 77;		/* no such code: "error", never garbage */
+	st.exit_code = 1;
+	assert_text(nixfleet_job_status("test", &st), "{\"type\":\"status\","
+	    "\"payload\":{\"status\":\"error\",\"command\":\"test\","
+	    "\"exit_code\":1}}");
+
+	memset(&pr, 0, sizeof(pr));
+	pr.phase = JOB_PHASE_TEST_SCRIPT;
+	pr.current = 1;
+	pr.total = 2;
+	pr.running = 1;
+	assert_text(nixfleet_job_progress(&pr), "{\"type\":\"test_progress\","
+	    "\"payload\":{\"current\":1,\"total\":2,\"passed\":0,\"running\":"
+	    "true,\"result\":\"\"}}");
+	pr.phase = JOB_PHASE_SYSTEM;
+	pr.current = 3;
+	pr.total = 3;
+	pr.state = JOB_PS_COMPLETE;
+	assert_text(nixfleet_job_progress(&pr), "{\"type\":"
+	    "\"operation_progress\",\"payload\":{\"progress\":{\"system\":"
+	    "{\"current\":3,\"total\":3,\"status\":\"complete\"}}}}");
+}
+END_TEST
+
+START_TEST(test_nixfleet_heartbeat_job)
+{
+	struct ipc_facts	 f;
+	struct ipc_job_state	 js;
+	json_t			*p, *us;
+	char			*s;
+
+	set_facts(&f);
+	memset(&js, 0, sizeof(js));
+	js.kind = JOB_TEST;
+	js.job_id = 3;
+	js.pid = 16286;
+	strlcpy(js.lock.status, "ok", sizeof(js.lock.status));
+	strlcpy(js.lock.message, "Updated today", sizeof(js.lock.message));
+	strlcpy(js.lock.checked_at, "2026-01-20T07:42:27Z",
+	    sizeof(js.lock.checked_at));
+	strlcpy(js.tests.status, "working", sizeof(js.tests.status));
+	strlcpy(js.tests.message, "Tests running...",
+	    sizeof(js.tests.message));
+	strlcpy(js.tests.checked_at, "2026-01-20T07:42:30Z",
+	    sizeof(js.tests.checked_at));
+	s = nixfleet_heartbeat_job(&f, &js);
+	ck_assert_ptr_nonnull(strstr(s, "\"pending_command\":\"test\","
+	    "\"command_pid\":16286,"));
+	ck_assert_ptr_nonnull(strstr(s, "\"update_status\":{\"git\":{"
+	    "\"status\":\"\",\"message\":\"\",\"checked_at\":\"\"},\"lock\":{"
+	    "\"status\":\"ok\",\"message\":\"Updated today\",\"checked_at\":"
+	    "\"2026-01-20T07:42:27Z\"},\"system\":{\"status\":\"\","
+	    "\"message\":\"\",\"checked_at\":\"\"},\"tests\":{\"status\":"
+	    "\"working\",\"message\":\"Tests running...\",\"checked_at\":"
+	    "\"2026-01-20T07:42:30Z\"}}"));
+	free(s);
+
+	/* Idle: nulls, compartments kept; unterminated arrays bounded. */
+	js.kind = JOB_NONE;
+	js.pid = 0;
+	memset(js.system.message, 'x', sizeof(js.system.message));
+	p = payload_of(nixfleet_heartbeat_job(&f, &js), "heartbeat");
+	ck_assert(json_is_null(json_object_get(p, "pending_command")));
+	ck_assert(json_is_null(json_object_get(p, "command_pid")));
+	us = json_object_get(p, "update_status");
+	ck_assert_uint_eq(strlen(str_of(json_object_get(us, "system"),
+	    "message")), sizeof(js.system.message) - 1);
+	json_decref(p);
+	p = payload_of(nixfleet_heartbeat_job(&f, NULL), "heartbeat");
+	ck_assert(json_is_null(json_object_get(p, "pending_command")));
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(test_nixfleet_line_piece)
+{
+	char	 buf[32800];
+
+	memset(buf, 'a', sizeof(buf));
+	ck_assert_uint_eq(nixfleet_line_piece(buf, 10, 32768), 10);
+	ck_assert_uint_eq(nixfleet_line_piece(buf, 32768, 32768), 32768);
+	ck_assert_uint_eq(nixfleet_line_piece(buf, 32769, 32768), 32768);
+	ck_assert_uint_eq(nixfleet_line_piece(buf, 0, 32768), 0);
+	/* "é" at 32767..32768 would be cut: the piece ends before it. */
+	memcpy(buf + 32767, "\xc3\xa9", 2);
+	ck_assert_uint_eq(nixfleet_line_piece(buf, 32780, 32768), 32767);
+	/* A 4-byte emoji straddling the cut. */
+	memset(buf, 'a', sizeof(buf));
+	memcpy(buf + 32766, "\xf0\x9f\x98\x80", 4);
+	ck_assert_uint_eq(nixfleet_line_piece(buf, 32780, 32768), 32766);
+	/* A run of stray continuation bytes is cut anywhere. */
+	memset(buf + 32760, 0x80, 20);
+	ck_assert_uint_eq(nixfleet_line_piece(buf, 32790, 32768), 32768);
+	ck_assert_uint_eq(nixfleet_line_piece("\x80\x80\x80\x80\x80", 5, 2),
+	    2);
+}
+END_TEST
+
 static Suite *
 nixfleet_suite(void)
 {
@@ -791,6 +1188,17 @@ nixfleet_suite(void)
 	NF_TCASE(decode_payload);
 	NF_TCASE(decode_duplicates);
 	NF_TCASE(decode_bounds);
+	NF_TCASE(decode_command_kinds);
+	NF_TCASE(decode_command_huge);
+	NF_TCASE(decode_kill_signals);
+	NF_TCASE(register_report_version);
+	NF_TCASE(output_exact);
+	NF_TCASE(status_exact);
+	NF_TCASE(rejected_exact);
+	NF_TCASE(progress_exact);
+	NF_TCASE(job_records);
+	NF_TCASE(heartbeat_job);
+	NF_TCASE(line_piece);
 #undef NF_TCASE
 	return s;
 }
