@@ -100,6 +100,7 @@ struct jobs_plan {
 	int		 nsteps;
 	struct jobs_step step[JOBS_STEPS_MAX];
 	const char	*pre_line;	/* output line before anything runs */
+	const char	*post_line;	/* output line after the last step */
 	int		 pre_delay_ms;	/* reboot: the 3 s after its status */
 	char		*ssh_command;	/* GIT_SSH_COMMAND value, or NULL */
 };
@@ -144,6 +145,20 @@ int	jobs_test_argv(const struct jobs_conf *, const char *path,
 	    struct jobs_step *);
 /* Whether a directory entry is a test candidate: "<x>.sh", x not "". */
 int	jobs_test_name(const char *);
+
+/* The output lines of a test run (§6.4). */
+enum jobs_test_line {
+	JOBS_TL_START = 1,	/* "▶ <name>" */
+	JOBS_TL_PASSED,		/* "✅ <name> passed" */
+	JOBS_TL_FAILED,		/* "❌ <name> failed (exit N)" */
+	JOBS_TL_SKIPPED,	/* "⏭ <name> skipped (not executable)" */
+	JOBS_TL_NONE,		/* "no tests" */
+};
+void	jobs_test_line(int which, const char *name, int exit_code, char *buf,
+	    size_t size);
+
+/* reboot (§6.3): the line when sudo reboot failed, on stderr. */
+void	jobs_reboot_failed(const char *why, char *buf, size_t size);
 
 /*
  * rollback on macOS: of the names in a profiles directory, the link
@@ -193,6 +208,19 @@ void	jobs_interrupt_banner(const struct jobs_interrupt *,
 void	jobs_interrupt_status(const struct jobs_interrupt *, int last_sig,
 	    int child_status, int *status, int *exit_code, char *msg,
 	    size_t size);
+/* What a v2.2 kill_command does (§2.10), checked against our own state. */
+enum jobs_kill_check {
+	JOBS_KC_SIGNAL = 1,	/* signal the job's process group */
+	JOBS_KC_IDLE,		/* no job: log it, send nothing */
+	JOBS_KC_OTHER_PID,	/* neither 0 nor the job's child: log, ignore */
+	JOBS_KC_BAD_SIGNAL,	/* not SIGTERM or SIGKILL: log, ignore */
+};
+int	jobs_kill_check(int running, int child_pid, int pid, int sig);
+/*
+ * D1: a process group we may signal: a real group (> 1) that is not our
+ * own, so a stop can never take the agent down.
+ */
+int	jobs_may_signal(int pgid, int own_pgid);
 int	jobs_signal_number(int sig);	/* SIGTERM, SIGKILL, or 0 */
 const char *jobs_signal_name(int sig);	/* "SIGTERM", "SIGKILL", NULL */
 

@@ -261,6 +261,7 @@ START_TEST(test_jobs_force_update)
 		    NULL);
 		ck_assert_str_eq(jobs_kind(kinds[k])->ok_message,
 		    "force update complete");
+		ck_assert_str_eq(p.post_line, "━━━ Step 4/4: Done ━━━");
 		jobs_plan_free(&p);
 	}
 }
@@ -299,6 +300,11 @@ START_TEST(test_jobs_refresh)
 	jobs_plan_free(&p);
 	ck_assert_str_eq(jobs_kind(JOB_REFRESH_GIT)->ok_message,
 	    "git status check is dashboard-side");
+	build(&c, JOB_REFRESH_GIT, &p);
+	ck_assert_int_eq(p.nsteps, 0);
+	ck_assert_str_eq(p.pre_line,
+	    "Git status is checked by dashboard (GitHub API)");
+	jobs_plan_free(&p);
 }
 END_TEST
 
@@ -605,7 +611,7 @@ START_TEST(test_jobs_test_scripts)
 {
 	struct jobs_conf	 c = conf(JOBS_NIXOS, 1);
 	struct jobs_step	 st;
-	char			*d;
+	char			*d, buf[128];
 	size_t			 i;
 
 	d = jobs_test_dir(&c);
@@ -623,6 +629,18 @@ START_TEST(test_jobs_test_scripts)
 	for (i = 0; st.argv[i] != NULL; i++)
 		free(st.argv[i]);
 	ck_assert_int_eq(jobs_test_argv(&c, "a.sh", &st), -1);
+	jobs_test_line(JOBS_TL_START, "a.sh", 0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "▶ a.sh");
+	jobs_test_line(JOBS_TL_PASSED, "a.sh", 0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "✅ a.sh passed");
+	jobs_test_line(JOBS_TL_FAILED, "b.sh", 3, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "❌ b.sh failed (exit 3)");
+	jobs_test_line(JOBS_TL_SKIPPED, "c.sh", 0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "⏭ c.sh skipped (not executable)");
+	jobs_test_line(JOBS_TL_NONE, NULL, 0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "no tests");
+	jobs_reboot_failed("sudo: a password is required", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "❌ Reboot failed: sudo: a password is required");
 	ck_assert_int_eq(jobs_test_name("a.sh"), 1);
 	ck_assert_int_eq(jobs_test_name(".sh"), 0);
 	ck_assert_int_eq(jobs_test_name("a.sh~"), 0);
@@ -737,6 +755,24 @@ START_TEST(test_jobs_interrupt)
 	jobs_interrupt_banner(in, "switch", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "⚠️ Received kill command (SIGKILL)");
 
+	/* kill_command: never an arbitrary PID, never while idle. */
+	ck_assert_int_eq(jobs_kill_check(JOB_NONE, 0, 0, JOB_SIG_TERM),
+	    JOBS_KC_IDLE);
+	ck_assert_int_eq(jobs_kill_check(JOB_TEST, 4242, 0, JOB_SIG_TERM),
+	    JOBS_KC_SIGNAL);
+	ck_assert_int_eq(jobs_kill_check(JOB_TEST, 4242, 4242, JOB_SIG_KILL),
+	    JOBS_KC_SIGNAL);
+	ck_assert_int_eq(jobs_kill_check(JOB_TEST, 4242, 1, JOB_SIG_KILL),
+	    JOBS_KC_OTHER_PID);
+	ck_assert_int_eq(jobs_kill_check(JOB_TEST, 0, 4242, JOB_SIG_KILL),
+	    JOBS_KC_OTHER_PID);
+	ck_assert_int_eq(jobs_kill_check(JOB_TEST, 4242, 0, JOB_SIG_NONE),
+	    JOBS_KC_BAD_SIGNAL);
+	ck_assert_int_eq(jobs_may_signal(4242, 100), 1);
+	ck_assert_int_eq(jobs_may_signal(100, 100), 0);
+	ck_assert_int_eq(jobs_may_signal(1, 100), 0);
+	ck_assert_int_eq(jobs_may_signal(0, 100), 0);
+	ck_assert_int_eq(jobs_may_signal(-5, 100), 0);
 	ck_assert_ptr_null(jobs_interrupt(JOB_KILL, JOB_SIG_NONE));
 	ck_assert_ptr_null(jobs_interrupt(JOB_TEST, JOB_SIG_TERM));
 	ck_assert_int_eq(jobs_signal_number(JOB_SIG_TERM), SIGTERM);
