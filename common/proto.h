@@ -313,13 +313,17 @@ enum job_signal {
 /*
  * net -> exec JOB_START, header id = request id (echoed in the answer).
  * flags must be 0 until a flag is defined; the exec-worker refuses any
- * other bit.
+ * other bit.  arg is a number whose meaning the kind defines (later: an
+ * admin job's index into the operator's allowlist, never its text); 0 for
+ * every kind above.
  */
 struct ipc_job_start {
 	uint32_t	kind;			/* enum job_kind */
 	uint32_t	flags;			/* none defined yet: 0 */
+	uint32_t	arg;			/* 0 for the kinds above */
+	uint32_t	pad;
 };
-_Static_assert(sizeof(struct ipc_job_start) == 8, "ipc_job_start");
+_Static_assert(sizeof(struct ipc_job_start) == 16, "ipc_job_start");
 
 /*
  * net -> exec JOB_SIGNAL: stop, kill, or a v2.2 kill_command.  how is

@@ -20,50 +20,52 @@
 #define JOBS_LINE_FLAKE		"━━━ Step 2/4: Update nixfleet input ━━━"
 #define JOBS_LINE_REBUILD	"━━━ Step 3/4: Rebuild ━━━"
 
+#define K(k, n, f, ph, ph2, af, ok) \
+	[k] = { k, n, f, ph, ph2, af, ok }
 static const struct jobs_kind_info jobs_kinds[JOB_KIND_MAX] = {
-	[JOB_PULL] = { JOB_PULL, "pull", JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK |
-	    JOBS_KF_PULLS, JOB_PHASE_PULL, JOB_AFTER_NONE, NULL },
-	[JOB_SWITCH] = { JOB_SWITCH, "switch", JOBS_KF_ARGV |
-	    JOBS_KF_SWITCHES, JOB_PHASE_SYSTEM, JOB_AFTER_EXIT_SWITCH, NULL },
-	[JOB_PULL_SWITCH] = { JOB_PULL_SWITCH, "pull-switch", JOBS_KF_ARGV |
-	    JOBS_KF_LOCK_CHECK | JOBS_KF_SWITCHES, JOB_PHASE_SYSTEM,
-	    JOB_AFTER_EXIT_SWITCH, NULL },
-	[JOB_TEST] = { JOB_TEST, "test", JOBS_KF_TESTS, JOB_PHASE_TESTS,
-	    JOB_AFTER_NONE, NULL },
-	[JOB_STOP] = { JOB_STOP, "stop", JOBS_KF_BYPASS | JOBS_KF_INTERRUPT,
-	    0, JOB_AFTER_NONE, NULL },
-	[JOB_RESTART] = { JOB_RESTART, "restart", JOBS_KF_BYPASS, 0,
-	    JOB_AFTER_EXIT, "restarting" },
-	[JOB_REBOOT] = { JOB_REBOOT, "reboot", JOBS_KF_BYPASS | JOBS_KF_ARGV,
-	    0, JOB_AFTER_REBOOT, "rebooting" },
-	[JOB_ROLLBACK] = { JOB_ROLLBACK, "rollback", JOBS_KF_ARGV |
-	    JOBS_KF_SWITCHES, JOB_PHASE_SYSTEM, JOB_AFTER_NONE, NULL },
-	[JOB_UPDATE] = { JOB_UPDATE, "update", JOBS_KF_ARGV |
-	    JOBS_KF_LOCK_CHECK, 0, JOB_AFTER_NONE, NULL },
-	[JOB_FORCE_UPDATE] = { JOB_FORCE_UPDATE, "force-update",
-	    JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK | JOBS_KF_SWITCHES, 0,
-	    JOB_AFTER_NONE, "force update complete" },
-	[JOB_FORCE_REBUILD] = { JOB_FORCE_REBUILD, "force-rebuild",
-	    JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK | JOBS_KF_SWITCHES, 0,
-	    JOB_AFTER_NONE, "force update complete" },
-	[JOB_BUMP_FLAKE] = { JOB_BUMP_FLAKE, "bump-flake", JOBS_KF_ARGV |
-	    JOBS_KF_LOCK_CHECK, 0, JOB_AFTER_NONE, "nixfleet input updated" },
-	[JOB_CHECK_VERSION] = { JOB_CHECK_VERSION, "check-version", 0, 0,
-	    JOB_AFTER_NONE, NULL },
-	[JOB_REFRESH_GIT] = { JOB_REFRESH_GIT, "refresh-git", 0, 0,
-	    JOB_AFTER_NONE, "git status check is dashboard-side" },
-	[JOB_REFRESH_LOCK] = { JOB_REFRESH_LOCK, "refresh-lock",
-	    JOBS_KF_LOCK_CHECK, 0, JOB_AFTER_NONE, NULL },
-	[JOB_REFRESH_SYSTEM] = { JOB_REFRESH_SYSTEM, "refresh-system",
-	    JOBS_KF_SYSTEM_CHECK, 0, JOB_AFTER_NONE, NULL },
-	[JOB_REFRESH_ALL] = { JOB_REFRESH_ALL, "refresh-all",
-	    JOBS_KF_LOCK_CHECK | JOBS_KF_SYSTEM_CHECK, 0, JOB_AFTER_NONE,
-	    "all refreshed" },
-	[JOB_KILL] = { JOB_KILL, "kill", JOBS_KF_BYPASS | JOBS_KF_INTERRUPT,
-	    0, JOB_AFTER_NONE, NULL },
-	[JOB_UPDATE_AGENT] = { JOB_UPDATE_AGENT, "update-agent",
-	    JOBS_KF_DETACHED, 0, JOB_AFTER_NONE, NULL },
+	K(JOB_PULL, "pull", JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK | JOBS_KF_PULLS,
+	    JOB_PHASE_PULL, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_SWITCH, "switch", JOBS_KF_ARGV | JOBS_KF_SWITCHES,
+	    JOB_PHASE_SYSTEM, 0, JOB_AFTER_EXIT_SWITCH, NULL),
+	K(JOB_PULL_SWITCH, "pull-switch", JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK |
+	    JOBS_KF_SWITCHES, JOB_PHASE_PULL, JOB_PHASE_SYSTEM,
+	    JOB_AFTER_EXIT_SWITCH, NULL),
+	K(JOB_TEST, "test", JOBS_KF_TESTS,
+	    JOB_PHASE_TESTS, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_STOP, "stop", JOBS_KF_BYPASS | JOBS_KF_INTERRUPT,
+	    0, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_RESTART, "restart", JOBS_KF_BYPASS,
+	    0, 0, JOB_AFTER_EXIT, "restarting"),
+	K(JOB_REBOOT, "reboot", JOBS_KF_BYPASS | JOBS_KF_ARGV,
+	    0, 0, JOB_AFTER_REBOOT, "rebooting"),
+	K(JOB_ROLLBACK, "rollback", JOBS_KF_ARGV | JOBS_KF_SWITCHES,
+	    0, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_UPDATE, "update", JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK,
+	    0, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_FORCE_UPDATE, "force-update", JOBS_KF_ARGV |
+	    JOBS_KF_LOCK_CHECK | JOBS_KF_SWITCHES, 0, 0, JOB_AFTER_NONE,
+	    "force update complete"),
+	K(JOB_FORCE_REBUILD, "force-rebuild", JOBS_KF_ARGV |
+	    JOBS_KF_LOCK_CHECK | JOBS_KF_SWITCHES, 0, 0, JOB_AFTER_NONE,
+	    "force update complete"),
+	K(JOB_BUMP_FLAKE, "bump-flake", JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK,
+	    0, 0, JOB_AFTER_NONE, "nixfleet input updated"),
+	K(JOB_CHECK_VERSION, "check-version", 0,
+	    0, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_REFRESH_GIT, "refresh-git", 0,
+	    0, 0, JOB_AFTER_NONE, "git status check is dashboard-side"),
+	K(JOB_REFRESH_LOCK, "refresh-lock", JOBS_KF_LOCK_CHECK,
+	    0, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_REFRESH_SYSTEM, "refresh-system", JOBS_KF_SYSTEM_CHECK,
+	    0, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_REFRESH_ALL, "refresh-all", JOBS_KF_LOCK_CHECK |
+	    JOBS_KF_SYSTEM_CHECK, 0, 0, JOB_AFTER_NONE, "all refreshed"),
+	K(JOB_KILL, "kill", JOBS_KF_BYPASS | JOBS_KF_INTERRUPT,
+	    0, 0, JOB_AFTER_NONE, NULL),
+	K(JOB_UPDATE_AGENT, "update-agent", JOBS_KF_DETACHED,
+	    0, 0, JOB_AFTER_NONE, NULL),
 };
+#undef K
 
 /*
  * One step of a template.  Placeholders: @dir, @branch, @origin
@@ -213,6 +215,54 @@ jobs_admit(int running, int kind)
 	if (jobs_kind(kind) == NULL)
 		return JOBS_UNKNOWN;
 	return JOBS_RUN;
+}
+
+int
+jobs_progress(int phase, int state, uint32_t *current, uint32_t *total)
+{
+	switch (phase) {
+	case JOB_PHASE_PULL:
+		*total = 4;
+		break;
+	case JOB_PHASE_SYSTEM:
+		*total = 3;
+		break;
+	case JOB_PHASE_TESTS:
+		*total = 8;
+		break;
+	default:
+		return -1;
+	}
+	*current = state == JOB_PS_COMPLETE ? *total : 0;
+	return state >= JOB_PS_PENDING && state <= JOB_PS_ERROR ? 0 : -1;
+}
+
+int
+jobs_step_failed(const struct jobs_plan *p, int step, int exit_code,
+    int *status, int *exit, char *msg, size_t size)
+{
+	const struct jobs_step	*st;
+
+	if (step < 0 || step >= p->nsteps)
+		return -1;
+	st = &p->step[step];
+	if (st->flags & JOBS_SF_WARN_ONLY) {
+		snprintf(msg, size, "⚠️ %s %s failed (exit %d), continuing",
+		    st->argv[0], st->argv[1] != NULL && strcmp(st->argv[1],
+		    "-C") == 0 && st->argv[3] != NULL ? st->argv[3] : "",
+		    exit_code);
+		return 0;
+	}
+	*status = JOB_ST_ERROR;
+	/* pull-switch: every step but the last is its pull. */
+	if (p->kind == JOB_PULL_SWITCH && step < p->nsteps - 1) {
+		*exit = 1;
+		snprintf(msg, size, "pull failed (exit %d)", exit_code);
+	} else {
+		*exit = exit_code;
+		strlcpy(msg, "command failed", size);
+	}
+	return -1;
 }
 
 /* ---------------------------------------------------------------- */
@@ -449,7 +499,7 @@ jobs_plan_build(const struct jobs_conf *c, int kind, struct jobs_plan *p,
 	case JOB_REBOOT:
 		p->pre_line = "⚠️  Reboot command received. System will "
 		    "reboot in 3 seconds...";
-		p->pre_delay_ms = 3000;
+		p->step_delay_ms = 3000;
 		r = jobs_add(p, c, &t_reboot);
 		break;
 	case JOB_UPDATE:

@@ -63,6 +63,8 @@ struct jobs_step {
 	char		*argv[JOBS_ARGV_MAX + 1];	/* malloc'd, NULL-ended */
 };
 
+struct jobs_plan;
+
 /* jobs_kind_info.flags */
 #define JOBS_KF_BYPASS		0x0001	/* §6.2 */
 #define JOBS_KF_ARGV		0x0002	/* runs fixed argv steps */
@@ -80,9 +82,27 @@ struct jobs_kind_info {
 	const char	*name;		/* nixfleet's command name */
 	int		 flags;		/* JOBS_KF_* */
 	int		 phase;		/* enum job_phase of its progress, 0 */
+	int		 phase2;	/* pull-switch: system after pull */
 	int		 after;		/* enum job_after on success */
 	const char	*ok_message;	/* status message on success, or NULL */
 };
+
+/*
+ * operation_progress of a phase (§2.8), as upstream sends it: at the
+ * start 0/T in_progress, on success T/T complete, otherwise 0/T error,
+ * with T 4 (pull), 3 (system), 8 (tests).  state is enum
+ * job_phase_state; -1 for a phase we never send.
+ */
+int	jobs_progress(int phase, int state, uint32_t *current, uint32_t *total);
+
+/*
+ * A step failed with exit_code (-1: a signal).  0: go on (a warning-only
+ * step, its line in msg); -1: the job ends, with *status, *exit and msg:
+ * a failed pull of pull-switch is exit 1 "pull failed (exit N)", any
+ * other failure the child's code and "command failed".
+ */
+int	jobs_step_failed(const struct jobs_plan *, int step, int exit_code,
+	    int *status, int *exit, char *msg, size_t size);
 
 /* NULL for JOB_NONE and anything out of range. */
 const struct jobs_kind_info *jobs_kind(int kind);
@@ -101,7 +121,7 @@ struct jobs_plan {
 	struct jobs_step step[JOBS_STEPS_MAX];
 	const char	*pre_line;	/* output line before anything runs */
 	const char	*post_line;	/* output line after the last step */
-	int		 pre_delay_ms;	/* reboot: the 3 s after its status */
+	int		 step_delay_ms;	/* reboot: between status and step */
 	char		*ssh_command;	/* GIT_SSH_COMMAND value, or NULL */
 };
 

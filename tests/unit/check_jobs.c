@@ -140,6 +140,8 @@ START_TEST(test_jobs_pull_switch)
 {
 	struct jobs_conf	 c = conf(JOBS_NIXOS, 1);
 	struct jobs_plan	 p;
+	char			 msg[128];
+	int			 st, ex;
 
 	build(&c, JOB_PULL_SWITCH, &p);
 	ck_assert_int_eq(p.nsteps, 4);
@@ -148,6 +150,33 @@ START_TEST(test_jobs_pull_switch)
 	assert_argv(&p.step[2], "git", "-C", DIR, "clean", "-fd", NULL);
 	assert_argv(&p.step[3], "sudo", "nixos-rebuild", "switch", "--flake",
 	    DIR "#web01", NULL);
+	/* Its pull fails with exit 1 and says so; the switch its own way. */
+	ck_assert_int_eq(jobs_step_failed(&p, 1, 128, &st, &ex, msg,
+	    sizeof(msg)), -1);
+	ck_assert_int_eq(st, JOB_ST_ERROR);
+	ck_assert_int_eq(ex, 1);
+	ck_assert_str_eq(msg, "pull failed (exit 128)");
+	/* A failing clean is only a warning line. */
+	ck_assert_int_eq(jobs_step_failed(&p, 2, 1, &st, &ex, msg,
+	    sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "⚠️ git clean failed (exit 1), continuing");
+	ck_assert_int_eq(jobs_step_failed(&p, 3, 2, &st, &ex, msg,
+	    sizeof(msg)), -1);
+	ck_assert_int_eq(ex, 2);
+	ck_assert_str_eq(msg, "command failed");
+	ck_assert_int_eq(jobs_step_failed(&p, 4, 2, &st, &ex, msg,
+	    sizeof(msg)), -1);
+	ck_assert_int_eq(jobs_kind(JOB_PULL_SWITCH)->phase, JOB_PHASE_PULL);
+	ck_assert_int_eq(jobs_kind(JOB_PULL_SWITCH)->phase2,
+	    JOB_PHASE_SYSTEM);
+	jobs_plan_free(&p);
+
+	/* Elsewhere a failed step ends the job with the child's code. */
+	build(&c, JOB_SWITCH, &p);
+	ck_assert_int_eq(jobs_step_failed(&p, 0, -1, &st, &ex, msg,
+	    sizeof(msg)), -1);
+	ck_assert_int_eq(ex, -1);
+	ck_assert_str_eq(msg, "command failed");
 	jobs_plan_free(&p);
 
 	c = conf(JOBS_MACOS, 0);
@@ -186,7 +215,7 @@ START_TEST(test_jobs_rollback_reboot)
 	/* Two spaces after the emoji, as upstream. */
 	ck_assert_str_eq(p.pre_line, "⚠️  Reboot command received. System "
 	    "will reboot in 3 seconds...");
-	ck_assert_int_eq(p.pre_delay_ms, 3000);
+	ck_assert_int_eq(p.step_delay_ms, 3000);
 	ck_assert_int_eq(p.nsteps, 1);
 	assert_argv(&p.step[0], "sudo", "reboot", NULL);
 	ck_assert_int_eq(p.step[0].runs_as, JOBS_AS_ROOT);
@@ -861,6 +890,34 @@ START_TEST(test_jobs_test_verdict)
 }
 END_TEST
 
+START_TEST(test_jobs_progress)
+{
+	uint32_t	 cur, tot;
+
+	ck_assert_int_eq(jobs_progress(JOB_PHASE_PULL, JOB_PS_IN_PROGRESS,
+	    &cur, &tot), 0);
+	ck_assert_uint_eq(cur, 0);
+	ck_assert_uint_eq(tot, 4);
+	ck_assert_int_eq(jobs_progress(JOB_PHASE_PULL, JOB_PS_COMPLETE, &cur,
+	    &tot), 0);
+	ck_assert_uint_eq(cur, 4);
+	ck_assert_int_eq(jobs_progress(JOB_PHASE_SYSTEM, JOB_PS_COMPLETE,
+	    &cur, &tot), 0);
+	ck_assert_uint_eq(cur, 3);
+	ck_assert_uint_eq(tot, 3);
+	ck_assert_int_eq(jobs_progress(JOB_PHASE_SYSTEM, JOB_PS_ERROR, &cur,
+	    &tot), 0);
+	ck_assert_uint_eq(cur, 0);
+	ck_assert_int_eq(jobs_progress(JOB_PHASE_TESTS, JOB_PS_COMPLETE, &cur,
+	    &tot), 0);
+	ck_assert_uint_eq(cur, 8);
+	ck_assert_uint_eq(tot, 8);
+	ck_assert_int_eq(jobs_progress(JOB_PHASE_LOCK, JOB_PS_COMPLETE, &cur,
+	    &tot), -1);
+	ck_assert_int_eq(jobs_progress(JOB_PHASE_PULL, 0, &cur, &tot), -1);
+}
+END_TEST
+
 START_TEST(test_jobs_compartments)
 {
 	struct jobs_compartments	 c;
@@ -1061,6 +1118,7 @@ jobs_suite(void)
 	JT(admit);
 	JT(interrupt);
 	JT(test_verdict);
+	JT(progress);
 	JT(compartments);
 	JT(lock_verdict);
 	JT(check_version);
