@@ -674,6 +674,26 @@ nixfleet_command_action(int running, int kind)
 	return NF_ACT_START;
 }
 
+char *
+nixfleet_command_reply(const struct nixfleet_in *in, int running, int pid,
+    const char *generation, int *action)
+{
+	*action = nixfleet_command_action(running, in->kind);
+	switch (*action) {
+	case NF_ACT_REJECT:
+		return nixfleet_command_rejected(nixfleet_kind_name(running),
+		    pid);
+	case NF_ACT_UNKNOWN:
+		return nixfleet_status(in->command, JOB_ST_ERROR, 1,
+		    "unknown command", generation);
+	case NF_ACT_NO_JOB:
+		return nixfleet_status(in->command, JOB_ST_ERROR, 1,
+		    "no command running", generation);
+	default:
+		return NULL;
+	}
+}
+
 size_t
 nixfleet_line_piece(const char *s, size_t len, size_t max)
 {

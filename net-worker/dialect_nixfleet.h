@@ -115,6 +115,16 @@ enum nixfleet_action {
 };
 /* running: the current job's kind, JOB_NONE when idle. */
 int	 nixfleet_command_action(int running, int kind);
+/*
+ * The whole answer to a decoded command while running (pid: its child,
+ * 0 if none yet) runs: *action as above, and the frame the dialect sends
+ * at once (command_rejected, or status error "unknown command" / "no
+ * command running" under the name as received), or NULL when the
+ * exec-worker takes it from here (START, SIGNAL, AGENT).  NULL with
+ * *action REJECT, UNKNOWN or NO_JOB means out of memory.
+ */
+char	*nixfleet_command_reply(const struct nixfleet_in *, int running,
+	    int pid, const char *generation, int *action);
 
 /*
  * Bytes of the first piece of a line of len bytes that fits max bytes

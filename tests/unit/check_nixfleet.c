@@ -875,6 +875,70 @@ START_TEST(test_nixfleet_decode_kill_signals)
 }
 END_TEST
 
+/* Decode, decide, answer: the frames §2.6, §2.7 and §6.2 ask for. */
+START_TEST(test_nixfleet_command_reply)
+{
+	static const char	 f[] =
+	    "{\"type\":\"command\",\"payload\":{\"command\":\"%s\"}}";
+	struct nixfleet_in	 in;
+	char			 buf[128];
+	int			 act;
+
+#define CMD(name) do {							\
+	snprintf(buf, sizeof(buf), f, name);				\
+	decode(buf, &in);						\
+	ck_assert_int_eq(in.type, NF_IN_COMMAND);			\
+} while (0)
+	CMD("bogus");
+	assert_text(nixfleet_command_reply(&in, JOB_NONE, 0, "c9e6e0d", &act),
+	    "{\"type\":\"status\",\"payload\":{\"status\":\"error\","
+	    "\"command\":\"bogus\",\"exit_code\":1,\"message\":"
+	    "\"unknown command\",\"generation\":\"c9e6e0d\"}}");
+	ck_assert_int_eq(act, NF_ACT_UNKNOWN);
+	/* Busy first: an unknown name is rejected while a job runs. */
+	assert_text(nixfleet_command_reply(&in, JOB_TEST, 16286, "c9e6e0d",
+	    &act), "{\"type\":\"command_rejected\",\"payload\":{"
+	    "\"reason\":\"command already running\",\"current_command\":"
+	    "\"test\",\"current_pid\":16286}}");
+	ck_assert_int_eq(act, NF_ACT_REJECT);
+	CMD("switch");
+	assert_text(nixfleet_command_reply(&in, JOB_TEST, 16286, NULL, &act),
+	    "{\"type\":\"command_rejected\",\"payload\":{\"reason\":"
+	    "\"command already running\",\"current_command\":\"test\","
+	    "\"current_pid\":16286}}");
+	ck_assert_ptr_null(nixfleet_command_reply(&in, JOB_NONE, 0, NULL,
+	    &act));
+	ck_assert_int_eq(act, NF_ACT_START);
+	CMD("stop");
+	assert_text(nixfleet_command_reply(&in, JOB_NONE, 0, "", &act),
+	    "{\"type\":\"status\",\"payload\":{\"status\":\"error\","
+	    "\"command\":\"stop\",\"exit_code\":1,\"message\":"
+	    "\"no command running\"}}");
+	ck_assert_int_eq(act, NF_ACT_NO_JOB);
+	ck_assert_ptr_null(nixfleet_command_reply(&in, JOB_SWITCH, 0, NULL,
+	    &act));
+	ck_assert_int_eq(act, NF_ACT_SIGNAL);
+	CMD("kill");
+	assert_text(nixfleet_command_reply(&in, JOB_NONE, 0, NULL, &act),
+	    "{\"type\":\"status\",\"payload\":{\"status\":\"error\","
+	    "\"command\":\"kill\",\"exit_code\":1,\"message\":"
+	    "\"no command running\"}}");
+	ck_assert_ptr_null(nixfleet_command_reply(&in, JOB_TEST, 1, NULL,
+	    &act));
+	ck_assert_int_eq(act, NF_ACT_SIGNAL);
+	/* restart and reboot are never rejected, busy or not. */
+	CMD("restart");
+	ck_assert_ptr_null(nixfleet_command_reply(&in, JOB_TEST, 1, NULL,
+	    &act));
+	ck_assert_int_eq(act, NF_ACT_AGENT);
+	CMD("reboot");
+	ck_assert_ptr_null(nixfleet_command_reply(&in, JOB_SWITCH, 1, NULL,
+	    &act));
+	ck_assert_int_eq(act, NF_ACT_AGENT);
+#undef CMD
+}
+END_TEST
+
 START_TEST(test_nixfleet_register_report_version)
 {
 	struct ipc_facts	 f;
@@ -1191,6 +1255,7 @@ nixfleet_suite(void)
 	NF_TCASE(decode_command_kinds);
 	NF_TCASE(decode_command_huge);
 	NF_TCASE(decode_kill_signals);
+	NF_TCASE(command_reply);
 	NF_TCASE(register_report_version);
 	NF_TCASE(output_exact);
 	NF_TCASE(status_exact);
