@@ -120,8 +120,7 @@ static const struct jobs_tmpl t_lock = { U, 0, NULL,
     "flake.lock" } };
 static const struct jobs_tmpl t_sys_nixos = { U, 0, NULL,
     { "nix", "build", "--experimental-features", "nix-command flakes",
-    "--dry-run", "--json",
-    "@toplevel" } };
+    "--dry-run", "--json", "@toplevel" } };
 static const struct jobs_tmpl t_sys_macos = { U, 0, NULL,
     { "nix", "build", "--experimental-features", "nix-command flakes",
     "--dry-run", "--json", "@activation" } };
@@ -129,7 +128,7 @@ static const struct jobs_tmpl t_sys_macos = { U, 0, NULL,
 #undef U
 #undef R
 
-/* Go-style: left alone if every byte is safe, else single-quoted. */
+/* Bytes a POSIX shell word may hold unquoted; anything else is quoted. */
 static const char jobs_shell_safe[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     "_@%+=:,./-";

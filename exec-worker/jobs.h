@@ -315,4 +315,16 @@ void	jobs_check_version(const char *running, const char *installed_out,
  */
 int	jobs_update_script(const struct jobs_conf *, struct jobs_step *);
 
+/*
+ * Local logs (§6.1, §6.5): <state>/logs/<UTC yyyymmddThhmmssZ>-<name>.log
+ * for a job, <state>/logs/update-agent-<UTC>.log for the detached update.
+ * 0, or -1 when state_dir is not absolute or the path does not fit.
+ */
+int	jobs_log_path(const struct jobs_conf *, int kind, time_t start,
+	    char *buf, size_t size);
+/* update-agent's texts: the line before the agent exits, its statuses. */
+void	jobs_update_started(const char *log, char *buf, size_t size);
+void	jobs_update_result(int exit_code, const char *log, int *status,
+	    char *msg, size_t size);
+
 #endif

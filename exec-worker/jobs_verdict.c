@@ -327,3 +327,46 @@ jobs_check_version(const char *running, const char *out, int found,
 		    running, y);
 	}
 }
+
+int
+jobs_log_path(const struct jobs_conf *c, int kind, time_t start, char *buf,
+    size_t size)
+{
+	const struct jobs_kind_info	*k = jobs_kind(kind);
+	struct tm			 tm;
+	char				 at[32];
+	int				 n;
+
+	if (k == NULL || c->state_dir == NULL || c->state_dir[0] != '/' ||
+	    gmtime_r(&start, &tm) == NULL ||
+	    strftime(at, sizeof(at), "%Y%m%dT%H%M%SZ", &tm) == 0)
+		return -1;
+	if (kind == JOB_UPDATE_AGENT)
+		n = snprintf(buf, size, "%s/logs/update-agent-%s.log",
+		    c->state_dir, at);
+	else
+		n = snprintf(buf, size, "%s/logs/%s-%s.log", c->state_dir, at,
+		    k->name);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+void
+jobs_update_started(const char *log, char *buf, size_t size)
+{
+	snprintf(buf, size, "⬆️ Agent update started (detached); log: %s",
+	    log);
+}
+
+void
+jobs_update_result(int exit_code, const char *log, int *status, char *msg,
+    size_t size)
+{
+	if (exit_code == 0) {
+		*status = JOB_ST_OK;
+		strlcpy(msg, "update complete, restarting", size);
+	} else {
+		*status = JOB_ST_ERROR;
+		snprintf(msg, size, "update failed (exit %d), see %s",
+		    exit_code, log);
+	}
+}

@@ -341,6 +341,8 @@ START_TEST(test_jobs_update_agent)
 {
 	struct jobs_conf	 c = conf(JOBS_NIXOS, 1);
 	struct jobs_plan	 p;
+	char			 log[256], buf[512];
+	int			 st;
 
 	build(&c, JOB_UPDATE_AGENT, &p);
 	ck_assert_int_eq(p.nsteps, 1);
@@ -363,6 +365,31 @@ START_TEST(test_jobs_update_agent)
 	ck_assert_int_eq(p.step[0].flags, JOBS_SF_SSH);
 	ck_assert(jobs_kind(JOB_UPDATE_AGENT)->flags & JOBS_KF_DETACHED);
 	jobs_plan_free(&p);
+
+	ck_assert_int_eq(jobs_log_path(&c, JOB_UPDATE_AGENT, 1768894947, log,
+	    sizeof(log)), 0);
+	ck_assert_str_eq(log, "/var/lib/nixfleet-agent/logs/update-agent-"
+	    "20260120T074227Z.log");
+	jobs_update_started(log, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "⬆️ Agent update started (detached); log: "
+	    "/var/lib/nixfleet-agent/logs/update-agent-20260120T074227Z.log");
+	jobs_update_result(0, log, &st, buf, sizeof(buf));
+	ck_assert_int_eq(st, JOB_ST_OK);
+	ck_assert_str_eq(buf, "update complete, restarting");
+	jobs_update_result(3, log, &st, buf, sizeof(buf));
+	ck_assert_int_eq(st, JOB_ST_ERROR);
+	ck_assert_str_eq(buf, "update failed (exit 3), see /var/lib/"
+	    "nixfleet-agent/logs/update-agent-20260120T074227Z.log");
+	ck_assert_int_eq(jobs_log_path(&c, JOB_PULL_SWITCH, 1768894947, log,
+	    sizeof(log)), 0);
+	ck_assert_str_eq(log, "/var/lib/nixfleet-agent/logs/"
+	    "20260120T074227Z-pull-switch.log");
+	ck_assert_int_eq(jobs_log_path(&c, JOB_PULL, 0, log, 20), -1);
+	ck_assert_int_eq(jobs_log_path(&c, JOB_NONE, 0, log, sizeof(log)),
+	    -1);
+	c.state_dir = "state";
+	ck_assert_int_eq(jobs_log_path(&c, JOB_PULL, 0, log, sizeof(log)),
+	    -1);
 
 	c = conf(JOBS_MACOS, 0);
 	build(&c, JOB_UPDATE_AGENT, &p);
