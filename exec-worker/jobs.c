@@ -299,7 +299,7 @@ jobs_valid_branch(const char *s)
 	    s[0] == '-' || s[0] == '.' || s[0] == '/' || s[len - 1] == '/' ||
 	    s[len - 1] == '.' || strstr(s, "..") != NULL ||
 	    strstr(s, "//") != NULL || strstr(s, "/.") != NULL ||
-	    strstr(s, "@{") != NULL ||
+	    strstr(s, "@{") != NULL || strcmp(s, "@") == 0 ||
 	    (len >= 5 && strcmp(s + len - 5, ".lock") == 0))
 		return -1;
 	for (i = 0; i < len; i++)

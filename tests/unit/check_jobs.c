@@ -606,7 +606,7 @@ START_TEST(test_jobs_refuse_values)
 	    "/a?b", "/a\nb", "/a\tb" };
 	static const char *const branches[] = { "", "-b", "--upload-pack=x",
 	    "a..b", "a b", "x.lock", "a@{1}", "a/", "/a", ".a", "a//b",
-	    "a/.b", "a\nb", "a~1", "a^", "a:b", "a*", "a\\b" };
+	    "a/.b", "a\nb", "a~1", "a^", "a:b", "a*", "a\\b", "@" };
 	static const char *const hosts[] = { "", "-x", "../x", "a/b", "a b",
 	    ".x", "a..b", "a#b", "a\n" };
 	static const char *const good_branches[] = { "main",
