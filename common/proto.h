@@ -355,7 +355,7 @@ enum job_answer {
  */
 struct ipc_job_answer {
 	uint32_t	result;			/* enum job_answer */
-	uint32_t	job_id;			/* STARTED; else the running job */
+	uint32_t	job_id;			/* the new or the running job */
 	uint32_t	kind;			/* as requested */
 	uint32_t	current_kind;		/* JOB_NONE when idle */
 	int32_t		current_pid;
@@ -490,9 +490,9 @@ _Static_assert(sizeof(struct ipc_job_ack) == 16, "ipc_job_ack");
  * NUL-terminated; "" where never set.
  */
 struct ipc_sc {
-	char		status[16];		/* ok outdated error unknown ... */
+	char		status[16];		/* ok, outdated, error, ... */
 	char		message[240];
-	char		checked_at[32];		/* RFC 3339 UTC, whole seconds */
+	char		checked_at[32];		/* RFC 3339, UTC, seconds */
 };
 _Static_assert(sizeof(struct ipc_sc) == 288, "ipc_sc");
 

@@ -19,6 +19,8 @@
 #define JOBS_LINE_PULL		"━━━ Step 1/4: Git pull ━━━"
 #define JOBS_LINE_FLAKE		"━━━ Step 2/4: Update nixfleet input ━━━"
 #define JOBS_LINE_REBUILD	"━━━ Step 3/4: Rebuild ━━━"
+#define JOBS_ALNUM	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			    "0123456789"
 
 #define K(k, n, f, ph, ph2, af, ok) \
 	[k] = { k, n, f, ph, ph2, af, ok }
@@ -303,8 +305,7 @@ jobs_valid_branch(const char *s)
 	    (len >= 5 && strcmp(s + len - 5, ".lock") == 0))
 		return -1;
 	for (i = 0; i < len; i++)
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789._/-+@", s[i]) == NULL)
+		if (strchr(JOBS_ALNUM "._/-+@", s[i]) == NULL)
 			return -1;
 	return 0;
 }
@@ -323,8 +324,7 @@ jobs_valid_host(const char *s)
 	    s[0] == '-' || s[0] == '.' || strstr(s, "..") != NULL)
 		return -1;
 	for (i = 0; i < len; i++)
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789-_.", s[i]) == NULL)
+		if (strchr(JOBS_ALNUM "-_.", s[i]) == NULL)
 			return -1;
 	return 0;
 }

@@ -59,7 +59,7 @@ struct jobs_step {
 	int		 runs_as;	/* enum jobs_runas, as the table says */
 	int		 as_user;	/* 1: switch to the repo user */
 	int		 flags;		/* JOBS_SF_* */
-	const char	*banner;	/* output line before the step, or NULL */
+	const char	*banner;	/* output line before it, or NULL */
 	char		*argv[JOBS_ARGV_MAX + 1];	/* malloc'd, NULL-ended */
 };
 

@@ -227,7 +227,8 @@ jobs_lock_verdict(struct ipc_sc *sc, int has_lock, int git_status,
 	    b--)
 		;
 	if (a == b) {
-		jobs_sc_set(sc, "unknown", "flake.lock has no git history", now);
+		jobs_sc_set(sc, "unknown", "flake.lock has no git history",
+		    now);
 		return;
 	}
 	snprintf(buf, sizeof(buf), "%.*s", (int)(b - a), out + a);

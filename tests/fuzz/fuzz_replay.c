@@ -36,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0:
 		case 1:
 		case 2:
-			/* Bit 3: replay an old record, which must be ignored. */
+			/* Bit 3: an old record again, to be ignored. */
 			if ((data[i] & 8) && seq[j] > 0) {
 				if (replay_push(w, (uint32_t)j + 1, seq[j],
 				    REPLAY_OUTPUT, "d", 1) != 1)

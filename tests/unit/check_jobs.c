@@ -418,7 +418,8 @@ START_TEST(test_jobs_all_kinds)
 				c = conf(plat, iso);
 				build(&c, k, &p);
 				for (i = 0; i < p.nsteps; i++) {
-					ck_assert_ptr_nonnull(p.step[i].argv[0]);
+					ck_assert_ptr_nonnull(
+					    p.step[i].argv[0]);
 					for (j = 0; p.step[i].argv[j] != NULL;
 					    j++)
 						ck_assert_int_ne(
@@ -516,7 +517,8 @@ assert_env(char **env, const char *const *want)
 
 START_TEST(test_jobs_environment)
 {
-	static const char *const	 base[] = { "PATH=/run/wrappers/bin:/bin",
+	static const char *const	 base[] = {
+	    "PATH=/run/wrappers/bin:/bin",
 	    "HOME=/root", "NIXFLEET_TOKEN=secret", "NIXFLEET_TOKEN_FILE=/t",
 	    "GIT_SSH_COMMAND=ssh -F /evil", "USER=root", "LANG=C.UTF-8",
 	    "NIXFLEET_TOKENX=kept", "noequals", NULL };
@@ -948,7 +950,9 @@ END_TEST
 START_TEST(test_jobs_compartments)
 {
 	struct jobs_compartments	 c;
-	time_t				 t0 = 1768894947;	/* 2026-01-20T07:42:27Z */
+	time_t				 t0 = 1768894947;
+
+	/* t0 is 2026-01-20T07:42:27Z. */
 
 	memset(&c, 0, sizeof(c));
 	jobs_sc_start(&c, JOB_SWITCH, t0);

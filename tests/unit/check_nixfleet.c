@@ -869,7 +869,8 @@ START_TEST(test_nixfleet_decode_kill_signals)
 	    "\"pid\":0,\"extra\":[]}}", &in);
 	ck_assert_int_eq(in.type, NF_IN_KILL_COMMAND);
 	ck_assert_int_eq(in.signo, JOB_SIG_NONE);
-	decode("{\"type\":\"kill_command\",\"payload\":{\"signal\":\"SIGTERMX\","
+	decode("{\"type\":\"kill_command\",\"payload\":{\"signal\":"
+	    "\"SIGTERMX\","
 	    "\"pid\":0}}", &in);
 	ck_assert_int_eq(in.signo, JOB_SIG_NONE);
 }
