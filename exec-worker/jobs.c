@@ -348,7 +348,7 @@ jobs_ssh_command(const char *key)
 		return NULL;
 	o = out + strlcpy(out, pre, n);
 	if (strspn(key, jobs_shell_safe) == strlen(key))
-		o += strlcpy(o, key, n - (size_t)(o - out));
+		strlcpy(o, key, n - (size_t)(o - out));
 	else {
 		*o++ = '\'';
 		for (i = 0; key[i] != '\0'; i++) {

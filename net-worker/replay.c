@@ -107,30 +107,36 @@ replay_oldest(struct replay *w, uint32_t id, int kind)
 }
 
 /*
- * Drop the job's oldest output line.  The first drop leaves a marker in
- * its place; later ones are counted on that marker, which still stands
- * before every line that is left.
+ * Make room for one more line of len bytes: drop the job's oldest lines,
+ * in one pass from the head.  The first drop leaves a marker in its place;
+ * later ones are counted on that marker, which still stands before every
+ * line that is left.  The newest line always stays, even alone too big.
  */
 static int
-replay_drop_line(struct replay *w, struct replay_job *j)
+replay_make_room(struct replay *w, struct replay_job *j, size_t len)
 {
-	struct replay_rec	*r, *m;
+	struct replay_rec	*r, *next, *m;
 
-	if ((r = replay_oldest(w, j->id, REPLAY_OUTPUT)) == NULL)
-		return -1;
-	if ((m = j->marker) == NULL) {
-		if ((m = calloc(1, sizeof(*m) + 1)) == NULL)
-			return -1;
-		m->job_id = j->id;
-		m->kind = REPLAY_DROPPED;
-		m->seq = r->seq;
-		TAILQ_INSERT_BEFORE(r, m, entry);
-		w->count++;
-		j->marker = m;
+	for (r = TAILQ_FIRST(&w->q); r != NULL && j->lines > 0 &&
+	    (j->lines + 1 > w->max_lines || j->bytes + len > w->max_bytes);
+	    r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->job_id != j->id || r->kind != REPLAY_OUTPUT)
+			continue;
+		if ((m = j->marker) == NULL) {
+			if ((m = calloc(1, sizeof(*m) + 1)) == NULL)
+				return -1;
+			m->job_id = j->id;
+			m->kind = REPLAY_DROPPED;
+			m->seq = r->seq;
+			TAILQ_INSERT_BEFORE(r, m, entry);
+			w->count++;
+			j->marker = m;
+		}
+		m->dropped++;
+		replay_unlink(w, r);
+		free(r);
 	}
-	m->dropped++;
-	replay_unlink(w, r);
-	free(r);
 	return 0;
 }
 
@@ -195,13 +201,10 @@ replay_push(struct replay *w, uint32_t id, uint64_t seq, int kind,
 	r->data[len] = '\0';
 	j->last_seq = seq;
 	if (kind == REPLAY_OUTPUT) {
-		/* Room first, so the newest line always stays. */
-		while (j->lines > 0 && (j->lines + 1 > w->max_lines ||
-		    j->bytes + len > w->max_bytes))
-			if (replay_drop_line(w, j) == -1) {
-				free(r);
-				return -1;
-			}
+		if (replay_make_room(w, j, len) == -1) {
+			free(r);
+			return -1;
+		}
 		j->lines++;
 		j->bytes += len;
 		w->lines++;
