@@ -204,6 +204,26 @@ jobs_kind_by_name(const char *name, size_t len)
 }
 
 int
+jobs_check_start(const struct ipc_job_start *js)
+{
+	if (js->kind <= JOB_NONE || js->kind >= JOB_KIND_MAX ||
+	    js->flags != 0 || js->arg != 0 || js->pad != 0)
+		return -1;
+	return 0;
+}
+
+int
+jobs_check_signal(const struct ipc_job_signal *sg)
+{
+	if (sg->pad != 0 || sg->pid < 0 ||
+	    (sg->signal != JOB_SIG_TERM && sg->signal != JOB_SIG_KILL))
+		return -1;
+	if (sg->how == JOB_STOP)
+		return sg->signal == JOB_SIG_TERM ? 0 : -1;
+	return sg->how == JOB_KILL ? 0 : -1;
+}
+
+int
 jobs_admit(int running, int kind)
 {
 	if (kind == JOB_STOP || kind == JOB_KILL)

@@ -188,6 +188,15 @@ void	jobs_reboot_failed(const char *why, char *buf, size_t size);
 int	jobs_hm_previous(const char *const *names, size_t n);
 
 /*
+ * The net-worker's requests, checked before anything else: kind a real
+ * kind, flags, arg and padding zero; a signal request JOB_STOP with
+ * SIGTERM or JOB_KILL with either, pid not negative.  0 or -1 (a protocol
+ * violation: drop the channel).
+ */
+int	jobs_check_start(const struct ipc_job_start *);
+int	jobs_check_signal(const struct ipc_job_signal *);
+
+/*
  * §6.2: what to do with kind while running (JOB_NONE: idle) runs.  The
  * busy check comes before the name lookup, so an unknown kind is BUSY
  * while a job runs and UNKNOWN while idle.

@@ -15,6 +15,7 @@
 
 #include "compat.h"
 #include "dialect_nixfleet.h"
+#include "jobrec.h"
 #include "jobs.h"
 #include "testlib.h"
 
@@ -1113,6 +1114,144 @@ START_TEST(test_jobs_system_verdict)
 }
 END_TEST
 
+/* Both ends of the channel: requests checked by exec, records by net. */
+START_TEST(test_jobs_channel_checks)
+{
+	struct ipc_job_start	 js;
+	struct ipc_job_signal	 sg;
+	struct ipc_job_output	 o;
+	struct ipc_job_progress	 pr;
+	struct ipc_job_status	 st;
+	struct ipc_job_answer	 an;
+	struct ipc_job_state	 s;
+
+	memset(&js, 0, sizeof(js));
+	js.kind = JOB_SWITCH;
+	ck_assert_int_eq(jobs_check_start(&js), 0);
+	js.kind = JOB_NONE;
+	ck_assert_int_eq(jobs_check_start(&js), -1);
+	js.kind = JOB_KIND_MAX;
+	ck_assert_int_eq(jobs_check_start(&js), -1);
+	js.kind = JOB_PULL;
+	js.flags = 1;
+	ck_assert_int_eq(jobs_check_start(&js), -1);
+	js.flags = 0;
+	js.arg = 3;
+	ck_assert_int_eq(jobs_check_start(&js), -1);
+	js.arg = 0;
+	js.pad = 1;
+	ck_assert_int_eq(jobs_check_start(&js), -1);
+
+	memset(&sg, 0, sizeof(sg));
+	sg.how = JOB_STOP;
+	sg.signal = JOB_SIG_TERM;
+	ck_assert_int_eq(jobs_check_signal(&sg), 0);
+	sg.signal = JOB_SIG_KILL;	/* stop is always SIGTERM first */
+	ck_assert_int_eq(jobs_check_signal(&sg), -1);
+	sg.how = JOB_KILL;
+	sg.pid = 4242;
+	ck_assert_int_eq(jobs_check_signal(&sg), 0);
+	sg.pid = -1;
+	ck_assert_int_eq(jobs_check_signal(&sg), -1);
+	sg.pid = 0;
+	sg.signal = JOB_SIG_NONE;
+	ck_assert_int_eq(jobs_check_signal(&sg), -1);
+	sg.signal = JOB_SIG_TERM;
+	sg.how = JOB_SWITCH;
+	ck_assert_int_eq(jobs_check_signal(&sg), -1);
+
+	memset(&o, 0, sizeof(o));
+	o.job_id = 1;
+	o.seq = 1;
+	o.stream = JOB_STREAM_STDERR;
+	o.len = 5;
+	ck_assert_int_eq(jobrec_check_output(&o, 5), 0);
+	ck_assert_int_eq(jobrec_check_output(&o, 4), -1);
+	o.len = IPC_JOB_LINE_MAX + 1;
+	ck_assert_int_eq(jobrec_check_output(&o, o.len), -1);
+	o.len = 0;
+	o.stream = JOB_STREAM_DROPPED;
+	ck_assert_int_eq(jobrec_check_output(&o, 0), -1);
+	o.dropped = 9;
+	ck_assert_int_eq(jobrec_check_output(&o, 0), 0);
+	o.stream = 9;
+	ck_assert_int_eq(jobrec_check_output(&o, 0), -1);
+
+	memset(&pr, 0, sizeof(pr));
+	pr.job_id = 1;
+	pr.seq = 2;
+	pr.phase = JOB_PHASE_SYSTEM;
+	pr.total = 3;
+	pr.state = JOB_PS_IN_PROGRESS;
+	ck_assert_int_eq(jobrec_check_progress(&pr), 0);
+	pr.current = 4;
+	ck_assert_int_eq(jobrec_check_progress(&pr), -1);
+	pr.current = 0;
+	pr.state = 0;
+	ck_assert_int_eq(jobrec_check_progress(&pr), -1);
+	pr.phase = JOB_PHASE_TEST_SCRIPT;
+	pr.total = 5;
+	pr.current = 5;
+	pr.passed = 4;
+	pr.result = JOB_TR_COUNTED;
+	ck_assert_int_eq(jobrec_check_progress(&pr), 0);
+	pr.running = 1;		/* running, yet a final result */
+	ck_assert_int_eq(jobrec_check_progress(&pr), -1);
+
+	memset(&st, 0, sizeof(st));
+	st.job_id = 1;
+	st.seq = 3;
+	st.kind = JOB_CHECK_VERSION;
+	st.status = JOB_ST_WARNING;
+	ck_assert_int_eq(jobrec_check_status(&st), 0);
+	st.exit_code = 1;	/* 3.x would call the warning a failure */
+	ck_assert_int_eq(jobrec_check_status(&st), -1);
+	st.status = JOB_ST_STOPPED;
+	ck_assert_int_eq(jobrec_check_status(&st), -1);
+	st.exit_code = 130;
+	ck_assert_int_eq(jobrec_check_status(&st), 0);
+	st.status = JOB_ST_ERROR;
+	st.exit_code = 0;
+	ck_assert_int_eq(jobrec_check_status(&st), -1);
+	st.exit_code = -1;
+	ck_assert_int_eq(jobrec_check_status(&st), 0);
+	memset(st.message, 'x', sizeof(st.message));
+	ck_assert_int_eq(jobrec_check_status(&st), -1);
+	st.message[0] = '\0';
+	st.kind = JOB_NONE;
+	ck_assert_int_eq(jobrec_check_status(&st), -1);
+	st.kind = JOB_SWITCH;
+	st.after = JOB_AFTER_EXIT_SWITCH;	/* only after a success */
+	ck_assert_int_eq(jobrec_check_status(&st), -1);
+
+	memset(&an, 0, sizeof(an));
+	an.result = JOB_ANS_BUSY;
+	an.kind = JOB_SWITCH;
+	an.current_kind = JOB_TEST;
+	an.current_pid = 16286;
+	ck_assert_int_eq(jobrec_check_answer(&an), 0);
+	an.kind = JOB_KILL;	/* a bypass kind is never busy */
+	ck_assert_int_eq(jobrec_check_answer(&an), -1);
+	an.kind = JOB_SWITCH;
+	an.current_kind = JOB_NONE;
+	ck_assert_int_eq(jobrec_check_answer(&an), -1);
+	an.result = JOB_ANS_STARTED;
+	ck_assert_int_eq(jobrec_check_answer(&an), -1);
+	an.job_id = 7;
+	ck_assert_int_eq(jobrec_check_answer(&an), 0);
+
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(jobrec_check_state(&s), 0);
+	s.pid = 5;		/* idle with a pid */
+	ck_assert_int_eq(jobrec_check_state(&s), -1);
+	s.kind = JOB_TEST;
+	s.job_id = 2;
+	ck_assert_int_eq(jobrec_check_state(&s), 0);
+	memset(s.tests.checked_at, '1', sizeof(s.tests.checked_at));
+	ck_assert_int_eq(jobrec_check_state(&s), -1);
+}
+END_TEST
+
 static Suite *
 jobs_suite(void)
 {
@@ -1154,6 +1293,7 @@ jobs_suite(void)
 	JT(lock_verdict);
 	JT(check_version);
 	JT(system_verdict);
+	JT(channel_checks);
 #undef JT
 #undef JL
 	return s;
