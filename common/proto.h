@@ -367,8 +367,8 @@ _Static_assert(sizeof(struct ipc_job_answer) == 24, "ipc_job_answer");
  * Job records, exec -> net, in journal order.  Every record of a job
  * carries its job id (never 0) and a sequence number that starts at 1
  * and rises by one per record (output, progress and status share it), so
- * that the net-worker can
- * acknowledge delivery (JOB_ACK) and ask for a replay from a point.
+ * that the net-worker can acknowledge delivery (JOB_ACK) and ask for a
+ * replay from a point.
  */
 #define IPC_JOB_LINE_MAX	32768	/* nixfleet §2.5: split beyond */
 
