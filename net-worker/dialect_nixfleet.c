@@ -740,6 +740,42 @@ nixfleet_output(const char *command, int stream, const char *line,
 	return nixfleet_envelope("output", p);
 }
 
+int
+nixfleet_output_frames(const char *command, int stream, const char *line,
+    size_t len, char ***frames)
+{
+	char	**v = NULL, **nv, *clean, *f;
+	size_t	 n, off = 0, k;
+	int	 count = 0;
+
+	*frames = NULL;
+	if ((clean = nixfleet_utf8_sanitize(line != NULL ? line : "", len,
+	    &n)) == NULL)
+		return -1;
+	do {
+		k = nixfleet_line_piece(clean + off, n - off,
+		    IPC_JOB_LINE_MAX);
+		if ((f = nixfleet_output(command, stream, clean + off, k)) ==
+		    NULL || (nv = reallocarray(v, (size_t)count + 1,
+		    sizeof(*v))) == NULL) {
+			free(f);
+			goto fail;
+		}
+		v = nv;
+		v[count++] = f;
+		off += k;
+	} while (off < n);
+	free(clean);
+	*frames = v;
+	return count;
+ fail:
+	while (count > 0)
+		free(v[--count]);
+	free(v);
+	free(clean);
+	return -1;
+}
+
 char *
 nixfleet_dropped(const char *command, uint32_t k)
 {

@@ -139,6 +139,15 @@ size_t	 nixfleet_line_piece(const char *, size_t len, size_t max);
  */
 char	*nixfleet_output(const char *command, int stream, const char *line,
 	    size_t len);
+/*
+ * The same for a line of any length: repaired first (U+FFFD), then split
+ * into pieces of at most IPC_JOB_LINE_MAX bytes at UTF-8 boundaries, one
+ * frame each, in order (an empty line is one frame).  Returns the number
+ * of frames in the malloc'd *frames (free each, then the array), or -1
+ * on allocation failure.
+ */
+int	 nixfleet_output_frames(const char *command, int stream,
+	    const char *line, size_t len, char ***frames);
 /* §6.7: "[nixfleet-agent] <k> output lines dropped while disconnected" */
 char	*nixfleet_dropped(const char *command, uint32_t k);
 /* §2.6; message and generation NULL or "" are left out. */

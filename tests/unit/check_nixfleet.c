@@ -1219,6 +1219,51 @@ START_TEST(test_nixfleet_line_piece)
 }
 END_TEST
 
+/* A long line: repaired, then cut; pieces in order, none too long. */
+START_TEST(test_nixfleet_output_frames)
+{
+	char		**fr, *line, *joined;
+	size_t		 n = 20000, total = 0, len;
+	json_t		*p;
+	const char	*l;
+	int		 k, i;
+
+	line = malloc(n);
+	ck_assert_ptr_nonnull(line);
+	memset(line, 0xff, n);		/* 20000 bytes become 60000 */
+	memcpy(line, "start", 5);
+	joined = malloc(3 * n + 1);
+	ck_assert_ptr_nonnull(joined);
+	k = nixfleet_output_frames("switch", JOB_STREAM_STDERR, line, n, &fr);
+	ck_assert_int_eq(k, 2);
+	for (i = 0; i < k; i++) {
+		p = payload_of(fr[i], "output");
+		l = str_of(p, "line");
+		len = strlen(l);
+		ck_assert_uint_le(len, IPC_JOB_LINE_MAX);
+		ck_assert_str_eq(str_of(p, "command"), "switch");
+		ck_assert(json_is_true(json_object_get(p, "is_error")));
+		memcpy(joined + total, l, len);
+		total += len;
+		json_decref(p);
+	}
+	free(fr);
+	ck_assert_uint_eq(total, 5 + 3 * (n - 5));
+	ck_assert(memcmp(joined, "start\xef\xbf\xbd", 8) == 0);
+	/* Cut between two U+FFFD, never inside one. */
+	ck_assert(nixfleet_utf8_valid(joined, total));
+	free(joined);
+	free(line);
+
+	k = nixfleet_output_frames("pull", JOB_STREAM_STDOUT, "", 0, &fr);
+	ck_assert_int_eq(k, 1);
+	assert_text(fr[0], "{\"type\":\"output\",\"payload\":{\"line\":"
+	    "\"\",\"stream\":\"stdout\",\"command\":\"pull\","
+	    "\"is_error\":false}}");
+	free(fr);
+}
+END_TEST
+
 static Suite *
 nixfleet_suite(void)
 {
@@ -1265,6 +1310,7 @@ nixfleet_suite(void)
 	NF_TCASE(job_records);
 	NF_TCASE(heartbeat_job);
 	NF_TCASE(line_piece);
+	NF_TCASE(output_frames);
 #undef NF_TCASE
 	return s;
 }
