@@ -920,9 +920,11 @@ nixfleet_job_output(const char *command, const struct ipc_job_output *o,
 char *
 nixfleet_job_status(const char *command, const struct ipc_job_status *st)
 {
+	/* An array without its NUL is left out, never read past. */
 	return nixfleet_status(command, (int)st->status, st->exit_code,
-	    st->message[sizeof(st->message) - 1] == '\0' ? st->message : NULL,
-	    st->generation[sizeof(st->generation) - 1] == '\0' ?
+	    memchr(st->message, '\0', sizeof(st->message)) != NULL ?
+	    st->message : NULL,
+	    memchr(st->generation, '\0', sizeof(st->generation)) != NULL ?
 	    st->generation : NULL);
 }
 

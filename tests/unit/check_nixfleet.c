@@ -1119,6 +1119,13 @@ START_TEST(test_nixfleet_job_records)
 	    "\"payload\":{\"status\":\"ok\",\"command\":\"test\","
 	    "\"exit_code\":0,\"message\":\"3/3 passed\",\"generation\":"
 	    "\"c9e6e0d\"}}");
+	/* Terminated early, garbage after the NUL: still the text. */
+	memset(st.message, 'm', sizeof(st.message));
+	memcpy(st.message, "ok\0", 3);
+	assert_text(nixfleet_job_status("test", &st), "{\"type\":\"status\","
+	    "\"payload\":{\"status\":\"ok\",\"command\":\"test\","
+	    "\"exit_code\":0,\"message\":\"ok\",\"generation\":"
+	    "\"c9e6e0d\"}}");
 	memset(st.message, 'm', sizeof(st.message));
 	memset(st.generation, 'g', sizeof(st.generation));
 	st.status = 77;		/* no such code: "error", never garbage */
