@@ -504,9 +504,9 @@ sio_decode_one(const char *name, json_t *p, struct sio_in *in, int nested)
 		sio_decode_admin(in, p);
 		break;
 	case SIO_IN_SHELL_INPUT:
-		if (sio_get_str(in, p, "data", 1, &in->data) == -1)
-			break;
-		/* FALLTHROUGH */
+		if (sio_get_str(in, p, "data", 1, &in->data) == 0)
+			sio_get_str(in, p, "session", 0, &in->session);
+		break;
 	case SIO_IN_SHELL_START:
 	case SIO_IN_SHELL_CLOSE:
 		sio_get_str(in, p, "session", 0, &in->session);

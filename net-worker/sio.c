@@ -127,7 +127,8 @@ sio_backoff(struct sio *sm, uint64_t now)
 /*
  * End the session.  rejected: the server refused us (CONNECT_ERROR, HTTP
  * 401/403), counted for the hint of §3.4.  code < 0: the transport is
- * already gone, so there is nothing to close and BACKOFF starts now.
+ * already gone; SIO_CLOSE_ABORT: the owner drops it synchronously.  In
+ * both cases BACKOFF starts now, otherwise CLOSING waits for the end.
  */
 static void
 sio_end(struct sio *sm, uint64_t now, int code, int rejected,
@@ -156,7 +157,9 @@ sio_end(struct sio *sm, uint64_t now, int code, int rejected,
 	sio_early_clear(sm);
 	if (had_session && sm->ops->session_end != NULL)
 		sm->ops->session_end(sm->arg, sm->acked);
-	if (code < 0 || sm->state == SIO_S_DIALING) {
+	/* Gone already, or dropped now: nothing to wait for. */
+	if (code < 0 || code == SIO_CLOSE_ABORT ||
+	    sm->state == SIO_S_DIALING) {
 		if (code >= 0)
 			sm->ops->close(sm->arg, SIO_CLOSE_ABORT, why);
 		sio_backoff(sm, now);
@@ -216,20 +219,14 @@ sio_shutdown(struct sio *sm, uint64_t now)
 	int	 n;
 
 	sm->exiting = 1;
-	switch (sm->state) {
-	case SIO_S_BACKOFF:
+	if (sm->state == SIO_S_BACKOFF) {
 		sio_set_state(sm, SIO_S_EXIT, now, 0);
-		break;
-	case SIO_S_CONNECTED:
-	case SIO_S_ACKED:
-		/* The server logs "client namespace disconnect" (§2.3). */
-		if ((n = sio_encode_disconnect(f, sizeof(f))) > 0)
-			sm->ops->send(sm->arg, f, (size_t)n);
-		/* FALLTHROUGH */
-	default:
-		sio_end(sm, now, SIO_CLOSE_NORMAL, 0, "shutdown");
-		break;
+		return;
 	}
+	/* The server logs "client namespace disconnect" (§2.3). */
+	if (sio_live(sm) && (n = sio_encode_disconnect(f, sizeof(f))) > 0)
+		sm->ops->send(sm->arg, f, (size_t)n);
+	sio_end(sm, now, SIO_CLOSE_NORMAL, 0, "shutdown");
 }
 
 /* ---------------------------------------------------------------- */

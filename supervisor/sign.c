@@ -151,6 +151,24 @@ sign_put_literal(char *buf, size_t size, size_t *off, const char *s)
 	return 0;
 }
 
+int
+sign_answer(struct ipc_signed *out, const void *key, size_t keylen,
+    const char *id, int64_t ts_ms)
+{
+	char	 hex[SIGN_HEX_LEN + 1];
+	int	 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (sign_hmac(key, keylen, id, ts_ms, hex) == 0 &&
+	    sign_query(out->query, sizeof(out->query), id, ts_ms, hex) != -1) {
+		out->ts_ms = ts_ms;
+		rc = 0;
+	} else
+		memset(out, 0, sizeof(*out));
+	explicit_bzero(hex, sizeof(hex));
+	return rc;
+}
+
 int64_t
 sign_now_ms(void)
 {

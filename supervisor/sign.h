@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto.h"
+
 #define SIGN_CLIENTID_MAX	128
 #define SIGN_HEX_LEN		64
 /* {"clientId":"<128>","ts":<19 digits: INT64_MAX>} */
@@ -37,6 +39,15 @@ int	sign_hmac(const void *key, size_t keylen, const char *id,
  */
 int	sign_query(char *buf, size_t size, const char *id, int64_t ts_ms,
 	    const char *hex);
+_Static_assert(SIGN_QUERY_MAX <= IPC_SIGN_QUERY_MAX, "sign query");
+
+/*
+ * The answer to IPC_NS_SIGN: out->ts_ms = ts_ms, out->query =
+ * sign_query(id, ts_ms, sign_hmac(key, id, ts_ms)).  0, or -1 with errno
+ * set and *out zeroed.
+ */
+int	sign_answer(struct ipc_signed *out, const void *key, size_t keylen,
+	    const char *id, int64_t ts_ms);
 /* CLOCK_REALTIME in Unix milliseconds, recomputed for every attempt. */
 int64_t	sign_now_ms(void);
 

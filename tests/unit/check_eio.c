@@ -397,7 +397,10 @@ START_TEST(test_sio_encode)
 	/* Only an object is a payload. */
 	o = json_array();
 	ck_assert_ptr_null(sio_encode_event("x", o, &len));
-	ck_assert_ptr_null(sio_encode_event("", json_object(), &len));
+	json_decref(o);
+	o = json_object();
+	ck_assert_ptr_null(sio_encode_event("", o, &len));
+	ck_assert_ptr_null(sio_encode_event(NULL, o, &len));
 	json_decref(o);
 }
 END_TEST

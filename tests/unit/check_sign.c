@@ -125,6 +125,24 @@ START_TEST(test_sign_query)
 }
 END_TEST
 
+/* The IPC answer: ts and query, or nothing at all. */
+START_TEST(test_sign_answer)
+{
+	struct ipc_signed	 a;
+
+	ck_assert_int_eq(sign_answer(&a, "s3cret", 6, "host-01",
+	    1700000000000LL), 0);
+	ck_assert_int_eq(a.ts_ms, 1700000000000LL);
+	ck_assert_str_eq(a.query, "clientId=host-01&ts=1700000000000&sig="
+	    "130087beba31b698676e0372fa2f76311625886b90ca1cbfb1a7802ceb7c37e7");
+	ck_assert_int_eq(sign_answer(&a, "s3cret", 6, "bad id", 1), -1);
+	ck_assert_int_eq(a.ts_ms, 0);
+	ck_assert_str_eq(a.query, "");
+	ck_assert_int_eq(sign_answer(&a, "", 0, "host-01", 1), -1);
+	ck_assert_str_eq(a.query, "");
+}
+END_TEST
+
 /* Fresh on every attempt: milliseconds of the real-time clock. */
 START_TEST(test_sign_now)
 {
@@ -154,6 +172,7 @@ sign_suite(void)
 	SG_TCASE(clientid);
 	SG_TCASE(message_bounds);
 	SG_TCASE(query);
+	SG_TCASE(answer);
 	SG_TCASE(now);
 #undef SG_TCASE
 	return s;
