@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -340,6 +341,28 @@ class PeerCase:
                                              path="/api/socket.io/"),
                                  until(lambda f: "hello_ack" in f)))
         self.assertIn('42/agents,["hello_ack",{}]', frames)
+
+
+    def test_tls(self):
+        """wss:// with a certificate given on the command line."""
+        certs = h.certlib.make_certs(self.work.path("certs"))
+        cert, key = certs.pair("server")
+        peer = self.start_peer("--cert", str(cert), "--key", str(key))
+        self.assertEqual(peer.info["scheme"], "wss")
+        ctx = ssl.create_default_context(cafile=str(certs.ca))
+        got = []
+
+        async def main():
+            async with websockets.connect(
+                    "wss://localhost:%d/socket.io/?EIO=4&transport=websocket&%s"
+                    % (peer.port, query()), ssl=ctx, compression=None) as ws:
+                got.append(await asyncio.wait_for(ws.recv(), 5))
+                await ws.send("40/agents,")
+                while not got[-1].startswith("40/agents,"):
+                    got.append(await asyncio.wait_for(ws.recv(), 5))
+        run(main())
+        self.assertEqual(got[0][0], "0")
+        self.assertTrue(got[-1].startswith('40/agents,{"sid":'))
 
 
 class NodePeerTest(PeerCase, unittest.TestCase):
