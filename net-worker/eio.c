@@ -346,7 +346,8 @@ sio_packet_decode(const char *s, size_t len, struct sio_packet *p)
 	if (len == 0)
 		return sio_verdict(p, SIO_V_DROP, "empty message packet");
 	if (s[0] < '0' || s[0] > '6')
-		return sio_verdict(p, SIO_V_DROP, "Socket.IO type out of range");
+		return sio_verdict(p, SIO_V_DROP,
+		    "Socket.IO type out of range");
 	p->type = s[i++] - '0';
 	/* Step 3: "<count>-" for binary packets, at most 16. */
 	if (p->type == SIO_BINARY_EVENT || p->type == SIO_BINARY_ACK) {

@@ -104,7 +104,8 @@ int	sio_reserved_name(const char *);
  */
 int	sio_encode_connect(char *buf, size_t size);		/* 40/agents, */
 int	sio_encode_disconnect(char *buf, size_t size);	/* 41/agents, */
-int	sio_encode_ack(char *buf, size_t size, int64_t id);	/* 43/agents,<id>[] */
+/* 43/agents,<id>[] */
+int	sio_encode_ack(char *buf, size_t size, int64_t id);
 /*
  * 42/agents,["<name>",<payload>] in malloc'd memory; payload must be an
  * object (§2.8 rules hold for jansson's compact output of valid UTF-8).

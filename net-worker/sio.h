@@ -75,7 +75,7 @@ struct sio_ops {
 };
 
 struct sio_early {			/* one packet buffered before the ack */
-	char		*text;		/* the Socket.IO packet; NULL: ack only */
+	char		*text;		/* the packet; NULL: ack only */
 	size_t		 len;
 	int64_t		 ack;
 };
@@ -93,13 +93,13 @@ struct sio {
 	int			 hints;		/* clock hints logged */
 	struct eio_open		 open;
 	int			 opened;	/* open packet seen */
-	uint64_t		 dl_state;	/* the state's deadline, 0: none */
+	uint64_t		 dl_state;	/* state deadline, 0: none */
 	uint64_t		 dl_watchdog;
 	uint64_t		 dl_heartbeat;
 	uint64_t		 dl_stats;
 	uint64_t		 last_traffic;
 	int			 attach_left;	/* binary frames still to eat */
-	int64_t			 attach_ack;	/* their packet's ack id, or -1 */
+	int64_t			 attach_ack;	/* their ack id, or -1 */
 	struct sio_early	 early[SIO_BUF_PACKETS];
 	int			 nearly;
 	size_t			 early_bytes;

@@ -334,6 +334,15 @@ class PeerCase:
         peer = self.start_peer()
         self.rejected(peer, "clientId=host-01", "missing clientId, ts or sig")
 
+    def test_app_ping(self):
+        """--app-ping-ms: the server's own ping events (§4.2)."""
+        peer = self.start_peer("--app-ping-ms", "200")
+        frames = run(raw_session(self.ws_url(peer, query()),
+                                 until(lambda f: '["ping",' in f)))
+        m = re.fullmatch(r'42/agents,\["ping",\{"ts":(\d+)\}\]', frames[-1])
+        self.assertIsNotNone(m, frames)
+        self.assertLess(abs(int(m.group(1)) - now_ms()), 60000)
+
     def test_path_prefix(self):
         """I2: a server under /api/socket.io/."""
         peer = self.start_peer("--path", "/api/socket.io")

@@ -9,7 +9,10 @@
  *   node server.js --port 0 --control-port 0 --record FILE --token T
  *       [--path /socket.io] [--ping-interval 1500] [--ping-timeout 1000]
  *       [--max-payload 1000000] [--skew-ms 0] [--max-skew-sec 600]
- *       [--no-hello] [--cert PEM --key PEM]
+ *       [--no-hello] [--app-ping-ms 0] [--cert PEM --key PEM]
+ *
+ * --app-ping-ms N: emit ping {"ts": now} every N ms on each connection,
+ * as the Go port's server does every pingIntervalSec (§4.2).
  *
  * First stdout line: LISTENING port=<p> control=<c> scheme=<ws|wss>.
  * Record lines (JSON, one per event, "t" in Unix seconds):
@@ -46,7 +49,7 @@ function parseArgs(argv) {
 		port: 0, controlPort: 0, record: null, token: "test-token",
 		path: "/socket.io", pingInterval: 1500, pingTimeout: 1000,
 		maxPayload: 1000000, skewMs: 0, maxSkewSec: 600, hello: true,
-		cert: null, key: null, host: "127.0.0.1",
+		cert: null, key: null, host: "127.0.0.1", appPingMs: 0,
 	};
 	for (let i = 2; i < argv.length; i++) {
 		const k = argv[i], v = () => argv[++i];
@@ -62,6 +65,7 @@ function parseArgs(argv) {
 		case "--skew-ms": a.skewMs = Number(v()); break;
 		case "--max-skew-sec": a.maxSkewSec = Number(v()); break;
 		case "--no-hello": a.hello = false; break;
+		case "--app-ping-ms": a.appPingMs = Number(v()); break;
 		case "--cert": a.cert = v(); break;
 		case "--key": a.key = v(); break;
 		case "--host": a.host = v(); break;
@@ -158,7 +162,11 @@ agents.on("connection", (socket) => {
 		counters.events++;
 		record({ event: "event", conn, name, args: rest, ack });
 	});
+	const pinger = args.appPingMs > 0 ? setInterval(() =>
+	    emit(socket, "ping", { ts: Date.now() }), args.appPingMs) : null;
 	socket.on("disconnect", (reason) => {
+		if (pinger !== null)
+			clearInterval(pinger);
 		record({ event: "disconnect", conn, reason });
 		if (current === socket)
 			current = null;

@@ -11,6 +11,7 @@ a refusal is `44/agents,{"message":"unauthorized"}`, and with
     /usr/bin/python3 server.py --port 0 --control-port 0 --record FILE
         --token T [--path /socket.io] [--ping-interval 2] [--ping-timeout 2]
         [--early-ping] [--no-namespace] [--skew-ms 0] [--max-skew-sec 600]
+        [--app-ping-ms 0]
         [--cert PEM --key PEM]
 
 First stdout line: LISTENING port=<p> control=<c> scheme=<ws|wss>.
@@ -44,6 +45,7 @@ class Peer:
         self.conns = {}         # sid -> conn
         self.counters = {"connects": 0, "rejects": 0, "events": 0}
         self.ack_id = 0
+        self.pingers = {}      # sid -> app ping task
 
     def record(self, **kv):
         line = json.dumps(dict(t=time.time(), **kv))
@@ -103,10 +105,21 @@ class Agents(socketio.AsyncNamespace):
         await p.emit(sid, "hello_ack", {})
         if p.args.early_ping:
             await p.emit(sid, "ping", {"ts": int(time.time() * 1000)})
+        if p.args.app_ping_ms > 0:
+            p.pingers[sid] = asyncio.ensure_future(self.app_ping(sid))
+
+    async def app_ping(self, sid):
+        """The Go port's server pings every pingIntervalSec (§4.2)."""
+        while True:
+            await asyncio.sleep(self.peer.args.app_ping_ms / 1000)
+            await self.peer.emit(sid, "ping", {"ts": int(time.time() * 1000)})
 
     async def on_disconnect(self, sid):
         p = self.peer
         conn = p.conns.pop(sid, None)
+        task = p.pingers.pop(sid, None)
+        if task:
+            task.cancel()
         p.record(event="disconnect", conn=conn, reason="disconnect")
         if p.current and p.current[0] == sid:
             p.current = None
@@ -184,6 +197,7 @@ async def main():
     ap.add_argument("--skew-ms", type=int, default=0)
     ap.add_argument("--max-skew-sec", type=int, default=600)
     ap.add_argument("--early-ping", action="store_true")
+    ap.add_argument("--app-ping-ms", type=int, default=0)
     ap.add_argument("--no-namespace", action="store_true")
     ap.add_argument("--cert")
     ap.add_argument("--key")
