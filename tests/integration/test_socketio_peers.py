@@ -61,6 +61,19 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+SIO_SIGN = h.BUILD_DIR / "tests" / "sio_sign"
+
+
+def c_query(client_id=CLIENT_ID, ts=None, token=TOKEN):
+    """The query as supervisor/sign.c writes it (tests/tools/sio_sign)."""
+    if not os.access(SIO_SIGN, os.X_OK):
+        raise RuntimeError("not built: %s (set BUILD_DIR)" % SIO_SIGN)
+    argv = [str(SIO_SIGN), client_id] + ([] if ts is None else [str(ts)])
+    out = subprocess.run(argv, env={"SIO_SIGN_KEY": token}, check=True,
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout.strip()
+
+
 def query(token=TOKEN, client_id=CLIENT_ID, ts=None, sig=None):
     ts = now_ms() if ts is None else ts
     sig = sign(token, client_id, ts) if sig is None else sig
@@ -218,9 +231,26 @@ class PeerCase:
                          "9b79782510fcc4e4fa52816dcdad7b598d4cdb63"
                          "aeb9512a5f6f60a3a80c6305")
 
+    def test_c_signer(self):
+        """The C signer and this file's agree, byte for byte, on the
+        §3.3 vector and on now; the server accepts the C query."""
+        self.assertEqual(c_query("host-01", 1700000000000, "s3cret"),
+                         "clientId=host-01&ts=1700000000000&sig="
+                         "130087beba31b698676e0372fa2f76311625886b"
+                         "90ca1cbfb1a7802ceb7c37e7")
+        ts = now_ms()
+        self.assertEqual(c_query(ts=ts), query(ts=ts))
+        self.assertEqual(c_query("node:7", 5), "clientId=node%3A7&ts=5&sig=" +
+                         sign(TOKEN, "node:7", 5))
+        peer = self.start_peer()
+        frames = run(raw_session(self.ws_url(peer, c_query()),
+                                 until(lambda f: "hello_ack" in f)))
+        self.assertIn('42/agents,["hello_ack",{}]', frames)
+        self.assertEqual(peer.records("reject"), [])
+
     def test_client_connects(self):
-        """A real socket.io client: hello_ack, stats and pong recorded,
-        the ts of a ping echoed exactly (I7)."""
+        """A real socket.io client, signed by the C signer: hello_ack,
+        stats and pong recorded, the ts of a ping echoed exactly (I7)."""
         peer = self.start_peer()
         got = {"hello": asyncio.Event(), "ping": None}
 
@@ -238,7 +268,7 @@ class PeerCase:
                 await c.emit("pong", {"ts": data["ts"]}, namespace="/agents")
                 pinged.set()
 
-            await c.connect("http://127.0.0.1:%d/?%s" % (peer.port, query()),
+            await c.connect("http://127.0.0.1:%d/?%s" % (peer.port, c_query()),
                             namespaces=["/agents"], transports=["websocket"],
                             socketio_path="socket.io", wait_timeout=10)
             await asyncio.wait_for(got["hello"].wait(), 10)
