@@ -412,6 +412,41 @@ class NodePeerTest(PeerCase, unittest.TestCase):
         peer = self.start_peer("--skew-ms", "700000")
         self.rejected(peer, query(), "clock skew")
 
+    def test_soft_disconnect(self):
+        """JS disconnect(): 41/agents, and the engine stays open."""
+        peer = self.start_peer("--ping-interval", "300", "--ping-timeout",
+                               "1000")
+        got = []
+
+        async def main():
+            async with websockets.connect(self.ws_url(peer, query()),
+                                          compression=None) as ws:
+                got.append(await ws.recv())
+                await ws.send("40/agents,")
+                while got[-1] != '42/agents,["hello_ack",{}]':
+                    got.append(await asyncio.wait_for(ws.recv(), 5))
+                await asyncio.get_running_loop().run_in_executor(
+                    None, peer.control, "disconnect-soft")
+                while got[-1] != "41/agents,":
+                    got.append(await asyncio.wait_for(ws.recv(), 5))
+                # engine pings go on after the namespace is gone
+                got.append(await asyncio.wait_for(ws.recv(), 5))
+                await ws.send("3")
+        run(main())
+        self.assertEqual(got[-1], "2")
+
+    def test_close_engine(self):
+        peer = self.start_peer()
+
+        def steps(frames):
+            if frames[-1] == '42/agents,["hello_ack",{}]':
+                return (None, lambda: peer.control("close-engine"))
+            return None
+        run(raw_session(self.ws_url(peer, query()), steps))
+        d = h.wait_for(lambda: peer.records("disconnect"), 5,
+                       what="disconnect")
+        self.assertEqual(d[0]["reason"], "forced close")
+
     def test_binary_then_ping(self):
         """I12: socket.emit("bin", Buffer) is 451-/agents,... plus one
         binary frame."""
@@ -451,6 +486,26 @@ class PythonPeerTest(PeerCase, unittest.TestCase):
         self.assertEqual(frames[1], '42/agents,["hello_ack",{}]', frames)
         self.assertTrue(frames[2].startswith('42/agents,["ping",{"ts":'), frames)
         self.assertTrue(frames[3].startswith('40/agents,{"sid":'), frames)
+
+    def test_always_connect(self):
+        """§2.2: with always_connect a refusal is 40 then 41{message}."""
+        peer = self.start_peer("--always-connect")
+        frames = run(raw_session(self.ws_url(peer, query(sig="0" * 64)),
+                                 until(lambda f: f.startswith("41"))))
+        self.assertTrue(frames[1].startswith('40/agents,{"sid":'), frames)
+        self.assertEqual(frames[-1], '41/agents,{"message":"unauthorized"}')
+
+    def test_close_engine(self):
+        peer = self.start_peer()
+
+        def steps(frames):
+            if frames[-1].startswith("40/agents,"):
+                return (None, lambda: peer.control("close-engine"))
+            return None
+        frames = run(raw_session(self.ws_url(peer, query()), steps))
+        self.assertTrue(frames[-1].startswith("40/agents,") or
+                        frames[-1] == "1", frames)
+        h.wait_for(lambda: peer.records("disconnect"), 5, what="disconnect")
 
     def test_unregistered_namespace(self):
         """§2.2: python-socketio's bare string refusal."""

@@ -5,13 +5,14 @@
 The same behaviour and record format as server.js, with this server's
 quirks: hello_ack is emitted inside on_connect, so it reaches the agent
 before the CONNECT ack (§2.4); the open packet has no maxPayload (§1.3);
-a refusal is `44/agents,{"message":"unauthorized"}`, and with
---no-namespace the bare string "Unable to connect".
+a refusal is `44/agents,{"message":"unauthorized"}`, with
+--no-namespace the bare string "Unable to connect", and with
+--always-connect `40/agents,{...}` then `41/agents,{"message":...}`.
 
     /usr/bin/python3 server.py --port 0 --control-port 0 --record FILE
         --token T [--path /socket.io] [--ping-interval 2] [--ping-timeout 2]
         [--early-ping] [--no-namespace] [--skew-ms 0] [--max-skew-sec 600]
-        [--app-ping-ms 0]
+        [--app-ping-ms 0] [--always-connect]
         [--cert PEM --key PEM]
 
 First stdout line: LISTENING port=<p> control=<c> scheme=<ws|wss>.
@@ -198,6 +199,7 @@ async def main():
     ap.add_argument("--max-skew-sec", type=int, default=600)
     ap.add_argument("--early-ping", action="store_true")
     ap.add_argument("--app-ping-ms", type=int, default=0)
+    ap.add_argument("--always-connect", action="store_true")
     ap.add_argument("--no-namespace", action="store_true")
     ap.add_argument("--cert")
     ap.add_argument("--key")
@@ -208,6 +210,7 @@ async def main():
                                ping_interval=args.ping_interval,
                                ping_timeout=args.ping_timeout,
                                max_http_buffer_size=args.max_payload,
+                               always_connect=args.always_connect,
                                cors_allowed_origins=[])
     peer.sio = sio
 
