@@ -250,6 +250,21 @@ stats_prefix(const unsigned char *m, size_t n)
 	return bits;
 }
 
+int
+stats_addr_class(int family, const unsigned char *a)
+{
+	if (family == AF_INET) {
+		if (a[0] == 127 || (a[0] == 169 && a[1] == 254))
+			return -1;
+		return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		    (a[0] == 192 && a[1] == 168);
+	}
+	if (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(const void *)a) ||
+	    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return -1;
+	return (a[0] & 0xfe) == 0xfc;
+}
+
 static void
 stats_iface_add(struct stats_sample *s, const struct ifaddrs *ifa)
 {
@@ -265,10 +280,6 @@ stats_iface_add(struct stats_sample *s, const struct ifaddrs *ifa)
 			m = (const unsigned char *)&((const struct sockaddr_in *)
 			    (const void *)ifa->ifa_netmask)->sin_addr;
 		n = 4;
-		if (a[0] == 127 || (a[0] == 169 && a[1] == 254))
-			return;
-		internal = a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
-		    (a[0] == 192 && a[1] == 168);
 	} else {
 		a = ((const struct sockaddr_in6 *)(const void *)
 		    ifa->ifa_addr)->sin6_addr.s6_addr;
@@ -276,11 +287,9 @@ stats_iface_add(struct stats_sample *s, const struct ifaddrs *ifa)
 			m = ((const struct sockaddr_in6 *)(const void *)
 			    ifa->ifa_netmask)->sin6_addr.s6_addr;
 		n = 16;
-		if (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(const void *)a) ||
-		    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
-			return;
-		internal = (a[0] & 0xfe) == 0xfc;
 	}
+	if ((internal = stats_addr_class(fam, a)) == -1)
+		return;
 	e = &s->iface[s->niface];
 	memset(e, 0, sizeof(*e));
 	strlcpy(e->name, ifa->ifa_name, sizeof(e->name));

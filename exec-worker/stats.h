@@ -77,6 +77,8 @@ void	 stats_parse_os_release(const char *, struct stats_sample *);
 int	 stats_fs_nodev(const char *, const char *);
 /* Network of addr/prefix: 192.168.1.20/24 -> 192.168.1.0/24. */
 int	 stats_network(int, const void *, unsigned, char *, size_t);
+/* -1 skipped (loopback, link-local), 1 private (internal), 0 public. */
+int	 stats_addr_class(int, const unsigned char *);
 /* RFC 3339 UTC, whole seconds: 2023-11-14T22:13:20Z. */
 void	 stats_rfc3339(int64_t, char [32]);
 

@@ -451,12 +451,17 @@ START_TEST(exec_status_env_cwd)
 	struct admin_spawn	 sp;
 	struct admin_result	 res;
 
+	/* An inherited fd without close-on-exec must not reach the child. */
+	ck_assert_int_eq(dup2(2, 57), 57);
+	argv[2] = "pwd; echo \"${AUTH_TOKEN-unset} ${PATH:+path}\"; "
+	    "echo err >&2; test -e /proc/$$/fd/57 && echo leak; exit 3";
 	setenv("AUTH_TOKEN", "leak", 1);
 	memset(&sp, 0, sizeof(sp));
 	sp.argv = argv;
 	sp.cwd = "/tmp";
 	ck_assert_int_eq(admin_exec(&sp, 5, &res), 0);
 	unsetenv("AUTH_TOKEN");
+	close(57);
 	ck_assert_int_eq(res.code, 3);
 	ck_assert_str_eq(res.error, "exit status 3");
 	ck_assert_str_eq(res.out, "/tmp\nunset path\n");
@@ -465,20 +470,47 @@ START_TEST(exec_status_env_cwd)
 }
 END_TEST
 
+/* Gone, or a zombie waiting for its new parent to reap it. */
+static int
+proc_dead(pid_t pid)
+{
+	char	 path[64], buf[256], *p;
+	FILE	*f;
+	int	 i;
+
+	for (i = 0; i < 50; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if ((f = fopen(path, "r")) == NULL)
+			return 1;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (p != NULL && (p = strrchr(buf, ')')) != NULL &&
+		    p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
 START_TEST(exec_timeout_124)
 {
 	char			*argv[] = { "sh", "-c",
-	    "echo before; sleep 30 & sleep 30", NULL };
+	    "sleep 30 & echo $!; sleep 30", NULL };
 	struct admin_result	 res;
 	uint64_t		 t0 = admin_now_ms();
+	long			 bg;
 
 	run(argv, 1, &res);
 	ck_assert_int_eq(res.code, 124);
 	ck_assert_str_eq(res.error, "timed out after 1s");
-	ck_assert_str_eq(res.out, "before\n");
-	/* The whole group died, or we would wait for the background sleep. */
+	/* Output so far is kept. */
+	ck_assert_ptr_nonnull(res.out);
+	bg = strtol(res.out, NULL, 10);
+	ck_assert_int_gt(bg, 1);
 	ck_assert_uint_lt(admin_now_ms() - t0, 10000);
 	ck_assert_uint_ge(res.duration_ms, 900);
+	/* The whole group got SIGKILL: the background sleep is gone too. */
+	ck_assert_msg(proc_dead((pid_t)bg), "background pid %ld alive", bg);
 	admin_result_free(&res);
 
 	argv[2] = "sleep 30";

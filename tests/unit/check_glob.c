@@ -342,6 +342,13 @@ START_TEST(plan_store)
 	ck_assert_int_eq(truncate(path, st.st_size - 4), 0);
 	ck_assert_int_eq(walk_plan_load(base, "plan/1 x", &q, err,
 	    sizeof(err)), -1);
+	/* A plan directory owned by someone else is refused. */
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	ck_assert_int_eq(walk_plan_save(base, &p, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "refusing"));
+	ck_assert_int_eq(chown(dir, 0, 0), 0);
+	ck_assert_int_eq(walk_plan_save(base, &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(truncate(path, st.st_size - 4), 0);
 	/* A group-writable plan directory is refused. */
 	ck_assert_int_eq(chmod(dir, 0770), 0);
 	ck_assert_int_eq(walk_plan_save(base, &p, err, sizeof(err)), -1);

@@ -80,6 +80,30 @@ START_TEST(parse_misc)
 	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8:1:2::5", a6), 1);
 	ck_assert_int_eq(stats_network(AF_INET6, a6, 64, out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "2001:db8:1:2::/64");
+	{
+		static const struct {
+			int		 fam;
+			const char	*addr;
+			int		 want;
+		} c[] = {
+			{ AF_INET, "127.0.0.1", -1 }, { AF_INET, "169.254.3.4", -1 },
+			{ AF_INET, "10.1.2.3", 1 }, { AF_INET, "172.16.0.1", 1 },
+			{ AF_INET, "172.31.255.1", 1 }, { AF_INET, "172.32.0.1", 0 },
+			{ AF_INET, "192.168.1.20", 1 }, { AF_INET, "8.8.8.8", 0 },
+			{ AF_INET, "169.253.0.1", 0 },
+			{ AF_INET6, "::1", -1 }, { AF_INET6, "fe80::1", -1 },
+			{ AF_INET6, "febf::1", -1 }, { AF_INET6, "fec0::1", 0 },
+			{ AF_INET6, "fc00::1", 1 }, { AF_INET6, "fd12::1", 1 },
+			{ AF_INET6, "2001:db8::1", 0 },
+		};
+		size_t	i;
+
+		for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			ck_assert_int_eq(inet_pton(c[i].fam, c[i].addr, a6), 1);
+			ck_assert_msg(stats_addr_class(c[i].fam, a6) == c[i].want,
+			    "%s", c[i].addr);
+		}
+	}
 	stats_rfc3339(1700000000, out);
 	ck_assert_str_eq(out, "2023-11-14T22:13:20Z");
 }
