@@ -172,23 +172,36 @@ admin_allow_add(struct admin_allow *al, const char *entry, const char **why)
 	return 0;
 }
 
+/* Tokens compare trimmed and ASCII lower-cased (a quoted " x" is "x"). */
 static int
 admin_token_eq(const char *a, const char *b)
 {
+	size_t		la, lb, i;
 	unsigned char	ca, cb;
 
-	for (;; a++, b++) {
-		ca = (unsigned char)*a;
-		cb = (unsigned char)*b;
+	while (admin_isspace((unsigned char)*a))
+		a++;
+	while (admin_isspace((unsigned char)*b))
+		b++;
+	la = strlen(a);
+	lb = strlen(b);
+	while (la > 0 && admin_isspace((unsigned char)a[la - 1]))
+		la--;
+	while (lb > 0 && admin_isspace((unsigned char)b[lb - 1]))
+		lb--;
+	if (la != lb)
+		return 0;
+	for (i = 0; i < la; i++) {
+		ca = (unsigned char)a[i];
+		cb = (unsigned char)b[i];
 		if (ca >= 'A' && ca <= 'Z')
 			ca += 'a' - 'A';
 		if (cb >= 'A' && cb <= 'Z')
 			cb += 'a' - 'A';
 		if (ca != cb)
 			return 0;
-		if (ca == '\0')
-			return 1;
 	}
+	return 1;
 }
 
 int
@@ -560,4 +573,47 @@ admin_fit(const char *out, size_t out_len, const char *err, size_t err_len,
 		cap /= 2;
 	}
 	return *out_n < out_len || *err_n < err_len;
+}
+
+/* ---- logging ---- */
+
+void
+admin_log_preview(const char *cmd, size_t len, char out[ADMIN_PREVIEW_MAX])
+{
+	unsigned char	*data;
+	size_t		 n, i, dlen;
+	int		 kind;
+
+	kind = cron_match(cmd, len, &data, &dlen);
+	free(data);
+	if (kind == CRON_WRITE) {
+		strlcpy(out, "cron update pipeline (redacted)", ADMIN_PREVIEW_MAX);
+		return;
+	}
+	n = admin_utf8_cut(cmd, len, 120);
+	for (i = 0; i < n; i++) {
+		unsigned char	c = (unsigned char)cmd[i];
+
+		out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	if (n < len) {
+		memcpy(out + n, "\xe2\x80\xa6", 3);	/* … */
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+void
+admin_log_token(const char *tok, char out[ADMIN_PREVIEW_MAX])
+{
+	size_t	n = tok != NULL ? strlen(tok) : 0;
+
+	if (n <= 10) {
+		strlcpy(out, tok != NULL ? tok : "", ADMIN_PREVIEW_MAX);
+		return;
+	}
+	memcpy(out, tok, 4);
+	memcpy(out + 4, "\xe2\x80\xa6", 3);
+	memcpy(out + 7, tok + n - 4, 4);
+	out[11] = '\0';
 }

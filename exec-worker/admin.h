@@ -141,6 +141,17 @@ size_t	 admin_json_len(const char *, size_t);
 int	 admin_fit(const char *, size_t, const char *, size_t, size_t, size_t,
 	    size_t *, size_t *);
 
+/*
+ * Log texts (§6.1 Logging): a command cut at 120 bytes (UTF-8 safe,
+ * control bytes as `?`, `…` when cut), a cron write as `cron update
+ * pipeline (redacted)`; a token in full up to 10 bytes, else abcd…wxyz.
+ */
+#define ADMIN_PREVIEW_MAX	128
+#define ADMIN_WARN_EMPTY	\
+	"admin.allowedCommands is empty: all admin_run commands will be refused"
+void	 admin_log_preview(const char *, size_t, char [ADMIN_PREVIEW_MAX]);
+void	 admin_log_token(const char *, char [ADMIN_PREVIEW_MAX]);
+
 /* ---- running a child ---- */
 
 struct admin_spawn {
@@ -199,6 +210,13 @@ void	 admin_proc_result(struct admin_proc *, int, int, int,
  * `exec: "<argv0>": <strerror>`.  Returns -1 only when out of memory.
  */
 int	 admin_exec(const struct admin_spawn *, int, struct admin_result *);
+/*
+ * The same with an absolute deadline (admin_now_ms clock): §6.1 counts
+ * the timeout from receipt, so time spent waiting for a slot is used up.
+ * timeout_s only feeds the `timed out after <N>s` text.
+ */
+int	 admin_exec_until(const struct admin_spawn *, uint64_t, int,
+	    struct admin_result *);
 void	 admin_result_free(struct admin_result *);
 uint64_t admin_now_ms(void);
 

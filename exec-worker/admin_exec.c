@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,6 +50,47 @@ admin_nonblock(int fd)
 	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/*
+ * execvp without glibc's fallback of running a file that is not an
+ * executable through /bin/sh.  PATH is the worker's own (the agent's,
+ * passed on by the supervisor); only fixed buffers, as after fork.
+ */
+static void
+admin_execvp(const char *file, char *const *argv, char *const *envp)
+{
+	const char	*path, *p, *q;
+	char		 buf[PATH_MAX];
+	size_t		 dl, fl = strlen(file);
+	int		 eacces = 0;
+
+	if (strchr(file, '/') != NULL) {
+		execve(file, argv, envp);
+		return;
+	}
+	if ((path = getenv("PATH")) == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; ; p = q + 1) {
+		if ((q = strchr(p, ':')) == NULL)
+			q = p + strlen(p);
+		dl = (size_t)(q - p);
+		if (dl + fl + 2 <= sizeof(buf)) {
+			memcpy(buf, dl == 0 ? "." : p, dl == 0 ? 1 : dl);
+			dl = dl == 0 ? 1 : dl;
+			buf[dl] = '/';
+			memcpy(buf + dl + 1, file, fl + 1);
+			execve(buf, argv, envp);
+			if (errno == EACCES)
+				eacces = 1;
+			else if (errno != ENOENT && errno != ENOTDIR &&
+			    errno != ELOOP && errno != ENAMETOOLONG)
+				return;
+		}
+		if (*q == '\0')
+			break;
+	}
+	errno = eacces ? EACCES : ENOENT;
+}
+
 /* In the child: never returns. */
 static void __dead
 admin_child(const struct admin_spawn *sp, char *const *envp, int in_fd,
@@ -73,7 +115,7 @@ admin_child(const struct admin_spawn *sp, char *const *envp, int in_fd,
 	closefrom(4);
 	if (sp->cwd != NULL && sp->cwd[0] != '\0' && chdir(sp->cwd) == -1)
 		goto fail;
-	execvpe(sp->argv[0], sp->argv, envp);
+	admin_execvp(sp->argv[0], sp->argv, envp);
 fail:
 	e = errno;
 	(void)write(3, &e, sizeof(e));
@@ -352,14 +394,21 @@ admin_exec_poll(struct admin_proc *p, uint64_t deadline)
 int
 admin_exec(const struct admin_spawn *sp, int timeout_s, struct admin_result *res)
 {
+	if (timeout_s <= 0)
+		timeout_s = ADMIN_TIMEOUT_DEFAULT;
+	return admin_exec_until(sp, admin_now_ms() + (uint64_t)timeout_s * 1000,
+	    timeout_s, res);
+}
+
+int
+admin_exec_until(const struct admin_spawn *sp, uint64_t deadline,
+    int timeout_s, struct admin_result *res)
+{
 	struct admin_proc	 p;
 	struct sigaction	 ign, old;
-	uint64_t		 deadline;
 	pid_t			 r = 0;
 	int			 e, status = 0, timed_out = 0;
 
-	if (timeout_s <= 0)
-		timeout_s = ADMIN_TIMEOUT_DEFAULT;
 	memset(res, 0, sizeof(*res));
 	memset(&ign, 0, sizeof(ign));
 	ign.sa_handler = SIG_IGN;
@@ -372,7 +421,6 @@ admin_exec(const struct admin_spawn *sp, int timeout_s, struct admin_result *res
 		    sp->argv[0], strerror(e));
 		return 0;
 	}
-	deadline = p.start_ms + (uint64_t)timeout_s * 1000;
 	for (;;) {
 		if (p.out_fd == -1 && p.err_fd == -1 &&
 		    (r = waitpid(p.pid, &status, WNOHANG)) == p.pid)

@@ -115,6 +115,7 @@ START_TEST(allowlist_prefix)
 		{ "git status", 1 }, { "git", 1 }, { "gitx", 0 },
 		{ "gitx status", 0 }, { "uptime", 1 }, { "uptimex", 0 },
 		{ "'crontab' \"-l\"", 1 }, { "ls", 0 },
+		{ "' crontab ' -l", 1 },	/* tokens compare trimmed */
 	};
 
 	/* Empty allowlist: nothing matches. */
@@ -576,6 +577,85 @@ START_TEST(exec_cap_and_stdin)
 }
 END_TEST
 
+START_TEST(log_texts)
+{
+	char	out[ADMIN_PREVIEW_MAX], cmd[300];
+
+	admin_log_preview("uptime\n", 7, out);
+	ck_assert_str_eq(out, "uptime?");
+	admin_log_preview("echo MAo= | base64 -d | crontab -", 33, out);
+	ck_assert_str_eq(out, "cron update pipeline (redacted)");
+	memset(cmd, 'a', sizeof(cmd));
+	memcpy(cmd + 119, "\xc3\xa9", 2);
+	admin_log_preview(cmd, sizeof(cmd), out);
+	ck_assert_uint_eq(strlen(out), 119 + 3);
+	ck_assert(memcmp(out + 119, "\xe2\x80\xa6", 4) == 0);
+	admin_log_token("0123456789", out);
+	ck_assert_str_eq(out, "0123456789");
+	admin_log_token("cron-get-host-01-1700000040000", out);
+	ck_assert_str_eq(out, "cron\xe2\x80\xa6" "0000");
+	admin_log_token(NULL, out);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(exec_no_shell_fallback)
+{
+	char			*dir = tl_mkdtemp(), *script, *plain, *path;
+	char			*argv[] = { "nf-script", NULL };
+	struct admin_result	 res;
+	const char		*old = getenv("PATH");
+	char			*saved = strdup(old != NULL ? old : "/bin");
+
+	/* No #! line: glibc's execvp would hand it to /bin/sh; we do not. */
+	script = tl_path(dir, "nf-script");
+	tl_write_file(script, "echo ran-by-shell\n", 0755);
+	plain = tl_path(dir, "nf-plain");
+	tl_write_file(plain, "#!/bin/sh\necho hi\n", 0644);
+	ck_assert_int_ge(asprintf(&path, "%s:/usr/bin:/bin", dir), 0);
+	setenv("PATH", path, 1);
+	run(argv, 5, &res);
+	ck_assert_int_eq(res.code, 1);
+	ck_assert_str_eq(res.error, "exec: \"nf-script\": Exec format error");
+	ck_assert_ptr_null(res.out);
+	admin_result_free(&res);
+	argv[0] = "nf-plain";
+	run(argv, 5, &res);
+	ck_assert_str_eq(res.error, "exec: \"nf-plain\": Permission denied");
+	admin_result_free(&res);
+	/* Found further down PATH, and a path with / is used as it is. */
+	argv[0] = "true";
+	run(argv, 5, &res);
+	ck_assert_int_eq(res.code, 0);
+	admin_result_free(&res);
+	setenv("PATH", saved, 1);
+	free(saved);
+	free(path);
+	free(script);
+	free(plain);
+	tl_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(exec_deadline_from_receipt)
+{
+	char			*argv[] = { "/bin/sleep", "5", NULL };
+	struct admin_spawn	 sp;
+	struct admin_result	 res;
+	uint64_t		 t0 = admin_now_ms();
+
+	/* Received 1.5 s ago with a 2 s timeout: 0.5 s are left. */
+	memset(&sp, 0, sizeof(sp));
+	sp.argv = argv;
+	ck_assert_int_eq(admin_exec_until(&sp, t0 + 500, 2, &res), 0);
+	ck_assert_int_eq(res.code, 124);
+	ck_assert_str_eq(res.error, "timed out after 2s");
+	ck_assert_uint_lt(admin_now_ms() - t0, 4000);
+	admin_result_free(&res);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -591,6 +671,7 @@ main(void)
 	tcase_add_test(tc, token_compare);
 	tcase_add_test(tc, decide_steps);
 	tcase_add_test(tc, utf8_truncation);
+	tcase_add_test(tc, log_texts);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tx, 60);
 	tcase_add_test(tx, exec_echo);
@@ -598,6 +679,8 @@ main(void)
 	tcase_add_test(tx, exec_timeout_124);
 	tcase_add_test(tx, exec_signal_and_enoent);
 	tcase_add_test(tx, exec_cap_and_stdin);
+	tcase_add_test(tx, exec_no_shell_fallback);
+	tcase_add_test(tx, exec_deadline_from_receipt);
 	suite_add_tcase(s, tx);
 	return tl_run(s);
 }
