@@ -1,17 +1,16 @@
 /*
- * stats.c: the §5.3 stats sample from Linux sources: /proc/stat,
- * /proc/meminfo, /proc/uptime, /proc/filesystems and the mount table,
- * statvfs, getifaddrs, uname and /etc/os-release.  Nothing sleeps: the
- * CPU share is the delta between two readings taken by the caller.
+ * stats.c: the §5.3 stats sample, the portable part: the text parsers,
+ * addresses and networks from getifaddrs, uname, load and the assembly.
+ * What the OS keeps elsewhere is in stats_linux.c (or stats_darwin.c).
+ * Nothing sleeps: the CPU share is the delta between two readings taken
+ * by the caller's timer.
  */
 #include <sys/socket.h>
-#include <sys/statvfs.h>
 #include <sys/utsname.h>
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <inttypes.h>
-#include <mntent.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -22,27 +21,6 @@
 
 #include "compat.h"
 #include "stats.h"
-
-#define STATS_TEXT_MAX	65536
-
-/* A small /proc file as text; "" when unreadable. */
-static char *
-stats_slurp(const char *path)
-{
-	FILE	*f;
-	char	*buf;
-	size_t	 n;
-
-	if ((buf = malloc(STATS_TEXT_MAX)) == NULL)
-		return NULL;
-	buf[0] = '\0';
-	if ((f = fopen(path, "re")) == NULL)
-		return buf;
-	n = fread(buf, 1, STATS_TEXT_MAX - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
 
 int
 stats_parse_cpu(const char *text, struct stats_cpu *c)
@@ -61,19 +39,6 @@ stats_parse_cpu(const char *text, struct stats_cpu *c)
 	c->total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 	c->busy = c->total - v[3] - v[4];
 	return 0;
-}
-
-int
-stats_read_cpu(struct stats_cpu *c)
-{
-	char	*t = stats_slurp("/proc/stat");
-	int	 rc;
-
-	if (t == NULL)
-		return -1;
-	rc = stats_parse_cpu(t, c);
-	free(t);
-	return rc;
 }
 
 uint32_t
@@ -172,44 +137,6 @@ stats_fs_nodev(const char *text, const char *fstype)
 	}
 	/* Unknown to the kernel list (fuse subtypes): treat as virtual. */
 	return 1;
-}
-
-static void
-stats_disks(struct stats_sample *s)
-{
-	struct statvfs	 vfs;
-	struct mntent	 ent, *m;
-	struct stats_disk *d;
-	char		 buf[4096], *fs;
-	FILE		*f;
-	uint64_t	 used, avail;
-
-	fs = stats_slurp("/proc/filesystems");
-	if (fs == NULL || (f = setmntent("/proc/self/mounts", "re")) == NULL) {
-		free(fs);
-		return;
-	}
-	while (s->ndisk < STATS_DISK_MAX &&
-	    (m = getmntent_r(f, &ent, buf, sizeof(buf))) != NULL) {
-		if (m->mnt_type[0] == '\0' || m->mnt_dir[0] == '\0' ||
-		    stats_fs_nodev(fs, m->mnt_type) ||
-		    strncmp(m->mnt_dir, "/snap/", 6) == 0 ||
-		    strncmp(m->mnt_dir, "/var/snap/", 10) == 0 ||
-		    statvfs(m->mnt_dir, &vfs) == -1)
-			continue;
-		d = &s->disk[s->ndisk++];
-		strlcpy(d->mount, m->mnt_dir, sizeof(d->mount));
-		strlcpy(d->fsname, m->mnt_fsname, sizeof(d->fsname));
-		strlcpy(d->fstype, m->mnt_type, sizeof(d->fstype));
-		used = (uint64_t)(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
-		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-		d->used = used;
-		d->avail = avail;
-		d->capacity_centi = used + avail == 0 ? 0 :
-		    (uint32_t)((double)used / (double)(used + avail) * 10000);
-	}
-	endmntent(f);
-	free(fs);
 }
 
 int
@@ -337,7 +264,6 @@ stats_collect(struct stats_sample *s, const struct stats_cpu *prev,
 {
 	struct utsname	 u;
 	double		 load[3];
-	char		*t;
 	long		 n;
 	int		 i;
 
@@ -345,34 +271,22 @@ stats_collect(struct stats_sample *s, const struct stats_cpu *prev,
 	s->ts = (int64_t)time(NULL);
 	if (stats_read_cpu(cur) == 0)
 		s->cpu_centi = stats_cpu_usage(prev, cur);
-	if ((t = stats_slurp("/proc/meminfo")) != NULL) {
-		(void)stats_parse_meminfo(t, s);
-		free(t);
-	}
+	stats_os_mem(s);
 	if (getloadavg(load, 3) == 3)
 		for (i = 0; i < 3; i++)
 			s->load_centi[i] = (uint32_t)(load[i] * 100 + 0.5);
-	stats_disks(s);
+	stats_os_disks(s);
 	stats_ifaces(s);
 	if (gethostname(s->hostname, sizeof(s->hostname) - 1) == -1)
 		s->hostname[0] = '\0';
-	if ((t = stats_slurp("/etc/os-release")) != NULL) {
-		stats_parse_os_release(t, s);
-		free(t);
-	}
+	stats_os_release(s);
 	if (uname(&u) == 0) {
 		strlcpy(s->arch, u.machine, sizeof(s->arch));
 		strlcpy(s->kernel, u.release, sizeof(s->kernel));
 	}
 	if ((n = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
 		s->cpus = (uint32_t)n;
-	if ((t = stats_slurp("/proc/uptime")) != NULL) {
-		double	up;
-
-		if (sscanf(t, "%lf", &up) == 1 && up > 0)
-			s->uptime_s = (uint64_t)up;
-		free(t);
-	}
+	s->uptime_s = stats_os_uptime();
 	if (s->uptime_s > 0)
 		s->last_reboot = s->ts - (int64_t)s->uptime_s;
 	strlcpy(s->agent_version, version != NULL ? version : "",

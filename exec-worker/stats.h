@@ -66,7 +66,6 @@ struct stats_cpu {
 
 /* Parse the `cpu ` line of /proc/stat text; -1 when absent or short. */
 int	 stats_parse_cpu(const char *, struct stats_cpu *);
-int	 stats_read_cpu(struct stats_cpu *);
 /* Busy share between two readings in hundredths of a percent. */
 uint32_t stats_cpu_usage(const struct stats_cpu *, const struct stats_cpu *);
 /* /proc/meminfo text into mem_*; sets STATS_HAVE_MEM; -1 if unusable. */
@@ -81,6 +80,13 @@ int	 stats_network(int, const void *, unsigned, char *, size_t);
 int	 stats_addr_class(int, const unsigned char *);
 /* RFC 3339 UTC, whole seconds: 2023-11-14T22:13:20Z. */
 void	 stats_rfc3339(int64_t, char [32]);
+
+/* Per OS: stats_linux.c here, stats_darwin.c on macOS. */
+int	 stats_read_cpu(struct stats_cpu *);
+void	 stats_os_mem(struct stats_sample *);
+void	 stats_os_disks(struct stats_sample *);
+void	 stats_os_release(struct stats_sample *);
+uint64_t stats_os_uptime(void);
 
 /*
  * Fill a whole sample without blocking.  prev is the caller's previous
