@@ -222,6 +222,9 @@ glob_expand(const char *pat, const char *path, int *budget)
 	size_t		 i, end, plen = strlen(pat), blen;
 	int		 depth, rc = 0;
 
+	/* Spent: stop here, or the rest of the tree would still be walked. */
+	if (*budget < 0)
+		return 0;
 	for (i = 0; pat[i] != '\0'; i++) {
 		if (pat[i] == '\\' && pat[i + 1] != '\0')
 			i++;
@@ -243,7 +246,7 @@ glob_expand(const char *pat, const char *path, int *budget)
 	if ((end = glob_brace_end(b)) == 0 || (buf = malloc(plen + 1)) == NULL)
 		return 0;
 	/* Each top-level alternative replaces the group, then recurse. */
-	for (alt = b + 1; rc == 0 && alt <= b + end; alt++) {
+	for (alt = b + 1; rc == 0 && *budget >= 0 && alt <= b + end; alt++) {
 		const char	*a = alt;
 
 		for (depth = 0; alt < b + end; alt++) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "glob.h"
@@ -96,6 +97,16 @@ START_TEST(glob_bounded)
 	/* 2^7 brace alternatives exceed the budget: no match, no hang. */
 	ck_assert(!glob_match("{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}", "bbbbbbb"));
 	ck_assert(glob_match("{a,b}{a,b}{a,b}", "bab"));
+	/* 2^30 alternatives: the budget stops the expansion, not the end. */
+	{
+		time_t	t0 = time(NULL);
+
+		pat[0] = '\0';
+		for (i = 0; i < 30; i++)
+			strcat(pat, "{a,b}");
+		ck_assert(!glob_match(pat, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"));
+		ck_assert_int_le(time(NULL) - t0, 2);
+	}
 }
 END_TEST
 
