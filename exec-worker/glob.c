@@ -222,8 +222,12 @@ glob_expand(const char *pat, const char *path, int *budget)
 	size_t		 i, end, plen = strlen(pat), blen;
 	int		 depth, rc = 0;
 
-	/* Spent: stop here, or the rest of the tree would still be walked. */
-	if (*budget < 0)
+	/*
+	 * Every call costs one, not only the leaves: a substitution can
+	 * leave a group that no longer closes, and such dead ends must not
+	 * be free, or the tree is walked in full.
+	 */
+	if (--*budget < 0)
 		return 0;
 	for (i = 0; pat[i] != '\0'; i++) {
 		if (pat[i] == '\\' && pat[i + 1] != '\0')
@@ -238,11 +242,8 @@ glob_expand(const char *pat, const char *path, int *budget)
 			break;
 		}
 	}
-	if (b == NULL) {
-		if (--*budget < 0)
-			return 0;
+	if (b == NULL)
 		return glob_match_plain(pat, path);
-	}
 	if ((end = glob_brace_end(b)) == 0 || (buf = malloc(plen + 1)) == NULL)
 		return 0;
 	/* Each top-level alternative replaces the group, then recurse. */
@@ -250,8 +251,13 @@ glob_expand(const char *pat, const char *path, int *budget)
 		const char	*a = alt;
 
 		for (depth = 0; alt < b + end; alt++) {
+			size_t	e;
+
 			if (*alt == '\\')
 				alt++;
+			else if (*alt == '[' && (e = glob_class_end(alt,
+			    (size_t)(b + end - alt))) != 0)
+				alt += e - 1;	/* a comma in a class is no split */
 			else if (*alt == '{')
 				depth++;
 			else if (*alt == '}')

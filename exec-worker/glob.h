@@ -3,14 +3,15 @@
  * doublestar semantics: the pattern matches the whole path, `*` and `?`
  * stay within a segment, `**` as a whole segment spans zero or more
  * segments, `[abc]` `[!a]` `[a-z]` classes, `{a,b}` alternatives and `\`
- * escapes.  A pattern that does not parse never matches.
+ * escapes.  A pattern that does not parse, or whose braces expand
+ * beyond GLOB_EXPAND_MAX steps, never matches.
  */
 #ifndef GLOB_H
 #define GLOB_H
 
 #include <stddef.h>
 
-#define GLOB_EXPAND_MAX	64	/* brace alternatives per pattern */
+#define GLOB_EXPAND_MAX	256	/* brace expansion steps per match */
 #define GLOB_SEGS_MAX	256
 
 /* 1 when pattern matches path; 0 when not, or when it does not parse. */

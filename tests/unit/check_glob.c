@@ -63,6 +63,8 @@ START_TEST(glob_cases)
 		{ "{a,b{c,d}}", "bd", 1 },
 		{ "{a,b{c,d}}", "b", 0 },
 		{ "x{,.bak}", "x", 1 },
+		{ "{[,]}x", ",x", 1 },			/* a class in a group */
+		{ "{[,]}x", "[x", 0 },
 		/* Escapes. */
 		{ "\\*", "*", 1 },
 		{ "\\*", "a", 0 },
@@ -94,8 +96,10 @@ START_TEST(glob_bounded)
 	strcat(pat, "x");
 	strcat(path, "y");
 	ck_assert(!glob_match(pat, path));
-	/* 2^7 brace alternatives exceed the budget: no match, no hang. */
-	ck_assert(!glob_match("{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}", "bbbbbbb"));
+	/* 2^9 brace alternatives exceed the budget: no match, no hang. */
+	ck_assert(!glob_match("{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}",
+	    "bbbbbbbbb"));
+	ck_assert(glob_match("{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}", "bbbbbb"));
 	ck_assert(glob_match("{a,b}{a,b}{a,b}", "bab"));
 	/* 2^30 alternatives: the budget stops the expansion, not the end. */
 	{
