@@ -9,6 +9,7 @@ pkgs=(
 	check libsubunit-dev
 	python3-websockets openssl git ca-certificates iproute2 procps
 	python3-socketio python3-aiohttp
+	cron
 )
 
 missing=()
