@@ -48,6 +48,7 @@ enum ipc_type {
 	IPC_NS_CONNECT = IPC_NS | 0x01,
 	IPC_NS_STATE = IPC_NS | 0x02,
 	IPC_NS_PONG = IPC_NS | 0x03,
+	IPC_NS_SIGN = IPC_NS | 0x04,		/* socketio; not yet dispatched */
 
 	IPC_SN_CONFIG = IPC_SN | 0x01,
 	IPC_SN_CA_BEGIN = IPC_SN | 0x02,
@@ -56,6 +57,7 @@ enum ipc_type {
 	IPC_SN_CONNECTED = IPC_SN | 0x05,
 	IPC_SN_PING = IPC_SN | 0x06,
 	IPC_SN_SHUTDOWN = IPC_SN | 0x07,
+	IPC_SN_SIGNED = IPC_SN | 0x08,		/* socketio; not yet dispatched */
 
 	IPC_ES_PONG = IPC_ES | 0x01,
 
@@ -200,6 +202,23 @@ _Static_assert(sizeof(struct ipc_net_state) == 264, "ipc_net_state");
  * IPC_SN_SHUTDOWN / IPC_SE_SHUTDOWN, sup -> worker, empty: finish (close
  * 1000 "shutdown") and exit 0.  The supervisor kills at its deadline.
  */
+
+/*
+ * IPC_NS_SIGN, net -> sup, socketio dialect, empty, header id = attempt
+ * sequence: before every connection attempt (socketio-protocol.md §3).
+ * The supervisor holds authToken, takes ts from its own CLOCK_REALTIME
+ * (so the net-worker cannot have future timestamps signed) and answers
+ * IPC_SN_SIGNED with the same id.  Not yet dispatched: the types and
+ * the payload are fixed, the permit tables do not admit them yet.
+ */
+#define IPC_SIGN_QUERY_MAX	512
+
+/* IPC_SN_SIGNED: "clientId=<id>&ts=<ms>&sig=<64 hex>", NUL-terminated. */
+struct ipc_signed {
+	int64_t		ts_ms;			/* the signed ts */
+	char		query[IPC_SIGN_QUERY_MAX];
+};
+_Static_assert(sizeof(struct ipc_signed) == 520, "ipc_signed");
 
 /* ---------------------------------------------------------------- */
 /* sup <-> exec */

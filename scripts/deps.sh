@@ -8,6 +8,8 @@ pkgs=(
 	libev-dev libwslay-dev libmbedtls-dev libjansson-dev libseccomp-dev
 	check libsubunit-dev
 	python3-websockets openssl git ca-certificates iproute2 procps
+	python3-socketio python3-aiohttp
+	cron
 )
 
 missing=()
