@@ -279,7 +279,6 @@ struct ipc_facts {
 };
 _Static_assert(sizeof(struct ipc_facts) == 2760, "ipc_facts");
 
-
 /* ---------------------------------------------------------------- */
 /* Jobs, net <-> exec (not yet dispatched: no ipc_type names them) */
 
