@@ -329,9 +329,9 @@ dir_remove(const char *path)
 }
 
 /*
- * Keep the newest `keep` jobs: delete the oldest finished, delivered
- * ones beyond that number.  A job whose runner holds its lock, or whose
- * status is not marked delivered, is never deleted (it still counts).
+ * Keep the newest `keep` jobs: of the older ones, delete those that are
+ * finished and delivered.  A job whose runner holds its lock, or whose
+ * status is not marked delivered, is never deleted, whatever its age.
  * Returns the number of directories deleted, or -1.
  */
 int
@@ -340,13 +340,12 @@ journal_retain(const char *jobsdir, size_t keep)
 	struct journal_job	 j;
 	char			 path[4096];
 	uint64_t		*ids;
-	size_t			 n, left;
+	size_t			 n;
 	int			 deleted = 0;
 
 	if (dir_list(jobsdir, &ids, &n) == -1)
 		return errno == ENOENT ? 0 : -1;
-	left = n;
-	for (size_t i = 0; i < n && left > keep; i++) {
+	for (size_t i = 0; i + keep < n; i++) {
 		if (dir_job_state(jobsdir, ids[i], &j) == -1 || j.running ||
 		    !j.ack.done)
 			continue;
@@ -354,7 +353,6 @@ journal_retain(const char *jobsdir, size_t keep)
 		    -1 || dir_remove(path) == -1)
 			continue;
 		deleted++;
-		left--;
 	}
 	free(ids);
 	return deleted;
