@@ -229,7 +229,6 @@ START_TEST(test_runner_exit_zero_and_signals)
 		{ "kill -SEGV $$", JOURNAL_SIGNALED, SIGSEGV },
 	};
 	struct seen	 s;
-	char		*j;
 
 	for (size_t i = 0; i < nitems(c); i++) {
 		tl_rmtree(jobdir);
@@ -241,7 +240,6 @@ START_TEST(test_runner_exit_zero_and_signals)
 		    s.exit.value == c[i].value, "%s: %u %d", c[i].script,
 		    s.exit.how, s.exit.value);
 	}
-	(void)j;
 }
 END_TEST
 
@@ -307,7 +305,7 @@ START_TEST(test_runner_survives_agent)
 	struct jobs_launch l = { .id = 1, .runner = runner_path(),
 	    .jobdir = jobdir, .name = "switch", .argv = argv, .envp = envp };
 	struct seen	 s;
-	pid_t		 launcher, runner;
+	pid_t		 launcher, runner, sid;
 	int		 p[2], st, before;
 	double		 end;
 
@@ -339,16 +337,16 @@ START_TEST(test_runner_survives_agent)
 		read_all(&s);
 	} while (s.nout < 3 && now() < end);
 	ck_assert_int_ge(s.nout, 3);
-	/* Its own session, apart from ours and the launcher's. */
-	ck_assert_int_eq(getsid(runner), runner);
-	ck_assert_int_ne(getsid(runner), getsid(0));
-	ck_assert_int_ne(getsid(runner), getsid(launcher));
+	sid = getsid(runner);
 	ck_assert_int_eq(kill(-launcher, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(launcher, &st, 0), launcher);
 	ck_assert(WIFSIGNALED(st));
 	before = s.nout;
 
 	ck_assert_msg(!gone(runner), "the runner died with the launcher");
+	/* Its own session, apart from ours and the launcher's. */
+	ck_assert_int_eq(sid, runner);
+	ck_assert_int_ne(sid, getsid(0));
 	end = now() + 20;
 	do {
 		msleep(50);
