@@ -4,8 +4,8 @@
  * its journal yet can be followed, and the runner's end is seen: the
  * kernel closes its journal and lock, which raises IN_CLOSE_WRITE even
  * when the runner was killed outright.  The delivery marker ("ack", and
- * its temporary) lives in the same directory; its events are ignored,
- * so our own writes do not wake us.
+ * its temporary) lives in the same directory; its events are dropped
+ * without a call, so our own writes never make us re-read a journal.
  */
 #include <sys/inotify.h>
 

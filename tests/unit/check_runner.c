@@ -410,6 +410,34 @@ START_TEST(test_runner_killed)
 }
 END_TEST
 
+/* A quiet job (no write to fail with SIGPIPE) also ends with its runner. */
+START_TEST(test_runner_killed_quiet)
+{
+	struct seen	 s;
+	pid_t		 pid, child;
+	double		 end;
+
+	pid = start_runner("echo started; exec sleep 30");
+	end = now() + 10;
+	do {
+		msleep(10);
+		read_all(&s);
+	} while (s.nout < 1 && now() < end);
+	ck_assert_int_eq(s.nout, 1);
+	child = s.start.child_pid;
+	ck_assert(!gone(child));
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	end = now() + 10;
+	while (!gone(child) && now() < end)
+		msleep(20);
+	ck_assert_msg(gone(child), "a quiet job outlived its runner");
+	kill(-child, SIGKILL);
+	read_all(&s);
+	ck_assert_int_eq(s.status, JOURNAL_TRUNCATED);
+}
+END_TEST
+
 /* SIGTERM to the runner stops the job's group; it is recorded. */
 START_TEST(test_runner_sigterm)
 {
@@ -532,6 +560,7 @@ runner_suite(void)
 	tcase_add_test(tc, test_runner_exec_fails);
 	tcase_add_test(tc, test_runner_survives_agent);
 	tcase_add_test(tc, test_runner_killed);
+	tcase_add_test(tc, test_runner_killed_quiet);
 	tcase_add_test(tc, test_runner_sigterm);
 	tcase_add_test(tc, test_runner_drain);
 	tcase_add_test(tc, test_runner_follow);
