@@ -293,9 +293,9 @@ journal_writer_close(struct journal_writer *w)
 
 /*
  * 1: the runner holds <jobdir>/lock; 0: the lock file exists and is
- * free; -1 with ENOENT: no runner has started; -1: error.  The shared
- * lock is released at once; the runner takes its exclusive lock
- * blocking, so this probe cannot make it fail.
+ * free; -1 with ENOENT: no runner has started; -1: error.  The runner
+ * locks the file before it gives it this name, so a free lock means a
+ * runner that has ended; the probe's shared lock is dropped at once.
  */
 int
 journal_runner_alive(int dirfd)

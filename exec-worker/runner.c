@@ -302,6 +302,32 @@ runner_finish(struct runner *r)
 	journal_writer_close(&r->w);
 }
 
+/*
+ * Take <jobdir>/lock for the rest of our life.  The lock is taken on a
+ * private name and then linked into place, so "lock" never exists
+ * unlocked while we live: a reader that sees it free knows we are gone,
+ * even in the instant after we created it.  link() refuses to replace
+ * an existing lock, so a second runner on the directory stops here.
+ */
+static void
+runner_lock(int dirfd, const char *dir)
+{
+	char	 tmp[64];
+	int	 fd, e;
+
+	snprintf(tmp, sizeof(tmp), "%s.%ld", JOURNAL_LOCK, (long)getpid());
+	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1)
+		err(1, "%s/%s", dir, tmp);
+	e = linkat(dirfd, tmp, dirfd, JOURNAL_LOCK, 0) == -1 ? errno : 0;
+	(void)unlinkat(dirfd, tmp, 0);
+	if (e != 0) {
+		errno = e;
+		err(1, "%s/%s", dir, JOURNAL_LOCK);
+	}
+	/* fd stays open, without a name of its own, until we exit. */
+}
+
 static __dead void
 runner_usage(void)
 {
@@ -316,7 +342,7 @@ runner_main(int argc, char **argv)
 	static struct runner	 r;
 	struct sigaction	 sa;
 	const char		*name = "", *cwd = NULL;
-	int			 ch, dirfd, lockfd, sp[2], sync_all = 0;
+	int			 ch, dirfd, sp[2], sync_all = 0;
 
 	while ((ch = getopt(argc, argv, "+C:n:s")) != -1) {
 		switch (ch) {
@@ -356,11 +382,7 @@ runner_main(int argc, char **argv)
 
 	if ((dirfd = open(argv[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err(1, "%s", argv[0]);
-	/* Blocking: a reader's probe holds a shared lock for an instant. */
-	lockfd = openat(dirfd, JOURNAL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC,
-	    0600);
-	if (lockfd == -1 || flock(lockfd, LOCK_EX) == -1)
-		err(1, "%s/%s", argv[0], JOURNAL_LOCK);
+	runner_lock(dirfd, argv[0]);
 	if (journal_writer_open(&r.w, dirfd) == -1)
 		err(1, "%s/%s", argv[0], JOURNAL_FILE);
 	r.w.always_sync = sync_all;

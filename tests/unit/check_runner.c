@@ -438,6 +438,41 @@ START_TEST(test_runner_killed_quiet)
 }
 END_TEST
 
+/*
+ * A free lock means a runner that has ended, from the instant the lock
+ * file exists: probe runners from their very start, as fast as we can.
+ */
+START_TEST(test_runner_lock_race)
+{
+	struct seen	 s;
+	pid_t		 pid;
+	long		 probes = 0;
+	int		 dfd, alive, st;
+
+	for (int round = 0; round < 20; round++) {
+		tl_rmtree(jobdir);
+		ck_assert_int_eq(mkdir(jobdir, 0700), 0);
+		dfd = open(jobdir, O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ne(dfd, -1);
+		pid = start_runner("exit 0");
+		for (;;) {
+			alive = journal_runner_alive(dfd);
+			probes++;
+			if (alive == 0)
+				break;
+			ck_assert(alive == 1 || errno == ENOENT);
+		}
+		read_all(&s);
+		ck_assert_msg(s.status == JOURNAL_END,
+		    "round %d: lock free before the exit record (%d)", round,
+		    s.status);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		close(dfd);
+	}
+	fprintf(stderr, "lock race: %ld probes\n", probes);
+}
+END_TEST
+
 /* SIGTERM to the runner stops the job's group; it is recorded. */
 START_TEST(test_runner_sigterm)
 {
@@ -561,6 +596,7 @@ runner_suite(void)
 	tcase_add_test(tc, test_runner_survives_agent);
 	tcase_add_test(tc, test_runner_killed);
 	tcase_add_test(tc, test_runner_killed_quiet);
+	tcase_add_test(tc, test_runner_lock_race);
 	tcase_add_test(tc, test_runner_sigterm);
 	tcase_add_test(tc, test_runner_drain);
 	tcase_add_test(tc, test_runner_follow);
