@@ -136,6 +136,7 @@ int	 journal_ack_write(int, const struct journal_ack *);
 struct journal_job {
 	uint64_t	 id;
 	int		 running;	/* the runner holds its lock */
+	int		 started;	/* a runner created the lock */
 	struct journal_ack ack;
 };
 

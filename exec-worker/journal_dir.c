@@ -262,6 +262,7 @@ dir_job_state(const char *jobsdir, uint64_t id, struct journal_job *j)
 	j->id = id;
 	alive = journal_runner_alive(fd);
 	j->running = alive == 1;
+	j->started = alive != -1;
 	if (journal_ack_read(fd, &j->ack) == -1) {
 		/* An unreadable marker: deliver again rather than lose. */
 		j->ack.next_seq = 0;
@@ -274,7 +275,9 @@ dir_job_state(const char *jobsdir, uint64_t id, struct journal_job *j)
 /*
  * After a restart: the jobs whose runner still runs and the finished
  * jobs whose status was not delivered, oldest first, each with the
- * sequence to resume from.  *jobs is malloc'd; the caller frees it.
+ * sequence to resume from.  A job that was never `started` had its
+ * launch lost (the agent died in between): its runner will not come.
+ * *jobs is malloc'd; the caller frees it.
  */
 int
 journal_scan(const char *jobsdir, struct journal_job **jobs, size_t *njobs)

@@ -600,7 +600,22 @@ START_TEST(test_journal_scan)
 	close(lfd);
 	ck_assert_int_eq(journal_scan(jobs, &v, &n), 0);
 	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(v[0].started, 1);
 	free(v);
+	/* A launch that never happened: listed, not started. */
+	{
+		char		 path[4096];
+		uint64_t	 id;
+
+		ck_assert_int_eq(journal_job_create(jobs, &id, path,
+		    sizeof(path)), 0);
+		ck_assert_int_eq(journal_scan(jobs, &v, &n), 0);
+		ck_assert_uint_eq(n, 2);
+		ck_assert_uint_eq(v[1].id, 7);
+		ck_assert_int_eq(v[1].started, 0);
+		ck_assert_int_eq(v[1].running, 0);
+		free(v);
+	}
 	/* No jobs directory yet: nothing to adopt, not an error. */
 	free(jobs);
 	jobs = tl_path(tmp, "none");

@@ -515,6 +515,74 @@ START_TEST(test_runner_drain)
 }
 END_TEST
 
+/*
+ * The systemd path with a stand-in for systemd-run: it records its
+ * arguments and starts what follows "--" detached, as the manager would.
+ * Its exit status is the launch's result.
+ */
+START_TEST(test_runner_launch_systemd)
+{
+	char *const	 argv[] = { "sh", "-c", "echo via unit", NULL };
+	char *const	 envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8",
+	    NULL };
+	struct jobs_launch l = { .id = 7, .runner = runner_path(),
+	    .jobdir = jobdir, .name = "test", .argv = argv, .envp = envp };
+	struct seen	 s;
+	char		*fake, *args, script[8192], line[256];
+	FILE		*f;
+	double		 end;
+	int		 n = 0, unit = 0, setenv = 0;
+
+	fake = tl_path(tmp, "systemd-run");
+	args = tl_path(tmp, "args");
+	snprintf(script, sizeof(script), "#!/bin/sh\n"
+	    "printf '%%s\\n' \"$@\" > '%s'\n"
+	    "while [ \"$1\" != -- ]; do shift; done; shift\n"
+	    "setsid \"$@\" </dev/null >/dev/null 2>&1 &\n"
+	    "exit 0\n", args);
+	tl_write_file(fake, script, 0755);
+	l.systemd_run = fake;
+	ck_assert_int_eq(jobs_launch(&l, JOBS_SYSTEMD), 0);
+	ck_assert_ptr_nonnull(f = fopen(args, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		n++;
+		unit += strcmp(line, "--unit=nixfleet-agent-job-7\n") == 0;
+		setenv += strcmp(line, "--setenv=LC_ALL=C.UTF-8\n") == 0;
+	}
+	fclose(f);
+	ck_assert_int_eq(unit, 1);
+	ck_assert_int_eq(setenv, 1);
+	ck_assert_int_gt(n, 10);
+	end = now() + 10;
+	do {
+		msleep(20);
+		read_all(&s);
+	} while (s.status != JOURNAL_END && now() < end);
+	ck_assert_int_eq(s.status, JOURNAL_END);
+	ck_assert_str_eq(s.out[0], "via unit");
+
+	/* systemd-run failing is the launch failing. */
+	tl_write_file(fake, "#!/bin/sh\nexit 1\n", 0755);
+	ck_assert_int_eq(jobs_launch(&l, JOBS_SYSTEMD), -1);
+	free(fake);
+	free(args);
+}
+END_TEST
+
+/* A runner that cannot be executed: the detached launch says why. */
+START_TEST(test_runner_launch_fails)
+{
+	char *const	 argv[] = { "true", NULL };
+	char *const	 envp[] = { NULL };
+	struct jobs_launch l = { .id = 1, .runner = "/nonexistent/runner",
+	    .jobdir = jobdir, .argv = argv, .envp = envp };
+
+	errno = 0;
+	ck_assert_int_eq(jobs_launch(&l, JOBS_DETACH), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 /* The follower on a live runner: woken per line, never while idle. */
 struct fr {
 	struct ev_loop		*loop;
@@ -600,6 +668,8 @@ runner_suite(void)
 	tcase_add_test(tc, test_runner_sigterm);
 	tcase_add_test(tc, test_runner_drain);
 	tcase_add_test(tc, test_runner_follow);
+	tcase_add_test(tc, test_runner_launch_systemd);
+	tcase_add_test(tc, test_runner_launch_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }
