@@ -12,6 +12,11 @@
  * it holds <jobdir>/lock for its whole life, so a reader can tell a
  * runner that is still writing from one that died.
  *
+ * SIGTERM to the runner is passed on to the job's process group, SIGUSR1
+ * becomes SIGKILL to it: the exec-worker's `stop` and `kill` go through
+ * the runner, whose pid its lock vouches for, never through a job pid
+ * that may have been reaped and reused.
+ *
  * The runner links no event library: one poll() loop over two pipes and
  * a self-pipe for SIGCHLD.
  */
@@ -81,6 +86,8 @@ runner_signal(int sig)
 		(void)write(runner_sigfd, "c", 1);
 	else if (sig == SIGTERM && runner_job > 0)
 		(void)kill(-runner_job, SIGTERM);	/* stop the job, record */
+	else if (sig == SIGUSR1 && runner_job > 0)
+		(void)kill(-runner_job, SIGKILL);	/* the same, at once */
 	errno = save;
 }
 
@@ -377,7 +384,8 @@ runner_main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	if (sigaction(SIGCHLD, &sa, NULL) == -1 ||
-	    sigaction(SIGTERM, &sa, NULL) == -1)
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGUSR1, &sa, NULL) == -1)
 		err(1, "sigaction");
 
 	if ((dirfd = open(argv[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)

@@ -498,6 +498,30 @@ START_TEST(test_runner_sigterm)
 }
 END_TEST
 
+/* SIGUSR1 to the runner kills the job's group outright. */
+START_TEST(test_runner_sigusr1)
+{
+	struct seen	 s;
+	pid_t		 pid;
+	double		 end;
+
+	pid = start_runner("trap '' TERM; echo started; sleep 30 & wait");
+	end = now() + 10;
+	do {
+		msleep(10);
+		read_all(&s);
+	} while (s.nout < 1 && now() < end);
+	ck_assert_int_eq(kill(pid, SIGUSR1), 0);
+	ck_assert_int_eq(wait_exit(pid, 10), 0);
+	read_all(&s);
+	ck_assert_int_eq(s.status, JOURNAL_END);
+	ck_assert_int_eq(s.exit.how, JOURNAL_SIGNALED);
+	/* The leader ignored SIGTERM: only SIGKILL could end it. */
+	ck_assert_int_eq(s.exit.value, SIGKILL);
+	kill(-(pid_t)s.start.child_pid, SIGKILL);
+}
+END_TEST
+
 /* A process left holding stdout does not keep the job open. */
 START_TEST(test_runner_drain)
 {
@@ -666,6 +690,7 @@ runner_suite(void)
 	tcase_add_test(tc, test_runner_killed_quiet);
 	tcase_add_test(tc, test_runner_lock_race);
 	tcase_add_test(tc, test_runner_sigterm);
+	tcase_add_test(tc, test_runner_sigusr1);
 	tcase_add_test(tc, test_runner_drain);
 	tcase_add_test(tc, test_runner_follow);
 	tcase_add_test(tc, test_runner_launch_systemd);
