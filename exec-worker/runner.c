@@ -165,6 +165,11 @@ runner_exec(int out, int errp, const char *cwd, char **argv)
 	sigset_t	 all;
 	int		 null, e;
 
+	/* First, so the death signal below finds the default action. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
 	setpgid(0, 0);
 #ifdef PR_SET_PDEATHSIG
 	/* A runner killed outright takes the job's leader with it. */
@@ -176,10 +181,6 @@ runner_exec(int out, int errp, const char *cwd, char **argv)
 	    dup2(null, 0) == -1 || dup2(out, 1) == -1 || dup2(errp, 2) == -1)
 		_exit(126);
 	closefrom(3);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (cwd != NULL && chdir(cwd) == -1) {
 		dprintf(2, "nixfleet-agent-runner: %s: %s\n", cwd,
 		    strerror(errno));
