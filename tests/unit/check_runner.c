@@ -292,8 +292,8 @@ START_TEST(test_runner_exec_fails)
 END_TEST
 
 /*
- * The agent's side dies: a launcher in its own process group (the
- * agent's three processes stand in for it) starts the runner through
+ * The agent's side dies: a launcher in its own process group, with two
+ * more processes standing in for the agent's three, starts the runner through
  * jobs_launch's detached path, and its whole group is killed with
  * SIGKILL.  The job keeps writing and its exit record arrives.
  */
@@ -312,10 +312,12 @@ START_TEST(test_runner_survives_agent)
 	ck_assert_int_eq(pipe(p), 0);
 	if ((launcher = fork()) == 0) {
 		setpgid(0, 0);
-		if (fork() == 0) {	/* a second "agent process" */
-			alarm(30);	/* bounded, even if the test fails */
-			pause();
-			_exit(0);
+		for (int i = 0; i < 2; i++) {	/* the other two processes */
+			if (fork() == 0) {
+				alarm(30);	/* bounded if the test fails */
+				pause();
+				_exit(0);
+			}
 		}
 		alarm(30);
 		runner = jobs_launch(&l, JOBS_DETACH);
