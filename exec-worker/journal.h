@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "compat.h"
 
@@ -122,6 +123,10 @@ int	 journal_reader_open(struct journal_reader *, const char *, uint64_t);
 int	 journal_read(struct journal_reader *, struct journal_rec *);
 void	 journal_reader_close(struct journal_reader *);
 int	 journal_runner_alive(int);
+
+/* The local command log (§6.1) rendered from a journal. */
+#define JOURNAL_TEXT_LINE_MAX	32768		/* as an output message */
+int	 journal_print(const char *, FILE *);
 
 /* The delivery marker: <jobdir>/ack, replaced atomically. */
 struct journal_ack {

@@ -626,6 +626,97 @@ START_TEST(test_journal_scan)
 }
 END_TEST
 
+/* Lines of journal_print()'s output without their timestamps. */
+static int
+text_lines(const char *text, char lines[][64], int max)
+{
+	const char	*p = text, *nl;
+	int		 n = 0;
+
+	for (; *p != '\0' && n < max; p = nl + 1, n++) {
+		nl = strchr(p, '\n');
+		ck_assert_ptr_nonnull(nl);
+		/* 2026-12-01T20:07:40.123Z and a space */
+		ck_assert_msg(nl - p > 25 && p[4] == '-' && p[10] == 'T' &&
+		    p[19] == '.' && p[23] == 'Z' && p[24] == ' ', "%.*s",
+		    (int)(nl - p), p);
+		snprintf(lines[n], 64, "%.*s", (int)(nl - p - 25), p + 25);
+	}
+	return n;
+}
+
+START_TEST(test_journal_print)
+{
+	struct journal_writer	 w;
+	uint8_t			 xb[16] = { JOURNAL_EXITED, 0, 0, 0, 3 };
+	char			*text, lines[16][64], big[JOURNAL_DATA_MAX];
+	size_t			 len;
+	FILE			*f;
+	int			 dfd = dopen(tmp), n, lfd;
+
+	lfd = hold_lock(tmp);
+	ck_assert_int_eq(journal_writer_open(&w, dfd), 0);
+	ck_assert_int_eq(journal_append(&w, JOURNAL_START, 0,
+	    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0pull", 20), 0);
+	ck_assert_int_eq(journal_append(&w, JOURNAL_STDOUT, JOURNAL_F_EOL,
+	    "hello", 5), 0);
+	ck_assert_int_eq(journal_append(&w, JOURNAL_STDOUT, 0, "ab", 2), 0);
+	ck_assert_int_eq(journal_append(&w, JOURNAL_STDERR, JOURNAL_F_EOL,
+	    "warn", 4), 0);
+	ck_assert_int_eq(journal_append(&w, JOURNAL_STDOUT, JOURNAL_F_EOL,
+	    "cd", 2), 0);
+	ck_assert_int_eq(journal_append(&w, JOURNAL_STDOUT, 0, "tail", 4), 0);
+
+	/* While it runs: the whole lines so far, no status. */
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+	ck_assert_int_eq(journal_print(tmp, f), JOURNAL_WAIT);
+	fclose(f);
+	n = text_lines(text, lines, 16);
+	free(text);
+	ck_assert_int_eq(n, 3);
+	ck_assert_str_eq(lines[0], "stdout hello");
+	ck_assert_str_eq(lines[1], "stderr warn");
+	ck_assert_str_eq(lines[2], "stdout abcd");
+
+	ck_assert_int_eq(journal_append(&w, JOURNAL_EXIT, 0, xb, 16), 0);
+	journal_writer_close(&w);
+	close(lfd);
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+	ck_assert_int_eq(journal_print(tmp, f), JOURNAL_END);
+	fclose(f);
+	n = text_lines(text, lines, 16);
+	free(text);
+	ck_assert_int_eq(n, 5);
+	ck_assert_str_eq(lines[3], "stdout tail");
+	ck_assert_ptr_nonnull(strstr(lines[4], "status exit=3"));
+
+	/* A runner gone without an exit record; a line over 32 KiB. */
+	tl_rmtree(tmp);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	close(dfd);
+	dfd = dopen(tmp);
+	dead_lock(tmp);
+	ck_assert_int_eq(journal_writer_open(&w, dfd), 0);
+	memset(big, 'z', sizeof(big));
+	for (int i = 0; i < 9; i++)
+		ck_assert_int_eq(journal_append(&w, JOURNAL_STDERR, 0, big,
+		    sizeof(big)), 0);
+	ck_assert_int_eq(journal_append(&w, JOURNAL_STDERR, JOURNAL_F_EOL,
+	    "", 0), 0);
+	journal_writer_close(&w);
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+	ck_assert_int_eq(journal_print(tmp, f), JOURNAL_TRUNCATED);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, " stderr zzzz"));
+	ck_assert_ptr_nonnull(strstr(text, "zzz [...]\n"));
+	ck_assert_uint_eq(len, 25 + 7 + JOURNAL_TEXT_LINE_MAX + 7 +
+	    strlen(strchr(text, '\n') + 1));
+	ck_assert_ptr_nonnull(strstr(text, "status truncated"));
+	free(text);
+	close(dfd);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- */
 /* The follower */
 
@@ -813,6 +904,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_incremental_bytes);
 	tcase_add_test(tc, test_journal_resume_big);
 	tcase_add_test(tc, test_journal_not_started);
+	tcase_add_test(tc, test_journal_print);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("jobsdir");
