@@ -85,7 +85,7 @@ runner_signal(int sig)
 	if (sig == SIGCHLD)
 		(void)write(runner_sigfd, "c", 1);
 	else if (sig == SIGTERM && runner_job > 0)
-		(void)kill(-runner_job, SIGTERM);	/* stop the job, record */
+		(void)kill(-runner_job, SIGTERM);	/* we go on recording */
 	else if (sig == SIGUSR1 && runner_job > 0)
 		(void)kill(-runner_job, SIGKILL);	/* the same, at once */
 	errno = save;
@@ -399,5 +399,5 @@ runner_main(int argc, char **argv)
 	runner_start(&r, name, cwd, argv + 1);
 	runner_loop(&r, sp[0]);
 	runner_finish(&r);
-	exit(0);		/* the lock goes with us, after the exit record */
+	exit(0);		/* the lock goes with us, after the record */
 }
