@@ -1,0 +1,403 @@
+/*
+ * runner.c: the per-job runner, nixfleet-agent-runner.
+ *
+ *	nixfleet-agent-runner [-s] [-n name] [-C dir] jobdir command [arg ...]
+ *
+ * Started detached by the exec-worker (jobs_launch.c): in its own
+ * session, or as a transient systemd unit.  It is the job's parent: it
+ * starts the command in a process group of its own, stdin /dev/null,
+ * stdout and stderr on two pipes, and writes what they carry into
+ * <jobdir>/journal, one record per line, then the exit status.  It only
+ * ever writes to that file, so nothing downstream can slow the job, and
+ * it holds <jobdir>/lock for its whole life, so a reader can tell a
+ * runner that is still writing from one that died.
+ *
+ * SIGTERM to the runner is passed on to the job's process group, SIGUSR1
+ * becomes SIGKILL to it: the exec-worker's `stop` and `kill` go through
+ * the runner, whose pid its lock vouches for, never through a job pid
+ * that may have been reaped and reused.
+ *
+ * The runner links no event library: one poll() loop over two pipes and
+ * a self-pipe for SIGCHLD.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "runner.h"
+
+/*
+ * After the command exits, a process it left behind may still hold the
+ * pipes open (a daemon that did not close stdout).  The job is over when
+ * the command is: read for this long more, then stop.
+ */
+#define RUNNER_DRAIN_MS	2000
+
+struct runner_stream {
+	int		 fd;		/* -1 once closed */
+	int		 type;		/* JOURNAL_STDOUT, JOURNAL_STDERR */
+	size_t		 len;
+	uint8_t		 line[JOURNAL_DATA_MAX];
+};
+
+struct runner {
+	struct journal_writer	 w;
+	struct runner_stream	 out, err;
+	pid_t			 child;
+	int			 reaped;
+	int			 status;
+	uint64_t		 start_ns, end_ns;
+};
+
+static int	runner_sigfd = -1;	/* write end of the self-pipe */
+static pid_t	runner_job = -1;	/* the job's process group */
+static pid_t	runner_pid;
+
+static uint64_t
+runner_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static void
+runner_signal(int sig)
+{
+	int	 save = errno;
+
+	if (sig == SIGCHLD)
+		(void)write(runner_sigfd, "c", 1);
+	else if (sig == SIGTERM && runner_job > 0)
+		(void)kill(-runner_job, SIGTERM);	/* we go on recording */
+	else if (sig == SIGUSR1 && runner_job > 0)
+		(void)kill(-runner_job, SIGKILL);	/* the same, at once */
+	errno = save;
+}
+
+static void
+runner_emit(struct runner *r, struct runner_stream *s, int flags)
+{
+	if (journal_append(&r->w, s->type, flags, s->line, s->len) == -1)
+		warn("journal append");
+	s->len = 0;
+}
+
+/* Cut bytes into lines; a line that fills a record is split there. */
+static void
+runner_feed(struct runner *r, struct runner_stream *s, const uint8_t *p,
+    size_t n)
+{
+	while (n > 0) {
+		if (*p == '\n') {
+			runner_emit(r, s, JOURNAL_F_EOL);
+		} else {
+			s->line[s->len++] = *p;
+			if (s->len == sizeof(s->line))
+				runner_emit(r, s, 0);
+		}
+		p++;
+		n--;
+	}
+}
+
+static void
+runner_close(struct runner *r, struct runner_stream *s)
+{
+	if (s->fd == -1)
+		return;
+	close(s->fd);
+	s->fd = -1;
+	if (s->len > 0)		/* a last line without a newline */
+		runner_emit(r, s, 0);
+}
+
+static void
+runner_read(struct runner *r, struct runner_stream *s)
+{
+	uint8_t	 buf[16384];
+	ssize_t	 n;
+
+	n = read(s->fd, buf, sizeof(buf));
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0)
+		runner_close(r, s);
+	else
+		runner_feed(r, s, buf, n);
+}
+
+static void
+runner_reap(struct runner *r)
+{
+	pid_t	 pid;
+	int	 st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == r->child && !r->reaped) {
+			r->reaped = 1;
+			r->status = st;
+			r->end_ns = runner_now();
+		}
+	}
+}
+
+/* In the child: the job's own process group, then the command. */
+static __dead void
+runner_exec(int out, int errp, const char *cwd, char **argv)
+{
+	sigset_t	 all;
+	int		 null, e;
+
+	/* First, so the death signal below finds the default action. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	setpgid(0, 0);
+#ifdef PR_SET_PDEATHSIG
+	/* A runner killed outright takes the job's leader with it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+	if (getppid() != runner_pid)	/* it died before the line above */
+		_exit(126);
+	if ((null = open("/dev/null", O_RDONLY)) == -1 ||
+	    dup2(null, 0) == -1 || dup2(out, 1) == -1 || dup2(errp, 2) == -1)
+		_exit(126);
+	closefrom(3);
+	if (cwd != NULL && chdir(cwd) == -1) {
+		dprintf(2, "nixfleet-agent-runner: %s: %s\n", cwd,
+		    strerror(errno));
+		_exit(126);
+	}
+	execvp(argv[0], argv);
+	e = errno;
+	dprintf(2, "nixfleet-agent-runner: %s: %s\n", argv[0], strerror(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+static void
+runner_start(struct runner *r, const char *name, const char *cwd,
+    char **argv)
+{
+	uint8_t		 start[JOURNAL_DATA_MAX];
+	struct timespec	 ts;
+	uint64_t	 wall;
+	size_t		 nlen = strlen(name);
+	int		 po[2], pe[2];
+
+	if (pipe2(po, O_CLOEXEC) == -1 || pipe2(pe, O_CLOEXEC) == -1)
+		err(1, "pipe");
+	r->start_ns = runner_now();
+	runner_pid = getpid();
+	switch ((r->child = fork())) {
+	case -1:
+		err(1, "fork");
+	case 0:
+		runner_exec(po[1], pe[1], cwd, argv);
+	default:
+		break;
+	}
+	setpgid(r->child, r->child);	/* whichever side runs first */
+	runner_job = r->child;
+	close(po[1]);
+	close(pe[1]);
+	r->out.fd = po[0];
+	r->out.type = JOURNAL_STDOUT;
+	r->err.fd = pe[0];
+	r->err.type = JOURNAL_STDERR;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+	if (nlen > sizeof(start) - JOURNAL_START_SIZE)
+		nlen = sizeof(start) - JOURNAL_START_SIZE;
+	for (int i = 0; i < 4; i++) {
+		start[i] = (uint32_t)getpid() >> (8 * i);
+		start[4 + i] = (uint32_t)r->child >> (8 * i);
+	}
+	for (int i = 0; i < 8; i++)
+		start[8 + i] = wall >> (8 * i);
+	memcpy(start + JOURNAL_START_SIZE, name, nlen);
+	if (journal_append(&r->w, JOURNAL_START, 0, start,
+	    JOURNAL_START_SIZE + nlen) == -1)
+		warn("journal start record");
+}
+
+static int
+runner_timeout(struct runner *r)
+{
+	uint64_t	 now = runner_now(), t = UINT64_MAX;
+
+	if (r->w.dirty)
+		t = r->w.last_sync_ns + (uint64_t)JOURNAL_SYNC_MS * 1000000;
+	if (r->reaped && r->end_ns + (uint64_t)RUNNER_DRAIN_MS * 1000000 < t)
+		t = r->end_ns + (uint64_t)RUNNER_DRAIN_MS * 1000000;
+	if (t == UINT64_MAX)
+		return -1;
+	return t <= now ? 0 : (int)((t - now) / 1000000) + 1;
+}
+
+static void
+runner_loop(struct runner *r, int sigrd)
+{
+	struct pollfd	 pfd[3];
+	char		 junk[64];
+
+	while (!r->reaped || r->out.fd != -1 || r->err.fd != -1) {
+		pfd[0].fd = r->out.fd;
+		pfd[1].fd = r->err.fd;
+		pfd[2].fd = sigrd;
+		for (int i = 0; i < 3; i++)
+			pfd[i].events = POLLIN;
+		if (poll(pfd, 3, runner_timeout(r)) == -1 && errno != EINTR)
+			err(1, "poll");
+		if (pfd[2].revents & POLLIN)
+			while (read(sigrd, junk, sizeof(junk)) > 0)
+				;
+		runner_reap(r);
+		if (r->out.fd != -1 && pfd[0].revents != 0)
+			runner_read(r, &r->out);
+		if (r->err.fd != -1 && pfd[1].revents != 0)
+			runner_read(r, &r->err);
+		if (journal_sync(&r->w, 0) == -1)
+			warn("journal sync");
+		if (r->reaped && runner_now() >= r->end_ns +
+		    (uint64_t)RUNNER_DRAIN_MS * 1000000) {
+			runner_close(r, &r->out);
+			runner_close(r, &r->err);
+		}
+	}
+}
+
+static void
+runner_finish(struct runner *r)
+{
+	uint8_t		 x[JOURNAL_EXIT_SIZE];
+	uint32_t	 how, value;
+	uint64_t	 d = r->end_ns - r->start_ns;
+
+	if (WIFSIGNALED(r->status)) {
+		how = JOURNAL_SIGNALED;
+		value = WTERMSIG(r->status);
+	} else {
+		how = JOURNAL_EXITED;
+		value = WEXITSTATUS(r->status);
+	}
+	for (int i = 0; i < 4; i++) {
+		x[i] = how >> (8 * i);
+		x[4 + i] = value >> (8 * i);
+	}
+	for (int i = 0; i < 8; i++)
+		x[8 + i] = d >> (8 * i);
+	if (journal_append(&r->w, JOURNAL_EXIT, 0, x, sizeof(x)) == -1)
+		warn("journal exit record");
+	journal_writer_close(&r->w);
+}
+
+/*
+ * Take <jobdir>/lock for the rest of our life.  The lock is taken on a
+ * private name and then linked into place, so "lock" never exists
+ * unlocked while we live: a reader that sees it free knows we are gone,
+ * even in the instant after we created it.  link() refuses to replace
+ * an existing lock, so a second runner on the directory stops here.
+ */
+static void
+runner_lock(int dirfd, const char *dir)
+{
+	char	 tmp[64];
+	int	 fd, e;
+
+	snprintf(tmp, sizeof(tmp), "%s.%ld", JOURNAL_LOCK, (long)getpid());
+	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1)
+		err(1, "%s/%s", dir, tmp);
+	e = linkat(dirfd, tmp, dirfd, JOURNAL_LOCK, 0) == -1 ? errno : 0;
+	(void)unlinkat(dirfd, tmp, 0);
+	if (e != 0) {
+		errno = e;
+		err(1, "%s/%s", dir, JOURNAL_LOCK);
+	}
+	/* fd stays open, without a name of its own, until we exit. */
+}
+
+static __dead void
+runner_usage(void)
+{
+	fprintf(stderr, "usage: nixfleet-agent-runner [-s] [-n name] "
+	    "[-C dir] jobdir command [arg ...]\n");
+	exit(2);
+}
+
+void
+runner_main(int argc, char **argv)
+{
+	static struct runner	 r;
+	struct sigaction	 sa;
+	const char		*name = "", *cwd = NULL;
+	int			 ch, dirfd, sp[2], sync_all = 0;
+
+	while ((ch = getopt(argc, argv, "+C:n:s")) != -1) {
+		switch (ch) {
+		case 'C':
+			cwd = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 's':
+			sync_all = 1;
+			break;
+		default:
+			runner_usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2)
+		runner_usage();
+
+	/* Outside the agent's session: its signals and its end are not ours. */
+	(void)setsid();
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) == -1)
+		err(1, "pipe");
+	runner_sigfd = sp[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = runner_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	if (sigaction(SIGCHLD, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGUSR1, &sa, NULL) == -1)
+		err(1, "sigaction");
+
+	if ((dirfd = open(argv[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		err(1, "%s", argv[0]);
+	runner_lock(dirfd, argv[0]);
+	if (journal_writer_open(&r.w, dirfd) == -1)
+		err(1, "%s/%s", argv[0], JOURNAL_FILE);
+	r.w.always_sync = sync_all;
+
+	runner_start(&r, name, cwd, argv + 1);
+	runner_loop(&r, sp[0]);
+	runner_finish(&r);
+	exit(0);		/* the lock goes with us, after the record */
+}

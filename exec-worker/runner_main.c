@@ -1,0 +1,9 @@
+#include "runner.h"
+
+int	main(int, char **);
+
+int
+main(int argc, char **argv)
+{
+	runner_main(argc, argv);
+}
