@@ -28,6 +28,10 @@ struct exec {
 	struct facts	 facts;
 	int		 configured;
 	int		 facts_wanted;	/* asked before the configuration */
+	int		 facts_pending;	/* a request waits for the answer timer */
+	ev_tstamp	 facts_last;	/* when the last answer went out */
+	ev_timer	 facts_answer;	/* coalesces requests */
+	ev_timer	 cpu_tick;	/* CPU samples between requests */
 	ev_signal	 sigterm;
 };
 
@@ -43,8 +47,46 @@ exec_send_facts(struct exec *e)
 		return;
 	}
 	e->facts_wanted = 0;
+	e->facts_pending = 0;
+	e->facts_last = ev_now(e->loop);
 	facts_collect(&e->facts, &f);
 	ipcev_compose(&e->net, IPC_EN_FACTS, 0, -1, &f, sizeof(f));
+}
+
+static void
+exec_facts_answer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exec	*e = w->data;
+
+	if (e->facts_pending && ipcev_active(&e->net))
+		exec_send_facts(e);
+}
+
+/*
+ * Requests coalesce: however many arrive, one is pending, and answers go
+ * out at most one per IPC_FACTS_MIN_MS, each from the latest sample.  A
+ * burst costs a few snapshots, not one each, and never blocks the loop.
+ */
+static void
+exec_request_facts(struct exec *e)
+{
+	ev_tstamp	 wait;
+
+	e->facts_pending = 1;
+	if (ev_is_active(&e->facts_answer))
+		return;
+	wait = e->facts_last + IPC_FACTS_MIN_MS / 1000.0 - ev_now(e->loop);
+	ev_timer_set(&e->facts_answer, wait > 0 ? wait : 0, 0);
+	ev_timer_start(e->loop, &e->facts_answer);
+}
+
+static void
+exec_cpu_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exec	*e = w->data;
+
+	if (e->configured)
+		(void)facts_cpu_tick(&e->facts);
 }
 
 static void
@@ -63,6 +105,7 @@ exec_handle_config(struct exec *e, struct ipcmsg *m)
 		fatalx("%s: bad configuration from the supervisor", __func__);
 	facts_init(&e->facts, &c);
 	e->configured = 1;
+	ev_timer_again(e->loop, &e->cpu_tick);
 	permit_set(&e->sup_permit, IPC_SE_PING, PERMIT_ALLOW);
 	permit_set(&e->sup_permit, IPC_SE_SHUTDOWN, PERMIT_ALLOW);
 	if (e->facts_wanted && ipcev_active(&e->net))
@@ -109,9 +152,14 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	uint32_t	 type;
 
 	if (m == NULL) {
-		/* Dropped or gone: the supervisor restarts or stops us both. */
-		log_debug("net-worker channel closed");
-		return;
+		/*
+		 * Without the channel no facts reach the dashboard, and only
+		 * the supervisor can make a new one: exit, and it restarts the
+		 * pair (or is stopping it anyway).
+		 */
+		log_info("lost the net-worker channel, exiting");
+		ipcev_flush_sync(&e->sup, 500);
+		exit(1);
 	}
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
@@ -122,9 +170,9 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		goto bad;
 	switch (type) {
 	case IPC_NE_FACTS_REQ:
-		if (ipc_get_len(m) != 0)
+		if (ipc_get_len(m) != 0 || ipc_get_id(m) != 0)
 			goto bad;
-		exec_send_facts(e);
+		exec_request_facts(e);
 		break;
 	default:
 		goto bad;
@@ -173,8 +221,15 @@ exec_main(int argc, char **argv)
 	    exec_dispatch_sup, e);
 	ipcev_init(&e->net, e->loop, IPC_FD_PEER, IPC_MAX_NE, "net-worker",
 	    exec_dispatch_net, e);
+	ipcev_expect_role(&e->sup, IPC_ROLE_SUP);
+	ipcev_expect_role(&e->net, IPC_ROLE_NET);
 	ipcev_hello(&e->sup, IPC_ROLE_EXEC);
 	ipcev_hello(&e->net, IPC_ROLE_EXEC);
+	ev_timer_init(&e->facts_answer, exec_facts_answer_cb, 0, 0);
+	e->facts_answer.data = e;
+	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,
+	    IPC_FACTS_SAMPLE_MS / 1000.0);
+	e->cpu_tick.data = e;
 	ev_signal_init(&e->sigterm, exec_sigterm_cb, SIGTERM);
 	e->sigterm.data = e;
 	ev_signal_start(e->loop, &e->sigterm);
