@@ -13,27 +13,8 @@
 #include <unistd.h>
 
 #include "exec.h"
-#include "facts.h"
-#include "ipcev.h"
 #include "log.h"
-#include "permit.h"
 #include "proto.h"
-
-struct exec {
-	struct ev_loop	*loop;
-	struct ipcev	 sup;
-	struct ipcev	 net;
-	struct permit	 sup_permit;
-	struct permit	 net_permit;
-	struct facts	 facts;
-	int		 configured;
-	int		 facts_wanted;	/* asked before the configuration */
-	int		 facts_pending;	/* a request waits for the answer timer */
-	ev_tstamp	 facts_last;	/* when the last answer went out */
-	ev_timer	 facts_answer;	/* coalesces requests */
-	ev_timer	 cpu_tick;	/* CPU samples between requests */
-	ev_signal	 sigterm;
-};
 
 static struct exec	 ex;
 
@@ -113,7 +94,7 @@ exec_handle_config(struct exec *e, struct ipcmsg *m)
 }
 
 /* The supervisor is trusted: anything unexpected from it is fatal. */
-static void
+void
 exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 {
 	struct exec	*e = iev->data;
@@ -145,7 +126,11 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	}
 }
 
-static void
+/*
+ * The net-worker parses the network: nothing it sends is trusted.  Only
+ * the permitted types at their exact sizes pass; anything else drops it.
+ */
+void
 exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 {
 	struct exec	*e = iev->data;
@@ -183,6 +168,32 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	    ipc_type_name(type), ipc_get_len(m), iev->name);
 }
 
+/*
+ * Channels, permits and timers; netfn handles the net-worker's frames
+ * (exec_dispatch_net, or a fuzzer's wrapper that survives a drop).
+ */
+void
+exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
+    ipcev_dispatch_fn netfn)
+{
+	e->loop = loop;
+	permit_init(&e->sup_permit, IPC_SE);
+	permit_init(&e->net_permit, IPC_NE);
+	ipcev_init(&e->sup, e->loop, supfd, IPC_MAX_SE, "supervisor",
+	    exec_dispatch_sup, e);
+	ipcev_init(&e->net, e->loop, netfd, IPC_MAX_NE, "net-worker",
+	    netfn, e);
+	ipcev_expect_role(&e->sup, IPC_ROLE_SUP);
+	ipcev_expect_role(&e->net, IPC_ROLE_NET);
+	ipcev_hello(&e->sup, IPC_ROLE_EXEC);
+	ipcev_hello(&e->net, IPC_ROLE_EXEC);
+	ev_timer_init(&e->facts_answer, exec_facts_answer_cb, 0, 0);
+	e->facts_answer.data = e;
+	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,
+	    IPC_FACTS_SAMPLE_MS / 1000.0);
+	e->cpu_tick.data = e;
+}
+
 static void
 exec_sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -212,24 +223,10 @@ exec_main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	exec_sandbox();
 
-	e->loop = ev_default_loop(EVFLAG_AUTO);
 	fcntl(IPC_FD_SUP, F_SETFL, O_NONBLOCK);
 	fcntl(IPC_FD_PEER, F_SETFL, O_NONBLOCK);
-	permit_init(&e->sup_permit, IPC_SE);
-	permit_init(&e->net_permit, IPC_NE);
-	ipcev_init(&e->sup, e->loop, IPC_FD_SUP, IPC_MAX_SE, "supervisor",
-	    exec_dispatch_sup, e);
-	ipcev_init(&e->net, e->loop, IPC_FD_PEER, IPC_MAX_NE, "net-worker",
-	    exec_dispatch_net, e);
-	ipcev_expect_role(&e->sup, IPC_ROLE_SUP);
-	ipcev_expect_role(&e->net, IPC_ROLE_NET);
-	ipcev_hello(&e->sup, IPC_ROLE_EXEC);
-	ipcev_hello(&e->net, IPC_ROLE_EXEC);
-	ev_timer_init(&e->facts_answer, exec_facts_answer_cb, 0, 0);
-	e->facts_answer.data = e;
-	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,
-	    IPC_FACTS_SAMPLE_MS / 1000.0);
-	e->cpu_tick.data = e;
+	exec_init(e, ev_default_loop(EVFLAG_AUTO), IPC_FD_SUP, IPC_FD_PEER,
+	    exec_dispatch_net);
 	ev_signal_init(&e->sigterm, exec_sigterm_cb, SIGTERM);
 	e->sigterm.data = e;
 	ev_signal_start(e->loop, &e->sigterm);
