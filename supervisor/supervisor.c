@@ -467,7 +467,9 @@ sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		sup_handle_net_hello(s);
 		return;
 	}
-	if (!permit_check(&s->net_permit, type))
+	/* Only a PONG's id means something; the others carry 0. */
+	if (!permit_check(&s->net_permit, type) ||
+	    (type != IPC_NS_PONG && ipc_get_id(m) != 0))
 		goto bad;
 	switch (type) {
 	case IPC_NS_CONNECT:

@@ -148,8 +148,10 @@ def idle(sup, seconds):
 
 
 def result(**kw):
-    with open(os.path.join(HERE, "result.%d" % os.getpid()), "w") as f:
+    path = os.path.join(HERE, "result.%d" % os.getpid())
+    with open(path + ".tmp", "w") as f:
         json.dump(kw, f)
+    os.rename(path + ".tmp", path)
 
 
 # ---------------------------------------------------------------- scenarios
@@ -241,10 +243,14 @@ def s_connect_flood(sup, ex):
     """Ask again the moment each answer arrives: faster than any backoff."""
     sup.send(hello())
     configured(sup)
-    asked = 0
+    # The result is written as we go: the drop is followed by SIGTERM.
     for asked in range(1, 201):
         have = sup.count(SN_CONNECTED)
-        sup.send(connect(1, 1000))
+        try:
+            sup.send(connect(1, 1000))
+        except OSError:
+            break
+        result(asked=asked, answered=have)
         if not sup.wait(lambda: sup.count(SN_CONNECTED) > have, 5):
             break
     result(asked=asked, answered=sup.count(SN_CONNECTED))
@@ -282,6 +288,14 @@ def s_connect_twice(sup, ex):
     sup.send(hello())
     configured(sup)
     sup.send(connect(1, 1000) + connect(1, 1000))
+    idle(sup, 30)
+
+
+def s_state_id(sup, ex):
+    sup.send(hello())
+    configured(sup)
+    raw = state(1, "an id where none belongs")
+    sup.send(HDR.pack(NS_STATE, len(raw), 7, 0) + raw[HDR.size:])
     idle(sup, 30)
 
 

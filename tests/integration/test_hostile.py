@@ -144,6 +144,9 @@ class HostileTest(h.AgentTestCase):
     def test_state_short(self):
         self.assert_dropped("state_short", r"net-worker: sup_dispatch_net: IPC_NS_STATE")
 
+    def test_state_id(self):
+        self.assert_dropped("state_id", r"net-worker: sup_dispatch_net: IPC_NS_STATE \(len 264, id 7\)")
+
     def test_fd_flagged(self):
         """A descriptor from the net-worker, even one its frame announces."""
         self.assert_dropped("fd_flagged", r"net-worker: read: Bad message")
