@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A hostile net-worker for tests/integration/test_hostile.py.
+"""A hostile net-worker for tests/integration/test_hostile_ipc.py.
 
 The real supervisor starts this file instead of nixfleet-agent-net when a
 test assembles a libexec directory holding it (as nixfleet-agent-net), the
