@@ -49,7 +49,8 @@ struct ipcout {
 
 struct ipcbuf {
 	int			 fd;
-	int			 fdpass;
+	int			 fdsend;	/* we may send descriptors */
+	int			 fdrecv;	/* the peer may send us some */
 	int			 eof;
 	int			 error;		/* sticky violation errno */
 	size_t			 maxsize;
@@ -121,7 +122,19 @@ ipcbuf_free(struct ipcbuf *buf)
 void
 ipcbuf_allow_fdpass(struct ipcbuf *buf)
 {
-	buf->fdpass = 1;
+	buf->fdsend = buf->fdrecv = 1;
+}
+
+void
+ipcbuf_allow_fdsend(struct ipcbuf *buf)
+{
+	buf->fdsend = 1;
+}
+
+void
+ipcbuf_allow_fdrecv(struct ipcbuf *buf)
+{
+	buf->fdrecv = 1;
 }
 
 void
@@ -237,7 +250,7 @@ ipcbuf_read(struct ipcbuf *buf)
 	 * most one frame's descriptor.  More than one is a violation: the
 	 * first is kept (ipcbuf_free closes it), the extras closed now.
 	 */
-	if (!buf->fdpass || buf->nfdq == IPC_FDQ_MAX) {
+	if (!buf->fdrecv || buf->nfdq == IPC_FDQ_MAX) {
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
 		return ipcbuf_violation(buf, EBADMSG);
@@ -368,7 +381,7 @@ ipcbuf_composev(struct ipcbuf *buf, uint32_t type, uint32_t id, int fd,
 		error = EINVAL;
 		goto fail;
 	}
-	if (fd != -1 && !buf->fdpass) {
+	if (fd != -1 && !buf->fdsend) {
 		error = EBADF;
 		goto fail;
 	}

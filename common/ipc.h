@@ -5,8 +5,9 @@
  * A frame is a struct ipc_hdr followed by len - 16 payload bytes.  Frames
  * are reassembled from SOCK_STREAM reads; a header with len < 16 or len >
  * the channel's maximum is an error (EBADMSG / EMSGSIZE).  Descriptors
- * ride only on channels that opted in with ipcbuf_allow_fdpass(); all are
- * received with MSG_CMSG_CLOEXEC and any surplus is closed.
+ * ride only in the directions a channel opted in to (ipcbuf_allow_fdsend,
+ * ipcbuf_allow_fdrecv, or both with ipcbuf_allow_fdpass); all are received
+ * with MSG_CMSG_CLOEXEC and any surplus or unexpected one is closed.
  */
 #ifndef IPC_H
 #define IPC_H
@@ -33,7 +34,10 @@ struct ipcmsg;
 /* Channel buffers.  The buffer does not own fd: ipcbuf_free leaves it. */
 struct ipcbuf	*ipcbuf_new(int fd, size_t maxsize);
 void		 ipcbuf_free(struct ipcbuf *);
+/* Both directions; or only ours (send) or only the peer's (recv). */
 void		 ipcbuf_allow_fdpass(struct ipcbuf *);
+void		 ipcbuf_allow_fdsend(struct ipcbuf *);
+void		 ipcbuf_allow_fdrecv(struct ipcbuf *);
 void		 ipcbuf_set_highwater(struct ipcbuf *, size_t);
 int		 ipcbuf_fd(const struct ipcbuf *);
 size_t		 ipcbuf_maxsize(const struct ipcbuf *);
@@ -41,8 +45,8 @@ size_t		 ipcbuf_maxsize(const struct ipcbuf *);
 /*
  * 1: bytes read; 0: EOF; -1: error (EAGAIN means try later).  Never
  * blocks.  Drain ipcbuf_get() between reads: a buffer holding maxsize
- * unparsed bytes fails with ENOBUFS.  A descriptor on a channel without
- * fd passing, or more than one in a single read, is a violation (EBADMSG):
+ * unparsed bytes fails with ENOBUFS.  A descriptor on a channel that does
+ * not receive them, or more than one in a single read, is a violation (EBADMSG):
  * surplus descriptors are closed, and the buffer fails from then on.
  */
 int		 ipcbuf_read(struct ipcbuf *);
@@ -59,9 +63,9 @@ int		 ipcbuf_partial(const struct ipcbuf *);
 
 /*
  * Queue a frame.  fd -1 for none (fd is passed, then closed by us, only
- * when the channel allows it).  -1 with EMSGSIZE if the frame is too large,
- * ENOBUFS if the queue is above its high-water mark, EBADF if fd passing
- * is off.  The descriptor is ours from the call on: closed once sent, or
+ * when the channel allows sending them).  -1 with EMSGSIZE if the frame is
+ * too large, ENOBUFS if the queue is above its high-water mark, EBADF if
+ * sending descriptors is off.  The descriptor is ours from the call on: closed once sent, or
  * at once if composing fails.
  */
 int		 ipcbuf_compose(struct ipcbuf *, uint32_t type, uint32_t id,

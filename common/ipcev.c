@@ -61,6 +61,12 @@ ipcev_active(const struct ipcev *iev)
 	return iev->buf != NULL;
 }
 
+void
+ipcev_expect_role(struct ipcev *iev, uint32_t role)
+{
+	iev->expect_role = role;
+}
+
 int
 ipcev_hello(struct ipcev *iev, uint32_t role)
 {
@@ -318,6 +324,11 @@ ipcev_check_hello(struct ipcev *iev, struct ipcmsg *m)
 	if (h.version != IPC_VERSION) {
 		ipcev_drop(iev, "version mismatch: peer %u, ours %d",
 		    h.version, IPC_VERSION);
+		return -1;
+	}
+	if (iev->expect_role != 0 && h.role != iev->expect_role) {
+		ipcev_drop(iev, "HELLO from role %u, expected %u", h.role,
+		    iev->expect_role);
 		return -1;
 	}
 	iev->peer_role = h.role;

@@ -28,6 +28,7 @@ struct ipcev {
 	int			 fd;
 	int			 events;
 	int			 hello;		/* peer's HELLO seen */
+	uint32_t		 expect_role;	/* 0: any */
 	uint32_t		 peer_role;
 	uint32_t		 peer_pid;
 };
@@ -36,6 +37,11 @@ struct ipcev {
 void	ipcev_init(struct ipcev *, struct ev_loop *, int fd, size_t maxsize,
 	    const char *name, ipcev_dispatch_fn, void *data);
 int	ipcev_active(const struct ipcev *);
+/*
+ * The role the peer's HELLO must name (enum ipc_role); another role drops
+ * the peer.  Call right after init.
+ */
+void	ipcev_expect_role(struct ipcev *, uint32_t role);
 /* Queue our HELLO (role from proto.h); call right after init. */
 int	ipcev_hello(struct ipcev *, uint32_t role);
 /* Queue a frame and arm EV_WRITE; on failure the peer is dropped. */

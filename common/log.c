@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,14 @@ static off_t		 log_size;
 /* syslog priorities, which is what journald reads from "<P>". */
 static const int	 log_prio[] = { 3, 4, 6, 7 };
 static const char	*log_names[] = { "error", "warn", "info", "debug" };
+
+/* The last line emitted, for collapsing repeats. */
+static char		 log_last[4200 * 4];
+static int		 log_last_level;
+static unsigned int	 log_repeats;
+static time_t		 log_repeat_since;
+
+static size_t	log_utf8_len(const unsigned char *);
 
 void
 log_init(int level, int worker)
@@ -134,9 +143,87 @@ log_stamp(char *buf, size_t size)
 	snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-/* Emit one finished line (without newline) to the supervisor's sinks. */
+/*
+ * Make a line safe for a log file and a terminal: C0 controls but tab,
+ * DEL, C1 controls (raw or UTF-8 encoded) and bytes that are not UTF-8
+ * become \xNN, so no escape sequence reaches a terminal and no line can
+ * be split.  Well-formed UTF-8 text passes as it is.
+ */
+size_t
+log_escape(const char *in, char *out, size_t size)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)in;
+	size_t			 n = 0, k, len;
+
+	if (size == 0)
+		return 0;
+	while (*p != '\0') {
+		len = log_utf8_len(p);
+		if (len > 1 && !(p[0] == 0xc2 && p[1] < 0xa0)) {
+			if (n + len >= size)
+				break;
+			for (k = 0; k < len; k++)
+				out[n++] = (char)*p++;
+			continue;
+		}
+		if (len == 1 && (*p >= 0x20 || *p == '\t') && *p != 0x7f) {
+			if (n + 1 >= size)
+				break;
+			out[n++] = (char)*p++;
+			continue;
+		}
+		/* A control, or an encoded C1 (two bytes): each byte escaped. */
+		for (k = 0; k < (len > 1 ? len : 1); k++) {
+			if (n + 4 >= size)
+				goto done;
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 0xf];
+			p++;
+		}
+	}
+ done:
+	out[n] = '\0';
+	return n;
+}
+
+/* Length of the well-formed UTF-8 sequence at p; 1 for ASCII or a bad byte. */
+static size_t
+log_utf8_len(const unsigned char *p)
+{
+	size_t	 len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are not text. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* Write one escaped line (without newline) to the supervisor's sinks. */
 static void
-log_emit(int level, const char *line)
+log_write(int level, const char *line)
 {
 	char	 stamp[40], out[8192];
 	int	 n;
@@ -153,6 +240,45 @@ log_emit(int level, const char *line)
 		dprintf(STDERR_FILENO, "<%d>%s\n", log_prio[level], line);
 	else
 		(void)!write(STDERR_FILENO, out, n);
+}
+
+static void
+log_repeat_flush(void)
+{
+	char	 buf[64];
+
+	if (log_repeats == 0)
+		return;
+	snprintf(buf, sizeof(buf), "last message repeated %u time%s",
+	    log_repeats, log_repeats == 1 ? "" : "s");
+	log_repeats = 0;
+	log_write(log_last_level, buf);
+}
+
+/*
+ * Emit one line: escaped, and a run of the same line collapsed into a
+ * count, written when another line comes or every LOG_REPEAT_FLUSH_S, so
+ * that a flood cannot rotate the startup lines out of the log file.
+ */
+static void
+log_emit(int level, const char *line)
+{
+	char	 esc[sizeof(log_last)];
+	time_t	 now = time(NULL);
+
+	log_escape(line, esc, sizeof(esc));
+	if (log_last[0] != '\0' && level == log_last_level &&
+	    strcmp(esc, log_last) == 0) {
+		if (log_repeats++ == 0)
+			log_repeat_since = now;
+		if (now - log_repeat_since >= LOG_REPEAT_FLUSH_S)
+			log_repeat_flush();
+		return;
+	}
+	log_repeat_flush();
+	strlcpy(log_last, esc, sizeof(log_last));
+	log_last_level = level;
+	log_write(level, esc);
 }
 
 void
@@ -184,26 +310,32 @@ vlog(int level, const char *fmt, va_list ap)
 }
 
 /*
- * A line read from a worker's stderr pipe.  "<P>" lines came from log.c;
- * anything else (a sanitizer report, a library's complaint) is passed on
- * as a warning with the worker's name, so nothing a worker says is lost.
+ * A line read from a worker's stderr pipe; name is the worker's name as
+ * the supervisor knows it.  "<P>" lines came from log.c: P sets only the
+ * level, and the worker's own "name: " is dropped when it is ours, so a
+ * worker cannot pass for another process.  Anything else (a sanitizer
+ * report, a library's complaint) is a warning.  Every line is escaped.
  */
 void
 log_relay(const char *name, const char *line)
 {
 	char	 buf[4200];
 	int	 level = LOG_LVL_WARN;
-	size_t	 i;
+	size_t	 i, n = strlen(name);
 
 	if (line[0] == '<' && line[1] >= '0' && line[1] <= '7' &&
 	    line[2] == '>') {
 		for (i = 0; i < nitems(log_prio); i++)
-			if (log_prio[i] == line[1] - '0')
+			if (log_prio[i] >= line[1] - '0') {
 				level = (int)i;
+				break;
+			}
 		if (level > log_level)
 			return;
-		log_emit(level, line + 3);
-		return;
+		line += 3;
+		if (strncmp(line, name, n) == 0 && line[n] == ':' &&
+		    line[n + 1] == ' ')
+			line += n + 2;
 	}
 	snprintf(buf, sizeof(buf), "%s: %s", name, line);
 	log_emit(level, buf);

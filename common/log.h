@@ -22,6 +22,7 @@ enum log_level {
 };
 
 #define LOG_ROTATE_SIZE	(10 * 1024 * 1024)
+#define LOG_REPEAT_FLUSH_S	10	/* a running repeat count is written */
 
 void	log_init(int level, int worker);
 void	log_procinit(const char *name);
@@ -31,6 +32,8 @@ int	log_level_parse(const char *);
 const char *log_level_name(int);
 int	log_set_file(const char *path);
 void	log_relay(const char *name, const char *line);
+/* Escape controls and non-UTF-8 bytes as \xNN; returns the length. */
+size_t	log_escape(const char *in, char *out, size_t size);
 
 void	log_warn(const char *, ...) __printflike(1, 2);
 void	log_warnx(const char *, ...) __printflike(1, 2);

@@ -105,6 +105,7 @@ enum ipc_endpoint {
 	IPC_EP_DASHBOARD = 1,		/* the configured dashboard URL */
 	IPC_EP_KEYSRC = 2,		/* the SSH key source (later) */
 };
+#define IPC_EP_MAX		IPC_EP_KEYSRC	/* above: a violation */
 
 #define IPC_URL_MAX		1024
 #define IPC_TOKEN_MAX		1024
@@ -160,9 +161,19 @@ _Static_assert(sizeof(struct ipc_ca_begin) == 8, "ipc_ca_begin");
  */
 struct ipc_connect {
 	uint32_t	endpoint;		/* enum ipc_endpoint */
-	uint32_t	timeout_ms;
+	uint32_t	timeout_ms;		/* 0: the supervisor's default */
 };
 _Static_assert(sizeof(struct ipc_connect) == 8, "ipc_connect");
+/*
+ * Bounds on IPC_NS_CONNECT; outside them the net-worker is dropped.
+ * timeout_ms above the maximum is a violation; within it, the configured
+ * handshake timeout caps it.  Requests draw on a token bucket of
+ * IPC_CONNECT_BURST tokens refilled one per IPC_CONNECT_FLOOR_MS (the
+ * net-worker's own backoff floor): asking faster is a violation.
+ */
+#define IPC_CONNECT_TIMEOUT_MAX_MS	3600000
+#define IPC_CONNECT_FLOOR_MS		100
+#define IPC_CONNECT_BURST		5
 
 /*
  * IPC_SN_CONNECTED, sup -> net, the answer to IPC_NS_CONNECT.  error 0:
@@ -185,6 +196,14 @@ enum ipc_net_state_code {
 	IPC_NET_CONNECTED = 2,		/* upgrade done */
 	IPC_NET_REGISTERED = 3,		/* the dashboard accepted us */
 };
+#define IPC_NET_STATE_MAX	IPC_NET_REGISTERED	/* above: a violation */
+
+/*
+ * detail may carry the dashboard's words (a close reason, a host id), so
+ * it is escaped, not trusted: sd_notify STATUS gets printable ASCII only,
+ * at most IPC_STATUS_MAX bytes; the log gets log.c's escaping.
+ */
+#define IPC_STATUS_MAX		200
 
 /* IPC_NS_STATE, net -> sup, at every change (logs, sd_notify STATUS). */
 struct ipc_net_state {
@@ -197,7 +216,8 @@ _Static_assert(sizeof(struct ipc_net_state) == 264, "ipc_net_state");
 /*
  * IPC_SN_PING / IPC_SE_PING, sup -> worker, empty, header id = sequence;
  * answered by IPC_NS_PONG / IPC_ES_PONG with the same id.  The systemd
- * watchdog is fed only while both answer.
+ * watchdog is fed only while both answer.  A PONG for a ping not sent, or
+ * older than the last one answered, is a violation.
  *
  * IPC_SN_SHUTDOWN / IPC_SE_SHUTDOWN, sup -> worker, empty: finish (close
  * 1000 "shutdown") and exit 0.  The supervisor kills at its deadline.
@@ -247,8 +267,13 @@ _Static_assert(sizeof(struct ipc_exec_config) == 3784, "ipc_exec_config");
 
 /*
  * IPC_NE_FACTS_REQ, net -> exec, empty: send a snapshot now (at every
- * register).  Permitted after HELLO.
+ * register).  Permitted after HELLO.  Requests coalesce: at most one is
+ * pending, answered from the latest CPU sample, at most one answer per
+ * IPC_FACTS_MIN_MS; the exec-worker samples /proc/stat every
+ * IPC_FACTS_SAMPLE_MS on a timer and never sleeps in a request.
  */
+#define IPC_FACTS_MIN_MS	100
+#define IPC_FACTS_SAMPLE_MS	1000
 
 /* ipc_facts.flags */
 #define IPC_FACTF_METRICS	0x0001	/* cpu, ram, swap, load are valid */

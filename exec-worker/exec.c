@@ -13,23 +13,8 @@
 #include <unistd.h>
 
 #include "exec.h"
-#include "facts.h"
-#include "ipcev.h"
 #include "log.h"
-#include "permit.h"
 #include "proto.h"
-
-struct exec {
-	struct ev_loop	*loop;
-	struct ipcev	 sup;
-	struct ipcev	 net;
-	struct permit	 sup_permit;
-	struct permit	 net_permit;
-	struct facts	 facts;
-	int		 configured;
-	int		 facts_wanted;	/* asked before the configuration */
-	ev_signal	 sigterm;
-};
 
 static struct exec	 ex;
 
@@ -43,8 +28,46 @@ exec_send_facts(struct exec *e)
 		return;
 	}
 	e->facts_wanted = 0;
+	e->facts_pending = 0;
+	e->facts_last = ev_now(e->loop);
 	facts_collect(&e->facts, &f);
 	ipcev_compose(&e->net, IPC_EN_FACTS, 0, -1, &f, sizeof(f));
+}
+
+static void
+exec_facts_answer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exec	*e = w->data;
+
+	if (e->facts_pending && ipcev_active(&e->net))
+		exec_send_facts(e);
+}
+
+/*
+ * Requests coalesce: however many arrive, one is pending, and answers go
+ * out at most one per IPC_FACTS_MIN_MS, each from the latest sample.  A
+ * burst costs a few snapshots, not one each, and never blocks the loop.
+ */
+static void
+exec_request_facts(struct exec *e)
+{
+	ev_tstamp	 wait;
+
+	e->facts_pending = 1;
+	if (ev_is_active(&e->facts_answer))
+		return;
+	wait = e->facts_last + IPC_FACTS_MIN_MS / 1000.0 - ev_now(e->loop);
+	ev_timer_set(&e->facts_answer, wait > 0 ? wait : 0, 0);
+	ev_timer_start(e->loop, &e->facts_answer);
+}
+
+static void
+exec_cpu_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exec	*e = w->data;
+
+	if (e->configured)
+		(void)facts_cpu_tick(&e->facts);
 }
 
 static void
@@ -63,6 +86,7 @@ exec_handle_config(struct exec *e, struct ipcmsg *m)
 		fatalx("%s: bad configuration from the supervisor", __func__);
 	facts_init(&e->facts, &c);
 	e->configured = 1;
+	ev_timer_again(e->loop, &e->cpu_tick);
 	permit_set(&e->sup_permit, IPC_SE_PING, PERMIT_ALLOW);
 	permit_set(&e->sup_permit, IPC_SE_SHUTDOWN, PERMIT_ALLOW);
 	if (e->facts_wanted && ipcev_active(&e->net))
@@ -70,7 +94,7 @@ exec_handle_config(struct exec *e, struct ipcmsg *m)
 }
 
 /* The supervisor is trusted: anything unexpected from it is fatal. */
-static void
+void
 exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 {
 	struct exec	*e = iev->data;
@@ -102,16 +126,25 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	}
 }
 
-static void
+/*
+ * The net-worker parses the network: nothing it sends is trusted.  Only
+ * the permitted types at their exact sizes pass; anything else drops it.
+ */
+void
 exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 {
 	struct exec	*e = iev->data;
 	uint32_t	 type;
 
 	if (m == NULL) {
-		/* Dropped or gone: the supervisor restarts or stops us both. */
-		log_debug("net-worker channel closed");
-		return;
+		/*
+		 * Without the channel no facts reach the dashboard, and only
+		 * the supervisor can make a new one: exit, and it restarts the
+		 * pair (or is stopping it anyway).
+		 */
+		log_info("lost the net-worker channel, exiting");
+		ipcev_flush_sync(&e->sup, 500);
+		exit(1);
 	}
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
@@ -122,9 +155,9 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		goto bad;
 	switch (type) {
 	case IPC_NE_FACTS_REQ:
-		if (ipc_get_len(m) != 0)
+		if (ipc_get_len(m) != 0 || ipc_get_id(m) != 0)
 			goto bad;
-		exec_send_facts(e);
+		exec_request_facts(e);
 		break;
 	default:
 		goto bad;
@@ -133,6 +166,32 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
  bad:
 	ipcev_drop(iev, "%s: %s (len %zu) from %s", __func__,
 	    ipc_type_name(type), ipc_get_len(m), iev->name);
+}
+
+/*
+ * Channels, permits and timers; netfn handles the net-worker's frames
+ * (exec_dispatch_net, or a fuzzer's wrapper that survives a drop).
+ */
+void
+exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
+    ipcev_dispatch_fn netfn)
+{
+	e->loop = loop;
+	permit_init(&e->sup_permit, IPC_SE);
+	permit_init(&e->net_permit, IPC_NE);
+	ipcev_init(&e->sup, e->loop, supfd, IPC_MAX_SE, "supervisor",
+	    exec_dispatch_sup, e);
+	ipcev_init(&e->net, e->loop, netfd, IPC_MAX_NE, "net-worker",
+	    netfn, e);
+	ipcev_expect_role(&e->sup, IPC_ROLE_SUP);
+	ipcev_expect_role(&e->net, IPC_ROLE_NET);
+	ipcev_hello(&e->sup, IPC_ROLE_EXEC);
+	ipcev_hello(&e->net, IPC_ROLE_EXEC);
+	ev_timer_init(&e->facts_answer, exec_facts_answer_cb, 0, 0);
+	e->facts_answer.data = e;
+	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,
+	    IPC_FACTS_SAMPLE_MS / 1000.0);
+	e->cpu_tick.data = e;
 }
 
 static void
@@ -164,17 +223,10 @@ exec_main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	exec_sandbox();
 
-	e->loop = ev_default_loop(EVFLAG_AUTO);
 	fcntl(IPC_FD_SUP, F_SETFL, O_NONBLOCK);
 	fcntl(IPC_FD_PEER, F_SETFL, O_NONBLOCK);
-	permit_init(&e->sup_permit, IPC_SE);
-	permit_init(&e->net_permit, IPC_NE);
-	ipcev_init(&e->sup, e->loop, IPC_FD_SUP, IPC_MAX_SE, "supervisor",
-	    exec_dispatch_sup, e);
-	ipcev_init(&e->net, e->loop, IPC_FD_PEER, IPC_MAX_NE, "net-worker",
-	    exec_dispatch_net, e);
-	ipcev_hello(&e->sup, IPC_ROLE_EXEC);
-	ipcev_hello(&e->net, IPC_ROLE_EXEC);
+	exec_init(e, ev_default_loop(EVFLAG_AUTO), IPC_FD_SUP, IPC_FD_PEER,
+	    exec_dispatch_net);
 	ev_signal_init(&e->sigterm, exec_sigterm_cb, SIGTERM);
 	e->sigterm.data = e;
 	ev_signal_start(e->loop, &e->sigterm);

@@ -4,9 +4,35 @@
 #ifndef EXEC_H
 #define EXEC_H
 
+#include <ev.h>
+
 #include "compat.h"
+#include "facts.h"
+#include "ipcev.h"
+#include "permit.h"
+
+struct exec {
+	struct ev_loop	*loop;
+	struct ipcev	 sup;
+	struct ipcev	 net;
+	struct permit	 sup_permit;
+	struct permit	 net_permit;
+	struct facts	 facts;
+	int		 configured;
+	int		 facts_wanted;	/* asked before the configuration */
+	int		 facts_pending;	/* a request waits for the answer timer */
+	ev_tstamp	 facts_last;	/* when the last answer went out */
+	ev_timer	 facts_answer;	/* coalesces requests */
+	ev_timer	 cpu_tick;	/* CPU samples between requests */
+	ev_signal	 sigterm;
+};
 
 __dead void	exec_main(int, char **);
 void		exec_sandbox(void);
+void		exec_init(struct exec *, struct ev_loop *, int supfd,
+		    int netfd, ipcev_dispatch_fn netfn);
+/* The channels' dispatch functions, reachable for the fuzzers. */
+void		exec_dispatch_sup(struct ipcev *, struct ipcmsg *);
+void		exec_dispatch_net(struct ipcev *, struct ipcmsg *);
 
 #endif

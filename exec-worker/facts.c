@@ -542,17 +542,6 @@ facts_permille(uint64_t num, uint64_t den)
 	return (int32_t)((num * 1000 + den / 2) / den);
 }
 
-static void
-facts_sleep_ms(uint64_t ms)
-{
-	struct timespec	 ts;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		continue;
-}
-
 #ifdef __linux__
 static uint64_t
 facts_now_ms(void)
@@ -668,53 +657,52 @@ facts_mem_sample(int32_t *ram, int32_t *swap)
 #endif
 
 /*
- * CPU busy share since the previous sample.  Without a usable previous
- * sample (first call, counters went back after CPU hotplug) take one
- * now; either way the two samples lie at least 100 ms apart, or the
- * share would be a handful of ticks' noise.
+ * A /proc/stat sample, taken on the exec-worker's timer and never in a
+ * request: the busy share between the baseline and this sample becomes
+ * the figure every snapshot reports until the next tick.  Samples closer
+ * than FACTS_CPU_MIN_MS would be a handful of ticks' noise, so they leave
+ * the baseline alone; counters that went back (CPU hotplug) restart it.
  */
-static int
-facts_cpu_percent(struct facts_cpu *prev, int32_t *tenths)
+int
+facts_cpu_tick(struct facts *f)
 {
-	struct facts_cpu	 base, now;
-	uint64_t		 age;
+	struct facts_cpu	 now;
 
 	if (facts_cpu_sample(&now) == -1) {
-		prev->valid = 0;
+		f->cpu.valid = 0;
 		return -1;
 	}
-	base = *prev;
-	if (!base.valid || now.total < base.total || now.busy < base.busy ||
-	    now.at_ms < base.at_ms)
-		base = now;
-	age = now.at_ms - base.at_ms;
-	if (age < FACTS_CPU_MIN_MS) {
-		facts_sleep_ms(FACTS_CPU_MIN_MS - age);
-		if (facts_cpu_sample(&now) == -1) {
-			prev->valid = 0;
-			return -1;
-		}
-		if (now.total < base.total || now.busy < base.busy) {
-			*prev = now;
-			errno = EINVAL;
-			return -1;
-		}
+	if (!f->cpu.valid || now.total < f->cpu.total ||
+	    now.busy < f->cpu.busy || now.at_ms < f->cpu.at_ms) {
+		f->cpu = now;
+		return 0;
 	}
-	*prev = now;
-	*tenths = facts_permille(now.busy - base.busy, now.total - base.total);
+	if (now.at_ms - f->cpu.at_ms < FACTS_CPU_MIN_MS)
+		return 0;
+	f->cpu_tenths = facts_permille(now.busy - f->cpu.busy,
+	    now.total - f->cpu.total);
+	f->cpu_share_valid = 1;
+	f->cpu = now;
 	return 0;
 }
 
+/*
+ * Never waits: the CPU share is the one the last ticks measured.  Before
+ * the first share exists, one tick is tried now (a read, no sleep); if
+ * the baseline is too recent the CPU figure is 0 until the timer's tick.
+ */
 int
-facts_native(struct facts_cpu *cpu, int32_t milli[4])
+facts_native(struct facts *f, int32_t milli[4])
 {
 	double	 load;
-	int32_t	 tenths, ram, swap;
+	int32_t	 ram, swap;
 	int	 ok = 0;
 
 	memset(milli, 0, FACTS_NMETRICS * sizeof(milli[0]));
-	if (facts_cpu_percent(cpu, &tenths) == 0) {
-		milli[FACTS_CPU] = tenths * 100;
+	if (!f->cpu_share_valid)
+		(void)facts_cpu_tick(f);
+	if (f->cpu_share_valid) {
+		milli[FACTS_CPU] = f->cpu_tenths * 100;
 		ok = 1;
 	}
 	if (facts_mem_sample(&ram, &swap) == 0) {
@@ -977,15 +965,13 @@ facts_init(struct facts *f, const struct ipc_exec_config *cfg)
 static void
 facts_metrics(struct facts *f, struct ipc_facts *out)
 {
-	struct facts_cpu	 sample;
 	int32_t			 m[FACTS_NMETRICS];
 
+	/* The timer keeps the CPU baseline recent for a native fallback. */
 	if (f->cfg.stasysmo_dir[0] != '\0' &&
-	    facts_stasysmo(f->cfg.stasysmo_dir, m) == 0) {
-		/* Keep the baseline recent, so a fallback is a fresh delta. */
-		if (facts_cpu_sample(&sample) == 0)
-			f->cpu = sample;
-	} else if (facts_native(&f->cpu, m) == -1) {
+	    facts_stasysmo(f->cfg.stasysmo_dir, m) == 0)
+		;
+	else if (facts_native(f, m) == -1) {
 		log_debug("%s: no metrics: %s", __func__, strerror(errno));
 		return;
 	}

@@ -28,7 +28,9 @@ struct facts_cpu {
 
 struct facts {
 	struct ipc_exec_config	 cfg;
-	struct facts_cpu	 cpu;		/* previous /proc/stat sample */
+	struct facts_cpu	 cpu;		/* last /proc/stat sample */
+	int32_t			 cpu_tenths;	/* busy share of the last ticks */
+	int			 cpu_share_valid;
 	char			 os_version[64];	/* read once */
 	char			 nixpkgs_version[128];	/* read once */
 	char			 hostname[256];		/* resolved once */
@@ -45,8 +47,16 @@ void	facts_collect(struct facts *, struct ipc_facts *);
 int	facts_generation(const char *repo_dir, char out[8]);
 /* §3.4 StaSysMo: 0 if fresh and non-empty (milli values), else -1. */
 int	facts_stasysmo(const char *dir, int32_t milli[4]);
-/* §3.4 native: 0 and milli values (1 decimal), -1 if nothing works. */
-int	facts_native(struct facts_cpu *, int32_t milli[4]);
+/*
+ * A CPU sample, for the exec-worker's timer (IPC_FACTS_SAMPLE_MS): the
+ * share since the previous one is what snapshots report.  Never sleeps.
+ */
+int	facts_cpu_tick(struct facts *);
+/*
+ * §3.4 native: 0 and milli values (1 decimal), -1 if nothing works.
+ * Never sleeps: the CPU share comes from the last two samples.
+ */
+int	facts_native(struct facts *, int32_t milli[4]);
 /* Lowercase hex SHA-256 of a file into out[65]; -1 if unreadable. */
 int	facts_sha256_file(const char *path, char out[65]);
 /* §3.1 and §3.2. */

@@ -45,10 +45,16 @@ for dir in tests/fuzz/corpus/*/; do
 	f=build/fuzz/tests/fuzz_$name
 	work=$(mktemp -d)
 	cp tests/fuzz/corpus/"$name"/* "$work"/
-	echo "-- $name"
+	# Per-harness libFuzzer options (-max_len=...), one a line.
+	opts=
+	if [ -f tests/fuzz/corpus/"$name".options ]; then
+		opts=$(cat tests/fuzz/corpus/"$name".options)
+	fi
+	echo "-- $name $opts"
 	# The corpus is copied: new inputs stay out of the tree.
+	# shellcheck disable=SC2086
 	"$f" -max_total_time="$fuzz_seconds" -print_final_stats=0 \
-		-timeout=10 -rss_limit_mb=2048 "$work" > "$work.log" 2>&1 ||
+		-timeout=10 -rss_limit_mb=2048 $opts "$work" > "$work.log" 2>&1 ||
 		{ tail -40 "$work.log"; exit 1; }
 	tail -1 "$work.log"
 	rm -f "$work.log"

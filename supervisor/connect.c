@@ -284,6 +284,36 @@ connect_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 void
+connect_limit_reset(struct sup *s)
+{
+	s->conn_tokens = IPC_CONNECT_BURST;
+	s->conn_stamp = s->loop != NULL ? ev_now(s->loop) : 0;
+}
+
+/*
+ * A token bucket: IPC_CONNECT_BURST requests at once, then one per
+ * IPC_CONNECT_FLOOR_MS.  The real net-worker waits at least its backoff
+ * floor between attempts, so only a broken one ever runs dry.
+ */
+int
+connect_admit(struct sup *s)
+{
+	ev_tstamp	 now = s->loop != NULL ? ev_now(s->loop) : 0;
+
+	if (now > s->conn_stamp) {
+		s->conn_tokens += (now - s->conn_stamp) * 1000.0 /
+		    IPC_CONNECT_FLOOR_MS;
+		if (s->conn_tokens > IPC_CONNECT_BURST)
+			s->conn_tokens = IPC_CONNECT_BURST;
+	}
+	s->conn_stamp = now;
+	if (s->conn_tokens < 1.0)
+		return -1;
+	s->conn_tokens -= 1.0;
+	return 0;
+}
+
+void
 connect_request(struct sup *s, uint32_t endpoint, uint32_t timeout_ms)
 {
 	struct connector	*c;
@@ -306,8 +336,15 @@ connect_request(struct sup *s, uint32_t endpoint, uint32_t timeout_ms)
 	c->endpoint = endpoint;
 	s->conn = c;
 	ev_timer_init(&c->poll, connect_poll_cb, 0, CONNECT_POLL_S);
-	ev_timer_init(&c->deadline, connect_deadline_cb, (timeout_ms ?
-	    timeout_ms : CONNECT_DEFAULT_MS) / 1000.0, 0);
+	/* Never longer than the handshake deadline we configured. */
+	if (timeout_ms == 0)
+		timeout_ms = CONNECT_DEFAULT_MS;
+	if (s->cfg.handshake_ms > 0 && timeout_ms > s->cfg.handshake_ms)
+		timeout_ms = s->cfg.handshake_ms;
+	if (timeout_ms > IPC_CONNECT_TIMEOUT_MAX_MS)
+		timeout_ms = IPC_CONNECT_TIMEOUT_MAX_MS;
+	ev_timer_init(&c->deadline, connect_deadline_cb, timeout_ms / 1000.0,
+	    0);
 	ev_timer_init(&c->addr_timer, connect_addr_timeout_cb, 1, 0);
 	ev_io_init(&c->io, connect_io_cb, -1, EV_WRITE);
 	c->poll.data = c->deadline.data = c->addr_timer.data = c;

@@ -13,6 +13,7 @@
 
 #include "compat.h"
 #include "log.h"
+#include "proto.h"
 #include "supervisor.h"
 
 void
@@ -44,6 +45,48 @@ notify_send(const char *state)
 	    (struct sockaddr *)&sun, len) == -1)
 		log_warn("%s: sendto %s", __func__, path);
 	close(fd);
+}
+
+/*
+ * The notification socket reads "KEY=value" lines: a newline in a value
+ * would be a new assignment (WATCHDOG=1, READY=1, MAINPID=...).  So text
+ * from anywhere else is cut down to printable ASCII, everything else
+ * written as \xNN, and bounded, before it becomes a STATUS.
+ */
+void
+notify_escape(const char *in, char *out, size_t size)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)in;
+	size_t			 n = 0;
+
+	if (size == 0)
+		return;
+	for (; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			if (n + 1 >= size)
+				break;
+			out[n++] = (char)*p;
+			continue;
+		}
+		if (n + 4 >= size)
+			break;
+		out[n++] = '\\';
+		out[n++] = 'x';
+		out[n++] = hex[*p >> 4];
+		out[n++] = hex[*p & 0xf];
+	}
+	out[n] = '\0';
+}
+
+void
+notify_status(const char *text)
+{
+	char	 buf[8 + IPC_STATUS_MAX + 1], esc[IPC_STATUS_MAX + 1];
+
+	notify_escape(text, esc, sizeof(esc));
+	snprintf(buf, sizeof(buf), "STATUS=%s", esc);
+	notify_send(buf);
 }
 
 /* WATCHDOG_USEC, if systemd asked us (and not some other pid) for it. */

@@ -24,8 +24,6 @@
 #include "proto.h"
 #include "supervisor.h"
 
-static void	sup_dispatch_net(struct ipcev *, struct ipcmsg *);
-static void	sup_dispatch_exec(struct ipcev *, struct ipcmsg *);
 static void	sup_handle_net_hello(struct sup *);
 static void	sup_handle_exec_hello(struct sup *);
 static void	sup_check_ready(struct sup *);
@@ -404,36 +402,55 @@ sup_check_ready(struct sup *s)
 	}
 }
 
-static void
+/*
+ * The net-worker's state detail may quote the dashboard: it reaches
+ * sd_notify escaped, never as it came.  A bad code or an unterminated
+ * string is a broken peer.
+ */
+static int
 sup_handle_net_state(struct sup *s, const struct ipc_net_state *st)
 {
-	char	 buf[320];
+	const char	*text = st->detail;
+	char		 buf[320];
 
-	if (!ipc_str_valid(st->detail, sizeof(st->detail))) {
-		ipcev_drop(&s->w[W_NET].iev, "unterminated state detail");
-		return;
-	}
+	if (!ipc_str_valid(st->detail, sizeof(st->detail)))
+		return -1;
 	switch (st->state) {
 	case IPC_NET_DISCONNECTED:
-		snprintf(buf, sizeof(buf), "STATUS=disconnected: %s",
-		    st->detail);
+		snprintf(buf, sizeof(buf), "disconnected: %s", text);
 		break;
 	case IPC_NET_CONNECTED:
-		snprintf(buf, sizeof(buf), "STATUS=connected to %s",
-		    st->detail);
+		snprintf(buf, sizeof(buf), "connected to %s", text);
 		break;
 	case IPC_NET_REGISTERED:
-		snprintf(buf, sizeof(buf), "STATUS=registered as %s",
-		    st->detail);
+		snprintf(buf, sizeof(buf), "registered as %s", text);
 		break;
 	default:
-		ipcev_drop(&s->w[W_NET].iev, "bad net state %u", st->state);
-		return;
+		return -1;
 	}
-	notify_send(buf);
+	notify_status(buf);	/* escapes and bounds */
+	return 0;
 }
 
-static void
+/* A pong answers the ping outstanding or one in between, never ahead. */
+static int
+sup_handle_pong(struct worker *w, struct ipcmsg *m)
+{
+	uint32_t	 id = ipc_get_id(m);
+
+	if (ipc_get_len(m) != 0 || id > w->ping_sent || id <= w->ping_seen)
+		return -1;
+	w->ping_seen = id;
+	return 0;
+}
+
+/*
+ * Every frame from the net-worker.  It is the process that parses the
+ * network, so it is treated as hostile: any frame outside the permit
+ * table, the exact sizes or the bounds of proto.h drops it, and the pair
+ * restarts.  Callable without a running worker (the fuzzers do).
+ */
+void
 sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 {
 	struct sup		*s = iev->data;
@@ -450,34 +467,42 @@ sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		sup_handle_net_hello(s);
 		return;
 	}
-	if (!permit_check(&s->net_permit, type))
+	/* Only a PONG's id means something; the others carry 0. */
+	if (!permit_check(&s->net_permit, type) ||
+	    (type != IPC_NS_PONG && ipc_get_id(m) != 0))
 		goto bad;
 	switch (type) {
 	case IPC_NS_CONNECT:
-		if (ipc_get_data(m, &c, sizeof(c)) == -1)
+		if (ipc_get_data(m, &c, sizeof(c)) == -1 ||
+		    c.endpoint == 0 || c.endpoint > IPC_EP_MAX ||
+		    c.timeout_ms > IPC_CONNECT_TIMEOUT_MAX_MS)
 			goto bad;
+		if (connect_admit(s) == -1) {
+			ipcev_drop(iev, "connect requests faster than one per "
+			    "%d ms", IPC_CONNECT_FLOOR_MS);
+			return;
+		}
 		connect_request(s, c.endpoint, c.timeout_ms);
 		break;
 	case IPC_NS_STATE:
-		if (ipc_get_data(m, &st, sizeof(st)) == -1)
+		if (ipc_get_data(m, &st, sizeof(st)) == -1 ||
+		    sup_handle_net_state(s, &st) == -1)
 			goto bad;
-		sup_handle_net_state(s, &st);
 		break;
 	case IPC_NS_PONG:
-		if (ipc_get_len(m) != 0)
+		if (sup_handle_pong(&s->w[W_NET], m) == -1)
 			goto bad;
-		s->w[W_NET].ping_seen = ipc_get_id(m);
 		break;
 	default:
 		goto bad;
 	}
 	return;
  bad:
-	ipcev_drop(iev, "%s: %s (len %zu) from %s", __func__,
-	    ipc_type_name(type), ipc_get_len(m), iev->name);
+	ipcev_drop(iev, "%s: %s (len %zu, id %u) from %s", __func__,
+	    ipc_type_name(type), ipc_get_len(m), ipc_get_id(m), iev->name);
 }
 
-static void
+void
 sup_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 {
 	struct sup	*s = iev->data;
@@ -496,17 +521,16 @@ sup_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 		goto bad;
 	switch (type) {
 	case IPC_ES_PONG:
-		if (ipc_get_len(m) != 0)
+		if (sup_handle_pong(&s->w[W_EXEC], m) == -1)
 			goto bad;
-		s->w[W_EXEC].ping_seen = ipc_get_id(m);
 		break;
 	default:
 		goto bad;
 	}
 	return;
  bad:
-	ipcev_drop(iev, "%s: %s (len %zu) from %s", __func__,
-	    ipc_type_name(type), ipc_get_len(m), iev->name);
+	ipcev_drop(iev, "%s: %s (len %zu, id %u) from %s", __func__,
+	    ipc_type_name(type), ipc_get_len(m), ipc_get_id(m), iev->name);
 }
 
 /* Fresh channels and a clean permit table for every worker generation. */
@@ -519,8 +543,14 @@ sup_channels_init(struct sup *s, int netfd, int execfd)
 	    sup_dispatch_net, s);
 	ipcev_init(&s->w[W_EXEC].iev, s->loop, execfd, IPC_MAX_SE,
 	    "exec-worker", sup_dispatch_exec, s);
-	/* Only the net-worker's channel carries descriptors: sockets. */
-	ipcbuf_allow_fdpass(s->w[W_NET].iev.buf);
+	ipcev_expect_role(&s->w[W_NET].iev, IPC_ROLE_NET);
+	ipcev_expect_role(&s->w[W_EXEC].iev, IPC_ROLE_EXEC);
+	/*
+	 * Only IPC_SN_CONNECTED carries a descriptor, and only towards the
+	 * net-worker: one it sends us is closed and drops it.
+	 */
+	ipcbuf_allow_fdsend(s->w[W_NET].iev.buf);
+	connect_limit_reset(s);
 	/* The whole CA bundle is queued at once, right after HELLO. */
 	ipcbuf_set_highwater(s->w[W_NET].iev.buf, IPC_CA_MAX + IPC_MAX_SN * 4);
 	ipcev_hello(&s->w[W_NET].iev, IPC_ROLE_SUP);

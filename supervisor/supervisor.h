@@ -63,6 +63,8 @@ struct sup {
 	struct url	 dash;
 	char		 proxy_auth[512];
 	struct connector *conn;		/* the connect in flight */
+	double		 conn_tokens;	/* connect rate limit (connect.c) */
+	ev_tstamp	 conn_stamp;	/* when conn_tokens was computed */
 	struct permit	 net_permit;
 	struct permit	 exec_permit;
 
@@ -88,6 +90,9 @@ void	sup_workers_lost(struct sup *, const char *why);
 void	sup_channels_init(struct sup *, int netfd, int execfd);
 void	sup_reload(struct sup *);
 void	sup_give_up(struct sup *, const char *why);
+/* The channels' dispatch functions, reachable for the fuzzers. */
+void	sup_dispatch_net(struct ipcev *, struct ipcmsg *);
+void	sup_dispatch_exec(struct ipcev *, struct ipcmsg *);
 
 /* worker.c */
 int	worker_find_paths(struct sup *);
@@ -99,6 +104,9 @@ void	worker_schedule_restart(struct sup *, const char *why);
 /* connect.c */
 void	connect_request(struct sup *, uint32_t endpoint, uint32_t timeout_ms);
 void	connect_cancel(struct sup *);
+/* The connect rate limit: take a token (0) or refuse (-1); a new bucket. */
+int	connect_admit(struct sup *);
+void	connect_limit_reset(struct sup *);
 /*
  * The proxy for scheme://host:port under env (HTTPS_PROXY, HTTP_PROXY,
  * NO_PROXY and lower-case forms).  1 and *proxy filled: use it; 0: go
@@ -114,6 +122,10 @@ int	connect_addr_is_loopback(const struct sockaddr *);
 
 /* notify.c */
 void	notify_send(const char *state);
+/* "STATUS=text", text escaped to printable ASCII and cut to fit. */
+void	notify_status(const char *text);
+/* Printable ASCII only: other bytes become \xNN; cut at a whole escape. */
+void	notify_escape(const char *in, char *out, size_t size);
 uint64_t notify_watchdog_usec(void);
 
 /* check.c */

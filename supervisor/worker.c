@@ -173,22 +173,33 @@ worker_spawn(struct sup *s, struct worker *w, char **argv, char **envp,
 	return pid;
 }
 
+/*
+ * The name a worker's relayed lines carry: the one its own logger uses,
+ * taken from what we started, never from what it writes.
+ */
+static const char *
+worker_log_name(const struct worker *w)
+{
+	return strcmp(w->name, "net-worker") == 0 ? "net" : "exec";
+}
+
 static void
 worker_log_flush(struct worker *w, int all)
 {
-	char	*nl, *p = w->logbuf;
-	size_t	 left = w->loglen;
+	const char	*name = worker_log_name(w);
+	char		*nl, *p = w->logbuf;
+	size_t		 left = w->loglen;
 
 	while ((nl = memchr(p, '\n', left)) != NULL) {
 		*nl = '\0';
-		log_relay(w->name, p);
+		log_relay(name, p);
 		left -= nl + 1 - p;
 		p = nl + 1;
 	}
 	/* A line longer than the buffer, or the last words of a worker. */
 	if (left > 0 && (all || left == sizeof(w->logbuf) - 1)) {
 		p[left] = '\0';
-		log_relay(w->name, p);
+		log_relay(name, p);
 		left = 0;
 	}
 	memmove(w->logbuf, p, left);

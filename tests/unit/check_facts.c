@@ -653,36 +653,51 @@ END_TEST
 /* ---------------------------------------------------------------- */
 /* §3.4 native */
 
+/*
+ * A snapshot never waits for a CPU delta: before the first tick it has no
+ * CPU share (0), after ticks at least 100 ms apart it has one.
+ */
 START_TEST(test_facts_native_range)
 {
-	struct facts_cpu	 cpu;
+	struct ipc_exec_config	 cfg;
+	struct facts		*f;
 	int32_t			 m[4];
 	uint64_t		 t0;
 	int			 i;
 
-	memset(&cpu, 0, sizeof(cpu));
+	memset(&cfg, 0, sizeof(cfg));
+	f = calloc(1, sizeof(*f));
+	ck_assert_ptr_nonnull(f);
+	facts_init(f, &cfg);
 	t0 = now_ms();
-	ck_assert_int_eq(facts_native(&cpu, m), 0);
-	/* No previous sample: two, at least 100 ms apart. */
-	ck_assert_uint_ge(now_ms() - t0, 100);
-	ck_assert_int_eq(cpu.valid, 1);
+	ck_assert_int_eq(facts_native(f, m), 0);
+	ck_assert_uint_lt(now_ms() - t0, 50);
+	ck_assert_int_eq(f->cpu_share_valid, 0);
 	assert_native_range(m);
 	/* A machine running this test has memory in use. */
 	ck_assert_int_gt(m[FACTS_RAM], 0);
 
 	for (i = 0; i < 3; i++) {
-		ck_assert_int_eq(facts_native(&cpu, m), 0);
+		usleep(120 * 1000);
+		ck_assert_int_eq(facts_cpu_tick(f), 0);
+		ck_assert_int_eq(f->cpu_share_valid, 1);
+		t0 = now_ms();
+		ck_assert_int_eq(facts_native(f, m), 0);
+		ck_assert_uint_lt(now_ms() - t0, 50);
 		assert_native_range(m);
 	}
+	free(f);
 }
 END_TEST
 
+/* A baseline older than 100 ms gives a share at the first snapshot. */
 START_TEST(test_facts_native_baseline)
 {
 	struct ipc_exec_config	 cfg;
 	struct facts		*f;
 	int32_t			 m[4];
 	uint64_t		 t0, before;
+	int			 i;
 
 	memset(&cfg, 0, sizeof(cfg));
 	f = calloc(1, sizeof(*f));
@@ -692,13 +707,25 @@ START_TEST(test_facts_native_baseline)
 	ck_assert_uint_gt(f->cpu.total, 0);
 	before = f->cpu.total;
 
-	/* A baseline older than 100 ms is used as is: no wait. */
 	usleep(150 * 1000);
 	t0 = now_ms();
-	ck_assert_int_eq(facts_native(&f->cpu, m), 0);
-	ck_assert_uint_lt(now_ms() - t0, 90);
+	ck_assert_int_eq(facts_native(f, m), 0);
+	ck_assert_uint_lt(now_ms() - t0, 50);
+	ck_assert_int_eq(f->cpu_share_valid, 1);
 	ck_assert_uint_ge(f->cpu.total, before);
 	assert_native_range(m);
+
+	/* Ticks closer than 100 ms keep the baseline. */
+	before = f->cpu.at_ms;
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(facts_cpu_tick(f), 0);
+	ck_assert_uint_eq(f->cpu.at_ms, before);
+
+	/* A thousand snapshots in a row: no sleeping anywhere. */
+	t0 = now_ms();
+	for (i = 0; i < 1000; i++)
+		ck_assert_int_eq(facts_native(f, m), 0);
+	ck_assert_uint_lt(now_ms() - t0, 2000);
 	free(f);
 }
 END_TEST

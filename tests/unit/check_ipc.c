@@ -554,6 +554,50 @@ START_TEST(test_ipc_two_fds)
 }
 END_TEST
 
+/*
+ * Descriptors per direction: a channel that only sends them (the
+ * supervisor's end towards the net-worker) refuses and closes any it
+ * receives, even one its frame announces; one that only receives cannot
+ * send any.
+ */
+START_TEST(test_ipc_fd_direction)
+{
+	unsigned char	 wire[64];
+	struct ipcbuf	*b;
+	struct ipcmsg	*m;
+	size_t		 n;
+	int		 sv[2], fd, before;
+
+	before = t_count_fds();
+	t_pair(sv);
+	ck_assert_ptr_nonnull(b = ipcbuf_new(sv[1], T_MAX));
+	ipcbuf_allow_fdsend(b);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	n = t_frame(wire, IPC_NS_STATE, 16, 0, IPC_F_FD, NULL, 0);
+	t_sendfds(sv[0], wire, n, &fd, 1);
+	close(fd);
+	errno = 0;
+	ck_assert_int_eq(ipcbuf_read(b), -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	ck_assert_int_eq(t_count_fds(), before + 2);	/* the pair only */
+	ck_assert_int_eq(ipcbuf_get(b, &m), -1);
+	/* Sending still works. */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(ipcbuf_compose(b, T_TYPE, 1, fd, NULL, 0), 0);
+	ipcbuf_free(b);
+
+	ck_assert_ptr_nonnull(b = ipcbuf_new(sv[1], T_MAX));
+	ipcbuf_allow_fdrecv(b);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	errno = 0;
+	ck_assert_int_eq(ipcbuf_compose(b, T_TYPE, 1, fd, NULL, 0), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ipcbuf_free(b);
+	t_close_pair(sv);
+	ck_assert_int_eq(t_count_fds(), before);
+}
+END_TEST
+
 START_TEST(test_ipc_fd_mismatch)
 {
 	unsigned char	 wire[128];
@@ -1023,6 +1067,9 @@ START_TEST(test_ipcev_hello_exchange)
 }
 END_TEST
 
+/* The role the receiving end expects; 0: any. */
+static uint32_t	t_expect_role;
+
 /* A far end that says something, and the drop it must cause. */
 static void
 t_expect_drop(void (*say)(struct ipcbuf *), int want_frames)
@@ -1037,6 +1084,7 @@ t_expect_drop(void (*say)(struct ipcbuf *), int want_frames)
 	t_pair(sv);
 	t_peer_init(&pb, loop, &b);
 	ipcev_init(&b, loop, sv[1], T_MAX, "b", t_dispatch, &pb);
+	ipcev_expect_role(&b, t_expect_role);
 	ck_assert_ptr_nonnull(far = ipcbuf_new(sv[0], T_MAX));
 	say(far);
 	t_far_flush(far);
@@ -1110,6 +1158,17 @@ START_TEST(test_ipcev_version_mismatch)
 {
 	t_expect_drop(t_say_wrong_version, 0);
 	t_expect_drop(t_say_short_hello, 0);
+}
+END_TEST
+
+/* The far end says it is the net-worker; this channel expects exec. */
+START_TEST(test_ipcev_wrong_role)
+{
+	t_expect_role = IPC_ROLE_EXEC;
+	t_expect_drop(t_say_hello_twice, 0);
+	t_expect_role = IPC_ROLE_SUP;
+	t_expect_drop(t_say_hello_twice, 0);
+	t_expect_role = 0;
 }
 END_TEST
 
@@ -1480,6 +1539,7 @@ ipc_suite(void)
 		{ "fdpass", test_ipc_fdpass },
 		{ "fd_not_allowed", test_ipc_fd_not_allowed },
 		{ "two_fds", test_ipc_two_fds },
+		{ "fd_direction", test_ipc_fd_direction },
 		{ "fd_mismatch", test_ipc_fd_mismatch },
 		{ "eof_mid_frame", test_ipc_eof_mid_frame },
 		{ "epipe", test_ipc_epipe },
@@ -1490,6 +1550,7 @@ ipc_suite(void)
 		{ "ev_not_hello_first", test_ipcev_not_hello_first },
 		{ "ev_version_mismatch", test_ipcev_version_mismatch },
 		{ "ev_second_hello", test_ipcev_second_hello },
+		{ "ev_wrong_role", test_ipcev_wrong_role },
 		{ "ev_bad_frame", test_ipcev_bad_frame },
 		{ "ev_eof", test_ipcev_eof },
 		{ "ev_drop_in_dispatch", test_ipcev_drop_in_dispatch },

@@ -142,16 +142,108 @@ START_TEST(test_log_relay)
 
 	log_init(LOG_LVL_INFO, 0);
 	ck_assert_int_eq(log_set_file(path), 0);
-	log_relay("net-worker", "<6>net: connected");
-	log_relay("net-worker", "<7>net: too chatty");
-	log_relay("net-worker", "<3>net: broken");
-	log_relay("exec-worker", "AddressSanitizer: something");
+	log_relay("net", "<6>net: connected");
+	log_relay("net", "<7>net: too chatty");
+	log_relay("net", "<3>net: broken");
+	log_relay("exec", "AddressSanitizer: something");
 	s = slurp("agent.log");
 	ck_assert_ptr_nonnull(strstr(s, " info net: connected\n"));
 	ck_assert_ptr_null(strstr(s, "too chatty"));
 	ck_assert_ptr_nonnull(strstr(s, " error net: broken\n"));
 	ck_assert_ptr_nonnull(strstr(s,
-	    " warn exec-worker: AddressSanitizer: something\n"));
+	    " warn exec: AddressSanitizer: something\n"));
+	free(s);
+}
+END_TEST
+
+/*
+ * Every relayed line carries the name the supervisor knows: "<P>" sets
+ * only the level, a worker naming another process is still itself.
+ */
+START_TEST(test_log_relay_name)
+{
+	char	*s;
+
+	log_init(LOG_LVL_INFO, 0);
+	ck_assert_int_eq(log_set_file(path), 0);
+	log_relay("net", "<3>supervisor: fake");
+	log_relay("net", "<6>exec: not me");
+	log_relay("exec", "<4>exec: mine");
+	log_relay("exec", "<6>");
+	log_relay("net", "<6>net:nospace");
+	s = slurp("agent.log");
+	ck_assert_ptr_nonnull(strstr(s, " error net: supervisor: fake\n"));
+	ck_assert_ptr_null(strstr(s, " error supervisor: fake"));
+	ck_assert_ptr_nonnull(strstr(s, " info net: exec: not me\n"));
+	ck_assert_ptr_nonnull(strstr(s, " warn exec: mine\n"));
+	ck_assert_ptr_nonnull(strstr(s, " info exec: \n"));
+	ck_assert_ptr_nonnull(strstr(s, " info net: net:nospace\n"));
+	free(s);
+}
+END_TEST
+
+/* No control character reaches the file or the terminal. */
+START_TEST(test_log_escape)
+{
+	char	 out[256], *s, *p;
+
+	ck_assert_uint_eq(log_escape("a\tb", out, sizeof(out)), 3);
+	ck_assert_str_eq(out, "a\tb");
+	log_escape("\x1b[31mred\x1b]0;title\x07", out, sizeof(out));
+	ck_assert_str_eq(out, "\\x1b[31mred\\x1b]0;title\\x07");
+	log_escape("del\x7f cr\r", out, sizeof(out));
+	ck_assert_str_eq(out, "del\\x7f cr\\x0d");
+	/* C1 raw and UTF-8 encoded; other UTF-8 passes. */
+	log_escape("\x9b" "1m \xc2\x9b" "1m \xc3\xa9 \xe2\x82\xac", out,
+	    sizeof(out));
+	ck_assert_str_eq(out,
+	    "\\x9b1m \\xc2\\x9b1m \xc3\xa9 \xe2\x82\xac");
+	/* Not UTF-8: overlong, surrogate, truncated. */
+	log_escape("\xc0\xaf \xed\xa0\x80 \xe2\x82", out, sizeof(out));
+	ck_assert_str_eq(out,
+	    "\\xc0\\xaf \\xed\\xa0\\x80 \\xe2\\x82");
+	/* Cut at a whole escape. */
+	ck_assert_uint_eq(log_escape("ab\x1b", out, 6), 2);
+	ck_assert_str_eq(out, "ab");
+
+	log_init(LOG_LVL_INFO, 0);
+	ck_assert_int_eq(log_set_file(path), 0);
+	log_relay("net", "<4>net: \x1b]8;;http://x\x1b\\click\x1b[2J");
+	log_warnx("sup \x1b[1m%s", "bold");
+	s = slurp("agent.log");
+	ck_assert_ptr_nonnull(strstr(s,
+	    " warn net: \\x1b]8;;http://x\\x1b\\click\\x1b[2J\n"));
+	ck_assert_ptr_nonnull(strstr(s, " warn sup \\x1b[1mbold\n"));
+	for (p = s; *p != '\0'; p++)
+		ck_assert_msg(*p == '\n' || (*p >= 0x20 && *p < 0x7f),
+		    "raw byte 0x%02x in the log", (unsigned char)*p);
+	free(s);
+	s = slurp("stderr");
+	ck_assert_ptr_null(strchr(s, 0x1b));
+	free(s);
+}
+END_TEST
+
+/* A flood of one line becomes one line and a count. */
+START_TEST(test_log_flood)
+{
+	char	*s, *p;
+	int	 i, n = 0;
+
+	log_init(LOG_LVL_INFO, 0);
+	ck_assert_int_eq(log_set_file(path), 0);
+	log_info("startup line");
+	for (i = 0; i < 100000; i++)
+		log_relay("net", "<4>net: connect failed: refused");
+	log_info("after the flood");
+	s = slurp("agent.log");
+	for (p = s; (p = strstr(p, "connect failed")) != NULL; p++)
+		n++;
+	ck_assert_int_le(n, 10);
+	ck_assert_ptr_nonnull(strstr(s, "startup line"));
+	ck_assert_ptr_nonnull(strstr(s, "last message repeated "));
+	ck_assert_ptr_nonnull(strstr(s, "after the flood"));
+	ck_assert_uint_lt(strlen(s), 4096);
 	free(s);
 }
 END_TEST
@@ -214,6 +306,9 @@ log_suite(void)
 	T(warn_appends_strerror);
 	T(worker_format);
 	T(relay);
+	T(relay_name);
+	T(escape);
+	T(flood);
 	T(journal_prefix);
 	T(rotation);
 #undef T

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "supervisor.h"
 #include "testlib.h"
 
@@ -171,6 +172,53 @@ START_TEST(test_supervisor_watchdog_env)
 }
 END_TEST
 
+/* STATUS text: printable ASCII, nothing that could start a new line. */
+START_TEST(test_supervisor_notify_escape)
+{
+	char	 out[64], big[1024];
+
+	notify_escape("connected to wss://x:443/ws", out, sizeof(out));
+	ck_assert_str_eq(out, "connected to wss://x:443/ws");
+	notify_escape("a\nWATCHDOG=1\r\x1b[1m\\\xc3\xa9", out, sizeof(out));
+	ck_assert_str_eq(out, "a\\x0aWATCHDOG=1\\x0d\\x1b[1m\\x5c\\xc3\\xa9");
+	/* Cut at a whole escape, and never past the buffer. */
+	notify_escape("abc\n", out, 7);
+	ck_assert_str_eq(out, "abc");
+	memset(big, '\n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	notify_escape(big, out, sizeof(out));
+	ck_assert_uint_le(strlen(out), sizeof(out) - 1);
+	ck_assert_ptr_null(strchr(out, '\n'));
+}
+END_TEST
+
+/* The connect bucket: a burst, then one per IPC_CONNECT_FLOOR_MS. */
+START_TEST(test_supervisor_connect_admit)
+{
+	struct sup	*s = calloc(1, sizeof(*s));
+	int		 i;
+
+	ck_assert_ptr_nonnull(s);
+	s->loop = ev_loop_new(EVFLAG_AUTO);
+	connect_limit_reset(s);
+	for (i = 0; i < IPC_CONNECT_BURST; i++)
+		ck_assert_int_eq(connect_admit(s), 0);
+	ck_assert_int_eq(connect_admit(s), -1);
+	usleep((IPC_CONNECT_FLOOR_MS + 20) * 1000);
+	ev_now_update(s->loop);
+	ck_assert_int_eq(connect_admit(s), 0);
+	ck_assert_int_eq(connect_admit(s), -1);
+	/* A worker that keeps the floor never runs dry. */
+	for (i = 0; i < 5; i++) {
+		usleep((IPC_CONNECT_FLOOR_MS + 5) * 1000);
+		ev_now_update(s->loop);
+		ck_assert_int_eq(connect_admit(s), 0);
+	}
+	ev_loop_destroy(s->loop);
+	free(s);
+}
+END_TEST
+
 static Suite *
 supervisor_suite(void)
 {
@@ -187,6 +235,8 @@ supervisor_suite(void)
 	T(check_base_url);
 	T(loopback);
 	T(watchdog_env);
+	T(notify_escape);
+	T(connect_admit);
 #undef T
 	return s;
 }
