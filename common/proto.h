@@ -58,16 +58,28 @@ enum ipc_type {
 	IPC_SN_PING = IPC_SN | 0x06,
 	IPC_SN_SHUTDOWN = IPC_SN | 0x07,
 	IPC_SN_SIGNED = IPC_SN | 0x08,		/* socketio; not yet dispatched */
+	IPC_SN_JOBS_CONFIG = IPC_SN | 0x20,	/* jobs: after CONFIG */
 
 	IPC_ES_PONG = IPC_ES | 0x01,
+	IPC_ES_EXIT = IPC_ES | 0x30,		/* jobs: exit with a code */
 
 	IPC_SE_CONFIG = IPC_SE | 0x01,
 	IPC_SE_PING = IPC_SE | 0x02,
 	IPC_SE_SHUTDOWN = IPC_SE | 0x03,
+	IPC_SE_JOBS_CONFIG = IPC_SE | 0x30,	/* jobs: after CONFIG */
 
 	IPC_NE_FACTS_REQ = IPC_NE | 0x01,
+	IPC_NE_JOB_START = IPC_NE | 0x10,
+	IPC_NE_JOB_SIGNAL = IPC_NE | 0x11,
+	IPC_NE_JOB_ACK = IPC_NE | 0x12,
+	IPC_NE_JOB_REPLAY = IPC_NE | 0x13,
 
 	IPC_EN_FACTS = IPC_EN | 0x01,
+	IPC_EN_JOB_ANSWER = IPC_EN | 0x10,
+	IPC_EN_JOB_OUTPUT = IPC_EN | 0x11,
+	IPC_EN_JOB_PROGRESS = IPC_EN | 0x12,
+	IPC_EN_JOB_STATUS = IPC_EN | 0x13,
+	IPC_EN_JOB_STATE = IPC_EN | 0x14,
 };
 
 /* Header flags. */
@@ -305,7 +317,7 @@ struct ipc_facts {
 _Static_assert(sizeof(struct ipc_facts) == 2760, "ipc_facts");
 
 /* ---------------------------------------------------------------- */
-/* Jobs, net <-> exec (not yet dispatched: no ipc_type names them) */
+/* Jobs, net <-> exec: IPC_NE_JOB_*, IPC_EN_JOB_* */
 
 /*
  * The closed vocabulary of fleet jobs.  A dialect maps the names its
@@ -550,6 +562,41 @@ struct ipc_job_state {
 	struct ipc_sc	tests;
 };
 _Static_assert(sizeof(struct ipc_job_state) == 880, "ipc_job_state");
+
+/*
+ * IPC_SE_JOBS_CONFIG, sup -> exec, once, right after IPC_SE_CONFIG: the
+ * settings jobs are built from (nixfleet §4.1, §6.1).  Strings are
+ * NUL-terminated; "" is unset.  keep is the retention (newest N jobs).
+ */
+struct ipc_exec_jobs {
+	uint32_t	isolated;		/* NIXFLEET_REPO_URL set */
+	uint32_t	keep;			/* 0: JOURNAL_KEEP_DEFAULT */
+	char		branch[256];		/* NIXFLEET_BRANCH */
+	char		ssh_key[IPC_PATH_MAX];	/* NIXFLEET_SSH_KEY */
+	char		user[IPC_SHORT_MAX];	/* NIXFLEET_USER */
+};
+_Static_assert(sizeof(struct ipc_exec_jobs) == 1352, "ipc_exec_jobs");
+
+/*
+ * IPC_SN_JOBS_CONFIG, sup -> net, once, right after IPC_SN_CONFIG (before
+ * the CA bundle): register.agent_version (NIXFLEET_REPORT_VERSION, ""
+ * for our own version).
+ */
+struct ipc_net_jobs {
+	char		report_version[IPC_SHORT_MAX];
+};
+_Static_assert(sizeof(struct ipc_net_jobs) == 64, "ipc_net_jobs");
+
+/*
+ * IPC_ES_EXIT, exec -> sup, after the net-worker acknowledged the status
+ * of a restart or a successful switch (§6.3, §6.4): shut down as for
+ * SIGTERM (close 1000 "shutdown") and exit with code, 0 or 101.
+ */
+struct ipc_exit {
+	uint32_t	code;			/* 0 | 101 */
+	uint32_t	pad;
+};
+_Static_assert(sizeof(struct ipc_exit) == 8, "ipc_exit");
 
 const char	*ipc_type_name(uint32_t);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "jobrun.h"
 #include "log.h"
 #include "proto.h"
 
@@ -32,6 +33,8 @@ exec_send_facts(struct exec *e)
 	e->facts_last = ev_now(e->loop);
 	facts_collect(&e->facts, &f);
 	ipcev_compose(&e->net, IPC_EN_FACTS, 0, -1, &f, sizeof(f));
+	if (jobrun_configured(e->jobs))
+		jobrun_send_state(e->jobs);
 }
 
 static void
@@ -85,12 +88,31 @@ exec_handle_config(struct exec *e, struct ipcmsg *m)
 	    !ipc_str_valid(c.source_commit, sizeof(c.source_commit)))
 		fatalx("%s: bad configuration from the supervisor", __func__);
 	facts_init(&e->facts, &c);
+	e->ecfg = c;
 	e->configured = 1;
+	permit_set(&e->sup_permit, IPC_SE_JOBS_CONFIG, PERMIT_ONCE);
 	ev_timer_again(e->loop, &e->cpu_tick);
 	permit_set(&e->sup_permit, IPC_SE_PING, PERMIT_ALLOW);
 	permit_set(&e->sup_permit, IPC_SE_SHUTDOWN, PERMIT_ALLOW);
 	if (e->facts_wanted && ipcev_active(&e->net))
 		exec_send_facts(e);
+}
+
+static void
+exec_handle_jobs_config(struct exec *e, struct ipcmsg *m)
+{
+	struct ipc_exec_jobs	 j;
+
+	if (ipc_get_data(m, &j, sizeof(j)) == -1 ||
+	    !ipc_str_valid(j.branch, sizeof(j.branch)) ||
+	    !ipc_str_valid(j.ssh_key, sizeof(j.ssh_key)) ||
+	    !ipc_str_valid(j.user, sizeof(j.user)))
+		fatalx("%s: bad jobs configuration from the supervisor",
+		    __func__);
+	jobrun_configure(e->jobs, &e->ecfg, &j);
+	e->jobs_configured = 1;
+	if (e->net_hello)
+		jobrun_net_ready(e->jobs);
 }
 
 /* The supervisor is trusted: anything unexpected from it is fatal. */
@@ -114,6 +136,9 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_SE_CONFIG:
 		exec_handle_config(e, m);
 		break;
+	case IPC_SE_JOBS_CONFIG:
+		exec_handle_jobs_config(e, m);
+		break;
 	case IPC_SE_PING:
 		ipcev_compose(iev, IPC_ES_PONG, ipc_get_id(m), -1, NULL, 0);
 		break;
@@ -133,8 +158,11 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 void
 exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 {
-	struct exec	*e = iev->data;
-	uint32_t	 type;
+	struct exec		*e = iev->data;
+	struct ipc_job_start	 js;
+	struct ipc_job_signal	 sg;
+	struct ipc_job_ack	 ack;
+	uint32_t		 type;
 
 	if (m == NULL) {
 		/*
@@ -149,6 +177,13 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&e->net_permit, IPC_NE_FACTS_REQ, PERMIT_ALLOW);
+		permit_set(&e->net_permit, IPC_NE_JOB_START, PERMIT_ALLOW);
+		permit_set(&e->net_permit, IPC_NE_JOB_SIGNAL, PERMIT_ALLOW);
+		permit_set(&e->net_permit, IPC_NE_JOB_ACK, PERMIT_ALLOW);
+		permit_set(&e->net_permit, IPC_NE_JOB_REPLAY, PERMIT_ALLOW);
+		e->net_hello = 1;
+		if (e->jobs_configured)
+			jobrun_net_ready(e->jobs);
 		return;
 	}
 	if (!permit_check(&e->net_permit, type))
@@ -158,6 +193,26 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		if (ipc_get_len(m) != 0 || ipc_get_id(m) != 0)
 			goto bad;
 		exec_request_facts(e);
+		break;
+	case IPC_NE_JOB_START:
+		if (ipc_get_data(m, &js, sizeof(js)) == -1 ||
+		    jobrun_start(e->jobs, ipc_get_id(m), &js) == -1)
+			goto bad;
+		break;
+	case IPC_NE_JOB_SIGNAL:
+		if (ipc_get_data(m, &sg, sizeof(sg)) == -1 ||
+		    jobrun_signal(e->jobs, ipc_get_id(m), &sg) == -1)
+			goto bad;
+		break;
+	case IPC_NE_JOB_ACK:
+		if (ipc_get_data(m, &ack, sizeof(ack)) == -1 ||
+		    ipc_get_id(m) != 0 || jobrun_ack(e->jobs, &ack) == -1)
+			goto bad;
+		break;
+	case IPC_NE_JOB_REPLAY:
+		if (ipc_get_data(m, &ack, sizeof(ack)) == -1 ||
+		    ipc_get_id(m) != 0 || jobrun_replay(e->jobs, &ack) == -1)
+			goto bad;
 		break;
 	default:
 		goto bad;
@@ -187,6 +242,8 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	ipcev_expect_role(&e->net, IPC_ROLE_NET);
 	ipcev_hello(&e->sup, IPC_ROLE_EXEC);
 	ipcev_hello(&e->net, IPC_ROLE_EXEC);
+	if (e->jobs == NULL)
+		e->jobs = jobrun_new(e);
 	ev_timer_init(&e->facts_answer, exec_facts_answer_cb, 0, 0);
 	e->facts_answer.data = e;
 	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,

@@ -25,6 +25,10 @@ struct exec {
 	ev_timer	 facts_answer;	/* coalesces requests */
 	ev_timer	 cpu_tick;	/* CPU samples between requests */
 	ev_signal	 sigterm;
+	struct jobrun	*jobs;
+	int		 net_hello;	/* the net-worker said HELLO */
+	int		 jobs_configured; /* IPC_SE_JOBS_CONFIG came */
+	struct ipc_exec_config ecfg;
 };
 
 __dead void	exec_main(int, char **);

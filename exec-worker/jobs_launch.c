@@ -105,8 +105,12 @@ jobs_launch_argv(const struct jobs_launch *l, int mode)
 		vec_add(&a, strdup("-C"));
 		vec_add(&a, strdup(l->cwd));
 	}
+	if (l->plan != NULL) {
+		vec_add(&a, strdup("-P"));
+		vec_add(&a, strdup(l->plan));
+	}
 	vec_add(&a, strdup(l->jobdir));
-	for (char *const *p = l->argv; *p != NULL; p++)
+	for (char *const *p = l->argv; p != NULL && *p != NULL; p++)
 		vec_add(&a, strdup(*p));
 	return a.v;
 }

@@ -31,7 +31,8 @@ struct jobs_launch {
 	const char	*jobdir;
 	const char	*name;		/* command name, for the start record */
 	const char	*cwd;		/* NULL: the runner's own */
-	char *const	*argv;		/* the job, NULL-terminated */
+	const char	*plan;		/* -P: a plan file in jobdir, or NULL */
+	char *const	*argv;		/* the job (NULL with a plan) */
 	char *const	*envp;		/* the job's whole environment */
 };
 

@@ -141,7 +141,7 @@ journal_decode(const uint8_t *buf, size_t len, struct journal_rec *r,
 		return JOURNAL_BAD;
 	r->type = buf[12];
 	r->flags = buf[13];
-	if (r->type < JOURNAL_START || r->type > JOURNAL_EXIT ||
+	if (r->type < JOURNAL_START || r->type > JOURNAL_TYPE_MAX ||
 	    (r->flags & ~JOURNAL_F_EOL) != 0 || buf[14] != 0 || buf[15] != 0)
 		return JOURNAL_BAD;
 	r->len = plen;

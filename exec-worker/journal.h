@@ -35,7 +35,11 @@ enum journal_type {
 	JOURNAL_STDOUT = 2,		/* bytes of one line, no '\n' */
 	JOURNAL_STDERR = 3,
 	JOURNAL_EXIT = 4,		/* the last record */
+	JOURNAL_STEP_BEGIN = 5,		/* plan mode: step index, its pid */
+	JOURNAL_STEP_END = 6,		/* plan mode: step index, result */
+	JOURNAL_SIGNAL = 7,		/* the runner was told to signal */
 };
+#define JOURNAL_TYPE_MAX	JOURNAL_SIGNAL
 
 #define JOURNAL_F_EOL		0x01	/* the line ended with '\n' */
 
@@ -43,6 +47,15 @@ enum journal_how {
 	JOURNAL_EXITED = 1,		/* value: exit status */
 	JOURNAL_SIGNALED = 2,		/* value: signal number */
 };
+
+/*
+ * Fixed payloads of the plan-mode records, little-endian: STEP_BEGIN
+ * u32 index, u32 pid (the step's process group); STEP_END u32 index,
+ * u32 how (enum journal_how), i32 value, u32 0; SIGNAL u32 signal, u32 0.
+ */
+#define JOURNAL_STEP_BEGIN_SIZE	8
+#define JOURNAL_STEP_END_SIZE	16
+#define JOURNAL_SIGNAL_SIZE	8
 
 /* A decoded record; data points into the decoder's buffer. */
 struct journal_rec {

@@ -28,6 +28,7 @@
 #endif
 
 #include <err.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -55,6 +56,17 @@ struct runner_stream {
 	uint8_t		 line[JOURNAL_DATA_MAX];
 };
 
+/* One command: the whole job, or one step of a plan. */
+struct runner_step {
+	const char	*cwd;		/* NULL: ours */
+	char		**argv;
+	char		**envp;		/* NULL: ours */
+	uid_t		 uid;		/* (uid_t)-1: ours */
+	gid_t		 gid;
+	int		 flags;		/* RUNNER_SF_* */
+};
+#define RUNNER_SF_CONTINUE	0x0001	/* a failure does not end the plan */
+
 struct runner {
 	struct journal_writer	 w;
 	struct runner_stream	 out, err;
@@ -62,11 +74,13 @@ struct runner {
 	int			 reaped;
 	int			 status;
 	uint64_t		 start_ns, end_ns;
+	int			 signals_logged[2];
 };
 
 static int	runner_sigfd = -1;	/* write end of the self-pipe */
 static pid_t	runner_job = -1;	/* the job's process group */
 static pid_t	runner_pid;
+static volatile sig_atomic_t runner_signals[2];	/* TERM, USR1 received */
 
 static uint64_t
 runner_now(void)
@@ -84,10 +98,14 @@ runner_signal(int sig)
 
 	if (sig == SIGCHLD)
 		(void)write(runner_sigfd, "c", 1);
-	else if (sig == SIGTERM && runner_job > 0)
-		(void)kill(-runner_job, SIGTERM);	/* we go on recording */
-	else if (sig == SIGUSR1 && runner_job > 0)
-		(void)kill(-runner_job, SIGKILL);	/* the same, at once */
+	else if (sig == SIGTERM || sig == SIGUSR1) {
+		/* We go on recording; a plan starts no further step. */
+		if (runner_job > 0)
+			(void)kill(-runner_job, sig == SIGTERM ? SIGTERM :
+			    SIGKILL);
+		runner_signals[sig == SIGTERM ? 0 : 1]++;
+		(void)write(runner_sigfd, "s", 1);
+	}
 	errno = save;
 }
 
@@ -160,10 +178,13 @@ runner_reap(struct runner *r)
 
 /* In the child: the job's own process group, then the command. */
 static __dead void
-runner_exec(int out, int errp, const char *cwd, char **argv)
+runner_exec(int out, int errp, const struct runner_step *st)
 {
+	extern char	**environ;
 	sigset_t	 all;
 	int		 null, e;
+	const char	*cwd = st->cwd;
+	char		**argv = st->argv;
 
 	/* First, so the death signal below finds the default action. */
 	for (int sig = 1; sig < NSIG; sig++)
@@ -181,6 +202,20 @@ runner_exec(int out, int errp, const char *cwd, char **argv)
 	    dup2(null, 0) == -1 || dup2(out, 1) == -1 || dup2(errp, 2) == -1)
 		_exit(126);
 	closefrom(3);
+	/* A plan step may run as the repository user (nixfleet §6.1). */
+	if (st->gid != (gid_t)-1 && (setgroups(1, &st->gid) == -1 ||
+	    setgid(st->gid) == -1)) {
+		dprintf(2, "nixfleet-agent-runner: setgid: %s\n",
+		    strerror(errno));
+		_exit(126);
+	}
+	if (st->uid != (uid_t)-1 && setuid(st->uid) == -1) {
+		dprintf(2, "nixfleet-agent-runner: setuid: %s\n",
+		    strerror(errno));
+		_exit(126);
+	}
+	if (st->envp != NULL)
+		environ = st->envp;
 	if (cwd != NULL && chdir(cwd) == -1) {
 		dprintf(2, "nixfleet-agent-runner: %s: %s\n", cwd,
 		    strerror(errno));
@@ -192,25 +227,23 @@ runner_exec(int out, int errp, const char *cwd, char **argv)
 	_exit(e == ENOENT ? 127 : 126);
 }
 
+/* Fork and execute one step; the streams are fresh pipes. */
 static void
-runner_start(struct runner *r, const char *name, const char *cwd,
-    char **argv)
+runner_spawn(struct runner *r, const struct runner_step *st)
 {
-	uint8_t		 start[JOURNAL_DATA_MAX];
-	struct timespec	 ts;
-	uint64_t	 wall;
-	size_t		 nlen = strlen(name);
 	int		 po[2], pe[2];
 
 	if (pipe2(po, O_CLOEXEC) == -1 || pipe2(pe, O_CLOEXEC) == -1)
 		err(1, "pipe");
-	r->start_ns = runner_now();
 	runner_pid = getpid();
+	r->reaped = 0;
+	r->status = 0;
+	r->out.len = r->err.len = 0;
 	switch ((r->child = fork())) {
 	case -1:
 		err(1, "fork");
 	case 0:
-		runner_exec(po[1], pe[1], cwd, argv);
+		runner_exec(po[1], pe[1], st);
 	default:
 		break;
 	}
@@ -222,6 +255,15 @@ runner_start(struct runner *r, const char *name, const char *cwd,
 	r->out.type = JOURNAL_STDOUT;
 	r->err.fd = pe[0];
 	r->err.type = JOURNAL_STDERR;
+}
+
+static void
+runner_start(struct runner *r, const char *name)
+{
+	uint8_t		 start[JOURNAL_DATA_MAX];
+	struct timespec	 ts;
+	uint64_t	 wall;
+	size_t		 nlen = strlen(name);
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	wall = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
@@ -237,6 +279,32 @@ runner_start(struct runner *r, const char *name, const char *cwd,
 	if (journal_append(&r->w, JOURNAL_START, 0, start,
 	    JOURNAL_START_SIZE + nlen) == -1)
 		warn("journal start record");
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = v >> (8 * i);
+}
+
+/* A signal the exec-worker sent us goes into the journal, in order. */
+static void
+runner_note_signals(struct runner *r)
+{
+	static const int	 nums[2] = { SIGTERM, SIGKILL };
+	uint8_t			 b[JOURNAL_SIGNAL_SIZE];
+
+	for (int i = 0; i < 2; i++) {
+		while (r->signals_logged[i] < runner_signals[i]) {
+			r->signals_logged[i]++;
+			memset(b, 0, sizeof(b));
+			put32(b, nums[i]);
+			if (journal_append(&r->w, JOURNAL_SIGNAL, 0, b,
+			    sizeof(b)) == -1)
+				warn("journal signal record");
+		}
+	}
 }
 
 static int
@@ -271,6 +339,7 @@ runner_loop(struct runner *r, int sigrd)
 			while (read(sigrd, junk, sizeof(junk)) > 0)
 				;
 		runner_reap(r);
+		runner_note_signals(r);
 		if (r->out.fd != -1 && pfd[0].revents != 0)
 			runner_read(r, &r->out);
 		if (r->err.fd != -1 && pfd[1].revents != 0)
@@ -285,6 +354,161 @@ runner_loop(struct runner *r, int sigrd)
 	}
 }
 
+/* A step's wait status as the journal says it. */
+static void
+runner_result(int st, uint32_t *how, uint32_t *value)
+{
+	if (WIFSIGNALED(st)) {
+		*how = JOURNAL_SIGNALED;
+		*value = WTERMSIG(st);
+	} else {
+		*how = JOURNAL_EXITED;
+		*value = WEXITSTATUS(st);
+	}
+}
+
+/*
+ * The plan (docs/journal.md): "nixfleet-plan 1", then per step a line
+ * "step", lines "flags N", "uid N", "gid N", "dir PATH", "arg VALUE",
+ * "env NAME=VALUE", and "end".  Written by the exec-worker, so anything
+ * else is an error and the runner exits before it runs anything.
+ */
+#define RUNNER_PLAN_MAX		(1024 * 1024)
+#define RUNNER_STEPS_MAX	256
+
+struct runner_plan {
+	struct runner_step	 step[RUNNER_STEPS_MAX];
+	int			 n;
+};
+
+static void
+plan_push(char ***v, size_t *n, char *s)
+{
+	char	**nv;
+
+	if ((nv = reallocarray(*v, *n + 2, sizeof(*nv))) == NULL)
+		err(1, "plan");
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
+	*v = nv;
+}
+
+static void
+runner_plan_read(int dirfd, const char *path, struct runner_plan *p)
+{
+	struct runner_step	*st = NULL;
+	char			*buf, *line, *next, *val;
+	size_t			 nargs = 0, nenv = 0;
+	ssize_t			 n, got = 0;
+	int			 fd;
+
+	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
+		err(1, "%s", path);
+	if ((buf = malloc(RUNNER_PLAN_MAX + 1)) == NULL)
+		err(1, NULL);
+	while ((n = read(fd, buf + got, RUNNER_PLAN_MAX - got)) > 0)
+		got += n;
+	if (n == -1)
+		err(1, "%s", path);
+	close(fd);
+	buf[got] = '\0';
+	if (strncmp(buf, "nixfleet-plan 1\n", 16) != 0)
+		errx(1, "%s: not a plan", path);
+	for (line = buf + 16; *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) == NULL)
+			errx(1, "%s: unterminated line", path);
+		*next++ = '\0';
+		val = strchr(line, ' ');
+		if (val != NULL)
+			*val++ = '\0';
+		if (strcmp(line, "step") == 0) {
+			if (st != NULL || p->n == RUNNER_STEPS_MAX)
+				errx(1, "%s: bad step", path);
+			st = &p->step[p->n];
+			st->uid = (uid_t)-1;
+			st->gid = (gid_t)-1;
+			nargs = nenv = 0;
+			continue;
+		}
+		if (st == NULL || (val == NULL && strcmp(line, "end") != 0))
+			errx(1, "%s: \"%s\" outside a step", path, line);
+		if (strcmp(line, "end") == 0) {
+			if (nargs == 0)
+				errx(1, "%s: step without a command", path);
+			p->n++;
+			st = NULL;
+		} else if (strcmp(line, "flags") == 0)
+			st->flags = atoi(val);
+		else if (strcmp(line, "uid") == 0)
+			st->uid = (uid_t)strtoul(val, NULL, 10);
+		else if (strcmp(line, "gid") == 0)
+			st->gid = (gid_t)strtoul(val, NULL, 10);
+		else if (strcmp(line, "dir") == 0)
+			st->cwd = val;
+		else if (strcmp(line, "arg") == 0)
+			plan_push(&st->argv, &nargs, val);
+		else if (strcmp(line, "env") == 0)
+			plan_push(&st->envp, &nenv, val);
+		else
+			errx(1, "%s: unknown line \"%s\"", path, line);
+	}
+	if (st != NULL || p->n == 0)
+		errx(1, "%s: no complete step", path);
+	/* buf stays: the steps point into it */
+}
+
+static void
+runner_step_record(struct runner *r, int type, int i, uint32_t a,
+    uint32_t b)
+{
+	uint8_t	 x[JOURNAL_STEP_END_SIZE];
+	size_t	 len = type == JOURNAL_STEP_BEGIN ? JOURNAL_STEP_BEGIN_SIZE :
+	    JOURNAL_STEP_END_SIZE;
+
+	memset(x, 0, sizeof(x));
+	put32(x, i);
+	put32(x + 4, a);
+	put32(x + 8, b);
+	if (journal_append(&r->w, type, 0, x, len) == -1)
+		warn("journal step record");
+}
+
+/*
+ * Run the steps in order.  A failed step ends the plan unless it may
+ * fail; a signal from the exec-worker (stop, kill) ends it after the
+ * running step.  The job's result is that of the step that ended it, or
+ * 0.
+ */
+static void
+runner_run_plan(struct runner *r, struct runner_plan *p, const char *name,
+    int sigrd)
+{
+	uint32_t	 how, value;
+	int		 final = 0;
+
+	for (int i = 0; i < p->n; i++) {
+		if (runner_signals[0] || runner_signals[1])
+			break;
+		runner_spawn(r, &p->step[i]);
+		if (i == 0)
+			runner_start(r, name);
+		runner_step_record(r, JOURNAL_STEP_BEGIN, i, r->child, 0);
+		runner_loop(r, sigrd);
+		runner_result(r->status, &how, &value);
+		runner_step_record(r, JOURNAL_STEP_END, i, how, value);
+		runner_job = -1;
+		if (how != JOURNAL_EXITED || value != 0) {
+			if (!(p->step[i].flags & RUNNER_SF_CONTINUE) ||
+			    how != JOURNAL_EXITED) {
+				final = r->status;
+				break;
+			}
+		}
+	}
+	r->status = final;
+	r->end_ns = runner_now();
+}
+
 static void
 runner_finish(struct runner *r)
 {
@@ -292,13 +516,7 @@ runner_finish(struct runner *r)
 	uint32_t	 how, value;
 	uint64_t	 d = r->end_ns - r->start_ns;
 
-	if (WIFSIGNALED(r->status)) {
-		how = JOURNAL_SIGNALED;
-		value = WTERMSIG(r->status);
-	} else {
-		how = JOURNAL_EXITED;
-		value = WEXITSTATUS(r->status);
-	}
+	runner_result(r->status, &how, &value);
 	for (int i = 0; i < 4; i++) {
 		x[i] = how >> (8 * i);
 		x[4 + i] = value >> (8 * i);
@@ -340,7 +558,8 @@ static __dead void
 runner_usage(void)
 {
 	fprintf(stderr, "usage: nixfleet-agent-runner [-s] [-n name] "
-	    "[-C dir] jobdir command [arg ...]\n");
+	    "[-C dir] jobdir command [arg ...]\n"
+	    "       nixfleet-agent-runner [-s] [-n name] -P plan jobdir\n");
 	exit(2);
 }
 
@@ -349,11 +568,16 @@ runner_main(int argc, char **argv)
 {
 	static struct runner	 r;
 	struct sigaction	 sa;
-	const char		*name = "", *cwd = NULL;
+	static struct runner_plan plan;
+	struct runner_step	 one;
+	const char		*name = "", *cwd = NULL, *planf = NULL;
 	int			 ch, dirfd, sp[2], sync_all = 0;
 
-	while ((ch = getopt(argc, argv, "+C:n:s")) != -1) {
+	while ((ch = getopt(argc, argv, "+C:n:P:s")) != -1) {
 		switch (ch) {
+		case 'P':
+			planf = optarg;
+			break;
 		case 'C':
 			cwd = optarg;
 			break;
@@ -369,7 +593,7 @@ runner_main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 2)
+	if (argc < (planf != NULL ? 1 : 2) || (planf != NULL && argc != 1))
 		runner_usage();
 
 	/* Outside the agent's session: its signals and its end are not ours. */
@@ -391,13 +615,26 @@ runner_main(int argc, char **argv)
 
 	if ((dirfd = open(argv[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err(1, "%s", argv[0]);
+	if (planf != NULL)
+		runner_plan_read(dirfd, planf, &plan);
 	runner_lock(dirfd, argv[0]);
 	if (journal_writer_open(&r.w, dirfd) == -1)
 		err(1, "%s/%s", argv[0], JOURNAL_FILE);
 	r.w.always_sync = sync_all;
 
-	runner_start(&r, name, cwd, argv + 1);
-	runner_loop(&r, sp[0]);
+	r.start_ns = runner_now();
+	if (planf != NULL)
+		runner_run_plan(&r, &plan, name, sp[0]);
+	else {
+		memset(&one, 0, sizeof(one));
+		one.cwd = cwd;
+		one.argv = argv + 1;
+		one.uid = (uid_t)-1;
+		one.gid = (gid_t)-1;
+		runner_spawn(&r, &one);
+		runner_start(&r, name);
+		runner_loop(&r, sp[0]);
+	}
 	runner_finish(&r);
 	exit(0);		/* the lock goes with us, after the record */
 }

@@ -1,0 +1,1164 @@
+/*
+ * jobrun.c: durable jobs in the exec-worker (jobrun.h, docs/journal.md).
+ *
+ * A job is a directory under <state>/jobs: the plan the runner executes,
+ * the meta the records are derived from, the runner's journal, our ack
+ * marker and, once stop or kill was asked for, "interrupt".  We never
+ * wait for a job: the runner is started detached, its journal is read
+ * when inotify says it grew, and at most JOBRUN_AHEAD records past the
+ * last acknowledged one are in flight, so a dashboard that is away or
+ * slow costs the net-worker bounded memory and the job nothing.
+ */
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "follow.h"
+#include "jobplan.h"
+#include "jobrun.h"
+#include "jobs.h"
+#include "jobs_launch.h"
+#include "journal.h"
+#include "log.h"
+
+#define JOBRUN_AHEAD		512	/* records past the acknowledged */
+#define JOBRUN_ACK_DELAY	0.2	/* ack marker writes, batched */
+
+extern char	**environ;
+
+struct job {
+	LIST_ENTRY(job)		 entry;
+	struct jobrun		*jr;
+	uint32_t		 id;
+	char			 dir[IPC_PATH_MAX];
+	int			 dirfd;
+	struct jobmeta		*meta;
+	struct jobderive	 d;
+	struct journal_reader	 rd;
+	int			 rd_open;
+	int			 immediate;	/* no runner: derived from meta */
+	int			 has_lock, found;	/* immediate checks */
+	uint64_t		 acked;		/* delivered up to here */
+	uint64_t		 skip;		/* the net-worker has up to here */
+	uint64_t		 status_seq;	/* 0: not derived yet */
+	uint32_t		 after;
+	int			 announced;
+	int			 ack_dirty;
+	int			 launched_pid;
+	int			 last_pid;	/* child pid in the last state */
+	ev_timer		 escalate;
+};
+
+struct jobrun {
+	struct exec		*e;
+	int			 configured;
+	struct jobs_conf	 conf;
+	char			 repo_dir[IPC_PATH_MAX];
+	char			 hostname[256];
+	char			 branch[256];
+	char			 ssh_key[IPC_PATH_MAX];
+	char			 user[IPC_SHORT_MAX];
+	char			 user_home[IPC_PATH_MAX];
+	char			 home[IPC_PATH_MAX];
+	char			 agent_user[64];
+	char			 state_dir[IPC_PATH_MAX];
+	char			 jobsdir[IPC_PATH_MAX];
+	char			 runner[IPC_PATH_MAX];
+	uid_t			 user_uid;
+	gid_t			 user_gid;
+	unsigned		 keep;
+	int			 mode;		/* enum jobs_launch_mode */
+	struct follow		 follow;
+	int			 follow_ok;
+	LIST_HEAD(, job)	 jobs;
+	struct job		*cur;		/* the job that runs */
+	struct jobs_compartments sc;
+	ev_timer		 ack_timer;
+	ev_timer		 after_timer;
+	uint32_t		 after_code;	/* IPC_ES_EXIT code */
+	int			 after_kind;
+};
+
+static void	job_read(struct job *);
+static void	job_free(struct job *);
+
+/* ---------------------------------------------------------------- */
+/* Sending */
+
+static void
+job_announce(struct job *j)
+{
+	struct ipc_job_answer	 a;
+
+	if (j->announced)
+		return;
+	j->announced = 1;
+	memset(&a, 0, sizeof(a));
+	a.result = JOB_ANS_STARTED;
+	a.job_id = j->id;
+	a.kind = j->meta->kind;
+	a.current_kind = j->jr->cur != NULL && j->jr->cur->status_seq == 0 ?
+	    (uint32_t)j->jr->cur->meta->kind : JOB_NONE;
+	a.current_pid = j->jr->cur != NULL ? j->jr->cur->d.child_pid : 0;
+	if (a.current_kind == JOB_NONE)
+		a.current_pid = 0;
+	ipcev_compose(&j->jr->e->net, IPC_EN_JOB_ANSWER, 0, -1, &a,
+	    sizeof(a));
+}
+
+static void
+out_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
+{
+	struct job		*j = arg;
+	struct ipc_job_output	 o;
+	struct iovec		 iov[2];
+
+	if (seq <= j->skip)
+		return;
+	job_announce(j);
+	memset(&o, 0, sizeof(o));
+	o.job_id = j->id;
+	o.stream = stream;
+	o.seq = seq;
+	o.len = len;
+	iov[0].iov_base = &o;
+	iov[0].iov_len = sizeof(o);
+	iov[1].iov_base = (void *)s;
+	iov[1].iov_len = len;
+	ipcev_composev(&j->jr->e->net, IPC_EN_JOB_OUTPUT, 0, -1, iov,
+	    len > 0 ? 2 : 1);
+}
+
+static void
+out_progress(void *arg, const struct ipc_job_progress *p)
+{
+	struct job	*j = arg;
+
+	if (p->seq <= j->skip)
+		return;
+	job_announce(j);
+	ipcev_compose(&j->jr->e->net, IPC_EN_JOB_PROGRESS, 0, -1, p,
+	    sizeof(*p));
+}
+
+static void
+out_status(void *arg, const struct ipc_job_status *st)
+{
+	struct job		*j = arg;
+	struct jobrun		*jr = j->jr;
+	struct ipc_job_status	 s = *st;
+	char			 gen[8];
+
+	j->status_seq = s.seq;
+	j->after = s.after;
+	if (jr->cur == j)
+		jr->cur = NULL;
+	if (s.seq <= j->skip)
+		return;
+	job_announce(j);
+	/* §2.6: the generation is the one when the status is sent. */
+	if (facts_generation(jr->repo_dir, gen) == 0)
+		strlcpy(s.generation, gen, sizeof(s.generation));
+	ipcev_compose(&jr->e->net, IPC_EN_JOB_STATUS, 0, -1, &s, sizeof(s));
+	log_info("job %u (%s): status %s, exit %d", j->id,
+	    jobplan_name(s.kind), s.status == JOB_ST_OK ? "ok" :
+	    s.status == JOB_ST_STOPPED ? "stopped" : s.status ==
+	    JOB_ST_WARNING ? "warning" : "error", s.exit_code);
+}
+
+static const struct jobderive_out *
+job_out(struct job *j)
+{
+	static struct jobderive_out	 o;
+
+	o.output = out_output;
+	o.progress = out_progress;
+	o.status = out_status;
+	o.arg = j;
+	return &o;
+}
+
+void
+jobrun_send_state(struct jobrun *jr)
+{
+	struct ipc_job_state	 st;
+
+	if (jr == NULL || !ipcev_active(&jr->e->net))
+		return;
+	memset(&st, 0, sizeof(st));
+	if (jr->cur != NULL) {
+		st.job_id = jr->cur->id;
+		st.kind = jr->cur->meta->kind;
+		st.pid = jr->cur->d.child_pid > 0 ? jr->cur->d.child_pid : 0;
+		jr->cur->last_pid = st.pid;
+	}
+	jobs_sc_expire(&jr->sc, jr->cur != NULL, time(NULL));
+	st.lock = jr->sc.lock;
+	st.system = jr->sc.system;
+	st.tests = jr->sc.tests;
+	ipcev_compose(&jr->e->net, IPC_EN_JOB_STATE, 0, -1, &st, sizeof(st));
+}
+
+static void
+job_answer(struct jobrun *jr, uint32_t id, int result, uint32_t job_id,
+    uint32_t kind)
+{
+	struct ipc_job_answer	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.result = result;
+	a.job_id = job_id;
+	a.kind = kind;
+	if (jr->cur != NULL) {
+		a.current_kind = jr->cur->meta->kind;
+		a.current_pid = jr->cur->d.child_pid > 0 ?
+		    jr->cur->d.child_pid : 0;
+		if (a.job_id == 0)
+			a.job_id = jr->cur->id;
+	}
+	ipcev_compose(&jr->e->net, IPC_EN_JOB_ANSWER, id, -1, &a, sizeof(a));
+}
+
+/* ---------------------------------------------------------------- */
+/* Reading a journal */
+
+static void
+job_ctx(struct job *j, struct jobderive_ctx *c)
+{
+	char	 buf[64];
+	ssize_t	 n;
+	int	 fd;
+	static char	 current[IPC_PATH_MAX];
+
+	memset(c, 0, sizeof(*c));
+	c->version = AGENT_VERSION;
+	c->now = time(NULL);
+	c->sc = &j->jr->sc;
+	if (realpath("/run/current-system", current) != NULL)
+		c->current = current;
+	if (j->dirfd == -1 ||
+	    (fd = openat(j->dirfd, JOBPLAN_INTERRUPT, O_RDONLY |
+	    O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (jobplan_interrupt_parse(buf, &c->how, &c->sig) == -1)
+		c->how = c->sig = 0;
+}
+
+static void
+job_read(struct job *j)
+{
+	struct jobderive_ctx	 ctx;
+	struct journal_rec	 r;
+	int			 rv, pid = j->d.child_pid;
+
+	if (j->immediate || !j->rd_open || j->d.ended)
+		return;
+	job_ctx(j, &ctx);
+	while (!j->d.ended && j->d.seq < j->acked + JOBRUN_AHEAD) {
+		rv = journal_read(&j->rd, &r);
+		if (rv == JOURNAL_REC) {
+			jobderive_rec(&j->d, &r, &ctx, job_out(j));
+			continue;
+		}
+		if (rv == JOURNAL_TRUNCATED) {
+			log_warnx("job %u: its runner died without an exit "
+			    "record", j->id);
+			jobderive_end(&j->d, 1, &ctx, job_out(j));
+		} else if (rv == JOURNAL_ERROR)
+			log_warn("job %u: reading the journal", j->id);
+		break;
+	}
+	if (j->d.ended || pid != j->d.child_pid)
+		jobrun_send_state(j->jr);
+}
+
+static void
+jobrun_follow_cb(uint64_t id, void *arg)
+{
+	struct jobrun	*jr = arg;
+	struct job	*j;
+
+	LIST_FOREACH(j, &jr->jobs, entry)
+		if (j->id == id) {
+			job_read(j);
+			return;
+		}
+}
+
+/* Re-derive from the start; the net-worker has everything up to skip. */
+static void
+job_rewind(struct job *j, uint64_t skip)
+{
+	struct jobderive_ctx	 ctx;
+
+	j->skip = skip;
+	j->announced = 0;
+	j->status_seq = 0;
+	jobderive_init(&j->d, j->meta, j->id);
+	if (j->immediate) {
+		job_ctx(j, &ctx);
+		jobderive_immediate(&j->d, &ctx, job_out(j), j->has_lock,
+		    j->found);
+		return;
+	}
+	if (j->rd_open)
+		journal_reader_close(&j->rd);
+	j->rd_open = journal_reader_open(&j->rd, j->dir, 0) == 0;
+	if (!j->rd_open)
+		log_warn("job %u: %s", j->id, j->dir);
+	job_read(j);
+}
+
+/* ---------------------------------------------------------------- */
+/* Delivery */
+
+static void
+job_write_ack(struct job *j, int done)
+{
+	struct journal_ack	 a;
+
+	j->ack_dirty = 0;
+	if (j->dirfd == -1)
+		return;
+	a.next_seq = j->acked + 1;
+	a.done = done;
+	if (journal_ack_write(j->dirfd, &a) == -1)
+		log_warn("job %u: ack marker", j->id);
+}
+
+static void
+jobrun_ack_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct jobrun	*jr = w->data;
+	struct job	*j;
+
+	LIST_FOREACH(j, &jr->jobs, entry)
+		if (j->ack_dirty)
+			job_write_ack(j, 0);
+}
+
+static void
+jobrun_after_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct jobrun	*jr = w->data;
+	struct ipc_exit	 x;
+
+	if (jr->after_kind == JOB_AFTER_REBOOT) {
+		static char *const	 argv[] = { "sudo", "reboot", NULL };
+		struct jobs_launch	 l;
+		char			 dir[IPC_PATH_MAX];
+		uint64_t		 id;
+
+		if (journal_job_create(jr->jobsdir, &id, dir,
+		    sizeof(dir)) == -1) {
+			log_warn("reboot: %s", jr->jobsdir);
+			return;
+		}
+		memset(&l, 0, sizeof(l));
+		l.id = id;
+		l.runner = jr->runner;
+		l.jobdir = dir;
+		l.name = "reboot";
+		l.argv = argv;
+		l.envp = environ;
+		l.cwd = "/";
+		log_info("rebooting: sudo reboot");
+		if (jobs_launch(&l, jr->mode) == -1)
+			log_warn("reboot failed");
+		return;
+	}
+	memset(&x, 0, sizeof(x));
+	x.code = jr->after_code;
+	log_info("exiting with %u after the job's status", x.code);
+	ipcev_compose(&jr->e->sup, IPC_ES_EXIT, 0, -1, &x, sizeof(x));
+}
+
+/* The status is on the wire: what the agent does next (§6.3, §6.4). */
+static void
+job_after(struct jobrun *jr, uint32_t after)
+{
+	double	 delay = 0;
+
+	switch (after) {
+	case JOB_AFTER_EXIT:
+		jr->after_code = 0;
+		break;
+	case JOB_AFTER_EXIT_SWITCH:
+		delay = 0.5;
+#ifdef __APPLE__
+		jr->after_code = 0;
+#else
+		jr->after_code = 101;
+#endif
+		break;
+	case JOB_AFTER_REBOOT:
+		delay = 3.0;
+		break;
+	default:
+		return;
+	}
+	jr->after_kind = after;
+	ev_timer_stop(jr->e->loop, &jr->after_timer);
+	ev_timer_set(&jr->after_timer, delay, 0);
+	ev_timer_start(jr->e->loop, &jr->after_timer);
+}
+
+static struct job *
+job_find(struct jobrun *jr, uint32_t id)
+{
+	struct job	*j;
+
+	LIST_FOREACH(j, &jr->jobs, entry)
+		if (j->id == id)
+			return j;
+	return NULL;
+}
+
+int
+jobrun_ack(struct jobrun *jr, const struct ipc_job_ack *a)
+{
+	struct job	*j;
+	uint32_t	 after;
+
+	if (a->job_id == 0 || a->pad != 0)
+		return -1;
+	if ((j = job_find(jr, a->job_id)) == NULL || a->seq <= j->acked)
+		return 0;		/* an old job, or nothing new */
+	if (a->seq > j->d.seq)
+		return 0;		/* never sent: a stale answer */
+	j->acked = a->seq;
+	if (j->status_seq != 0 && j->acked >= j->status_seq) {
+		after = j->after;
+		job_write_ack(j, 1);
+		job_free(j);
+		if (journal_retain(jr->jobsdir, jr->keep) == -1)
+			log_warn("retention in %s", jr->jobsdir);
+		job_after(jr, after);
+		return 0;
+	}
+	j->ack_dirty = 1;
+	if (!ev_is_active(&jr->ack_timer)) {
+		ev_timer_set(&jr->ack_timer, JOBRUN_ACK_DELAY, 0);
+		ev_timer_start(jr->e->loop, &jr->ack_timer);
+	}
+	job_read(j);
+	return 0;
+}
+
+int
+jobrun_replay(struct jobrun *jr, const struct ipc_job_ack *a)
+{
+	struct job	*j;
+
+	if (a->job_id == 0 || a->pad != 0)
+		return -1;
+	if ((j = job_find(jr, a->job_id)) == NULL)
+		return 0;
+	if (a->seq > j->acked) {
+		if (a->seq > j->d.seq)
+			return -1;
+		j->acked = a->seq;
+	}
+	job_rewind(j, a->seq);
+	return 0;
+}
+
+void
+jobrun_net_ready(struct jobrun *jr)
+{
+	struct job	*j;
+
+	if (jr == NULL)
+		return;
+	LIST_FOREACH(j, &jr->jobs, entry)
+		job_rewind(j, j->acked);
+	jobrun_send_state(jr);
+}
+
+/* ---------------------------------------------------------------- */
+/* Jobs */
+
+static void
+job_free(struct job *j)
+{
+	struct jobrun	*jr = j->jr;
+
+	if (jr->cur == j)
+		jr->cur = NULL;
+	LIST_REMOVE(j, entry);
+	if (jr->follow_ok && !j->immediate)
+		follow_remove(&jr->follow, j->id);
+	if (j->rd_open)
+		journal_reader_close(&j->rd);
+	if (j->dirfd != -1)
+		close(j->dirfd);
+	ev_timer_stop(jr->e->loop, &j->escalate);
+	free(j->meta);
+	free(j);
+}
+
+static void
+job_escalate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job	*j = w->data;
+	int		 pid = j->d.runner_pid > 0 ? j->d.runner_pid :
+			    j->launched_pid;
+
+	if (j->d.ended || j->dirfd == -1 ||
+	    journal_runner_alive(j->dirfd) != 1)
+		return;
+	if (pid > 0 && jobs_may_signal(getpgid(pid), getpgrp())) {
+		log_info("job %u: still running, SIGKILL", j->id);
+		(void)kill(pid, SIGUSR1);
+	}
+}
+
+static struct job *
+job_new(struct jobrun *jr, uint32_t id, const char *dir, struct jobmeta *m)
+{
+	struct job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal(NULL);
+	j->jr = jr;
+	j->id = id;
+	j->meta = m;
+	j->dirfd = -1;
+	if (dir != NULL) {
+		strlcpy(j->dir, dir, sizeof(j->dir));
+		j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	jobderive_init(&j->d, m, id);
+	ev_timer_init(&j->escalate, job_escalate_cb, 0, 0);
+	j->escalate.data = j;
+	LIST_INSERT_HEAD(&jr->jobs, j, entry);
+	return j;
+}
+
+/* A file of the job, written whole and synced before the runner starts. */
+static int
+job_put_file(const char *dir, const char *name, const char *text,
+    size_t len)
+{
+	char	 path[IPC_PATH_MAX + 16];
+	int	 fd;
+	ssize_t	 n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, text, len)) <= 0) {
+			close(fd);
+			return -1;
+		}
+		text += n;
+		len -= n;
+	}
+	if (fsync(fd) == -1) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static int
+job_read_file(int dirfd, const char *name, char **text, size_t *len)
+{
+	struct stat	 sb;
+	char		*b;
+	int		 fd;
+	ssize_t		 n;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || sb.st_size > 4 * 1024 * 1024 ||
+	    (b = malloc(sb.st_size + 1)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	n = read(fd, b, sb.st_size);
+	close(fd);
+	if (n != sb.st_size) {
+		free(b);
+		return -1;
+	}
+	b[n] = '\0';
+	*text = b;
+	*len = n;
+	return 0;
+}
+
+/* The steps of a plan as the runner's plan steps. */
+struct build {
+	struct jobplan_step	 st[JM_STEPS_MAX];
+	char			**env[JM_STEPS_MAX];
+	int			 n;
+};
+
+static int
+build_add(struct jobrun *jr, struct build *b, struct jobmeta *m,
+    const struct jobs_plan *p, const struct jobs_step *st, int flags,
+    const char *label)
+{
+	struct jobmeta_step	*ms;
+	struct jobplan_step	*ps;
+
+	if (b->n >= JM_STEPS_MAX)
+		return -1;
+	ms = &m->step[m->nsteps++];
+	ps = &b->st[b->n];
+	if ((b->env[b->n] = jobs_env_build(environ, &jr->conf, p, st)) ==
+	    NULL)
+		return -1;
+	b->n++;
+	ps->argv = st->argv;
+	ps->envp = b->env[b->n - 1];
+	ps->cwd = jr->repo_dir;
+	ps->uid = ps->gid = -1;
+	if (st->as_user) {
+		ps->uid = jr->user_uid;
+		ps->gid = jr->user_gid;
+	}
+	ms->flags = flags;
+	if (st->flags & JOBS_SF_WARN_ONLY) {
+		ms->flags |= JM_SF_WARN;
+		ps->cont = 1;
+		snprintf(ms->warn, sizeof(ms->warn), "⚠️ %s %s failed (exit ",
+		    st->argv[0], st->argv[1] != NULL && strcmp(st->argv[1],
+		    "-C") == 0 && st->argv[3] != NULL ? st->argv[3] : "");
+	}
+	if (flags & JM_SF_TEST)
+		ps->cont = 1;
+	if (label != NULL)
+		strlcpy(ms->label, label, sizeof(ms->label));
+	else if (st->banner != NULL) {
+		ms->flags |= JM_SF_BANNER;
+		strlcpy(ms->label, st->banner, sizeof(ms->label));
+	}
+	return 0;
+}
+
+static void
+build_free(struct build *b)
+{
+	for (int i = 0; i < b->n; i++)
+		jobs_env_free(b->env[i]);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* test (§6.4): every *.sh in byte order; the executable ones run. */
+static int
+build_tests(struct jobrun *jr, struct build *b, struct jobmeta *m,
+    struct jobs_step *steps, int max)
+{
+	char		*dir, *names[JM_STEPS_MAX], path[IPC_PATH_MAX * 2];
+	char		 line[JM_TEXT_MAX];
+	struct dirent	*de;
+	struct stat	 sb;
+	struct jobs_plan p;
+	DIR		*dp;
+	int		 n = 0, k = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.kind = JOB_TEST;
+	if ((dir = jobs_test_dir(&jr->conf)) == NULL)
+		return -1;
+	if ((dp = opendir(dir)) != NULL) {
+		while ((de = readdir(dp)) != NULL && n < JM_STEPS_MAX)
+			if (jobs_test_name(de->d_name) &&
+			    (names[n] = strdup(de->d_name)) != NULL)
+				n++;
+		closedir(dp);
+	}
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (stat(path, &sb) == -1 || !S_ISREG(sb.st_mode))
+			continue;
+		if ((sb.st_mode & 0111) == 0 || k >= max) {
+			jobs_test_line(JOBS_TL_SKIPPED, names[i], 0, line,
+			    sizeof(line));
+			if (m->npre < JM_PRE_MAX)
+				strlcpy(m->pre[m->npre++], line, JM_TEXT_MAX);
+			continue;
+		}
+		if (jobs_test_argv(&jr->conf, path, &steps[k]) == -1 ||
+		    build_add(jr, b, m, &p, &steps[k], JM_SF_TEST,
+		    names[i]) == -1) {
+			k++;
+			break;
+		}
+		k++;
+	}
+	m->ntests = m->nsteps;
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(dir);
+	return k;
+}
+
+static int
+find_exe(const char *name, char *out, size_t size)
+{
+	const char	*path = getenv("PATH"), *p, *c;
+
+	if (strchr(name, '/') != NULL) {
+		strlcpy(out, name, size);
+		return access(name, X_OK);
+	}
+	for (p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0'; p = c) {
+		size_t	 l;
+
+		c = strchr(p, ':');
+		l = c != NULL ? (size_t)(c - p) : strlen(p);
+		snprintf(out, size, "%.*s/%s", (int)l, p, name);
+		if (l > 0 && access(out, X_OK) == 0)
+			return 0;
+		c = c != NULL ? c + 1 : p + l;
+	}
+	return -1;
+}
+
+/*
+ * Make the job: meta and plan into a new job directory, then the runner.
+ * 0, or -1 with *why for REFUSED.
+ */
+static int
+job_create(struct jobrun *jr, int kind, struct job **out, const char **why)
+{
+	static struct build	 b;
+	struct jobs_plan	 p;
+	struct jobs_step	 extra[JM_STEPS_MAX];
+	struct jobmeta		*m;
+	struct jobs_launch	 l;
+	char			 dir[IPC_PATH_MAX], cand[8][IPC_PATH_MAX];
+	char			 exe[IPC_PATH_MAX], lock[IPC_PATH_MAX + 16];
+	char			*text = NULL;
+	size_t			 len;
+	uint64_t		 id;
+	int			 immediate = 0, has_lock = 1, found = 1;
+	int			 nextra = 0, nc, rv = -1;
+	struct job		*j;
+	pid_t			 pid;
+
+	*why = NULL;
+	memset(extra, 0, sizeof(extra));
+	memset(&b, 0, sizeof(b));
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		fatal(NULL);
+	m->kind = kind;
+	if (jobs_plan_build(&jr->conf, kind, &p, why) == -1)
+		goto done;
+	if (p.pre_line != NULL)
+		strlcpy(m->pre[m->npre++], p.pre_line, JM_TEXT_MAX);
+	if (p.post_line != NULL)
+		strlcpy(m->post, p.post_line, sizeof(m->post));
+	switch (kind) {
+	case JOB_TEST:
+		nextra = build_tests(jr, &b, m, extra, JM_STEPS_MAX);
+		if (nextra < 0) {
+			*why = "no test directory";
+			goto done;
+		}
+		immediate = m->nsteps == 0;
+		break;
+	case JOB_CHECK_VERSION:
+		nc = jobs_version_candidates(&jr->conf, cand, 8);
+		found = 0;
+		for (int i = 0; i < nc && !found; i++)
+			found = find_exe(cand[i], exe, sizeof(exe)) == 0;
+		if (!found) {
+			immediate = 1;
+			break;
+		}
+		extra[0].runs_as = JOBS_AS_ROOT;
+		if ((extra[0].argv[0] = strdup(exe)) == NULL ||
+		    (extra[0].argv[1] = strdup("--version")) == NULL)
+			fatal(NULL);
+		nextra = 1;
+		if (build_add(jr, &b, m, &p, &extra[0], JM_SF_CAPTURE |
+		    JM_SF_VERSION, NULL) == -1)
+			goto done;
+		break;
+	case JOB_RESTART:
+	case JOB_REBOOT:
+	case JOB_REFRESH_GIT:
+		immediate = 1;
+		break;
+	case JOB_UPDATE_AGENT:
+		*why = "update-agent is not available in this version";
+		goto done;
+	default:
+		if (kind == JOB_REFRESH_LOCK) {
+			snprintf(lock, sizeof(lock), "%s/flake.lock",
+			    jr->repo_dir);
+			if (access(lock, F_OK) == -1) {
+				has_lock = 0;
+				immediate = 1;
+				break;
+			}
+		}
+		if (p.nsteps == 0) {
+			*why = "nothing to run on this platform";
+			goto done;
+		}
+		for (int i = 0; i < p.nsteps; i++) {
+			int	 f = 0;
+
+			if (kind == JOB_PULL_SWITCH)
+				f = i == p.nsteps - 1 ? JM_SF_PHASE2 :
+				    JM_SF_PULLSTEP;
+			if (kind == JOB_REFRESH_LOCK ||
+			    kind == JOB_REFRESH_SYSTEM ||
+			    kind == JOB_REFRESH_ALL)
+				f = JM_SF_CAPTURE;
+			if (build_add(jr, &b, m, &p, &p.step[i], f, NULL) ==
+			    -1)
+				goto done;
+		}
+		break;
+	}
+
+	if (journal_job_create(jr->jobsdir, &id, dir, sizeof(dir)) == -1) {
+		log_warn("%s", jr->jobsdir);
+		*why = "cannot create the job directory";
+		goto done;
+	}
+	if ((text = jobmeta_encode(m, &len)) == NULL ||
+	    job_put_file(dir, JOBPLAN_META, text, len) == -1) {
+		*why = "cannot write the job's meta";
+		goto done;
+	}
+	free(text);
+	text = NULL;
+	j = job_new(jr, (uint32_t)id, dir, m);
+	m = NULL;
+	j->immediate = immediate;
+	j->has_lock = has_lock;
+	j->found = found;
+	*out = j;
+	rv = 0;
+	if (immediate)
+		goto done;
+	if ((text = jobplan_encode(b.st, b.n, &len)) == NULL ||
+	    job_put_file(dir, JOBPLAN_FILE, text, len) == -1) {
+		log_warn("job %u: plan", j->id);
+		j->immediate = 1;	/* it fails, from meta alone */
+		goto done;
+	}
+	memset(&l, 0, sizeof(l));
+	l.id = id;
+	l.runner = jr->runner;
+	l.jobdir = dir;
+	l.name = jobplan_name(kind);
+	l.plan = JOBPLAN_FILE;
+	l.envp = b.env[0];
+	if (jr->follow_ok && follow_add(&jr->follow, id, dir) == -1)
+		log_warn("job %u: follow", j->id);
+	j->rd_open = journal_reader_open(&j->rd, dir, 0) == 0;
+	if ((pid = jobs_launch(&l, jr->mode)) == -1)
+		log_warn("job %u: starting the runner", j->id);
+	j->launched_pid = pid > 0 ? pid : 0;
+ done:
+	free(text);
+	build_free(&b);
+	for (int i = 0; i < nextra; i++)
+		for (int k = 0; k < JOBS_ARGV_MAX; k++)
+			free(extra[i].argv[k]);
+	jobs_plan_free(&p);
+	free(m);
+	return rv;
+}
+
+int
+jobrun_start(struct jobrun *jr, uint32_t id, const struct ipc_job_start *s)
+{
+	struct jobderive_ctx	 ctx;
+	struct job		*j = NULL;
+	const char		*why;
+	int			 running, kind = s->kind;
+
+	if (jobs_check_start(s) == -1)
+		return -1;
+	running = jr->cur != NULL ? jr->cur->meta->kind : JOB_NONE;
+	switch (jobs_admit(running, kind)) {
+	case JOBS_BUSY:
+		job_answer(jr, id, JOB_ANS_BUSY, 0, kind);
+		return 0;
+	case JOBS_UNKNOWN:
+		job_answer(jr, id, JOB_ANS_UNKNOWN, 0, kind);
+		return 0;
+	case JOBS_NO_JOB:
+		job_answer(jr, id, JOB_ANS_NO_JOB, 0, kind);
+		return 0;
+	case JOBS_INTERRUPT:
+		return -1;	/* stop and kill come as JOB_SIGNAL */
+	default:
+		break;
+	}
+	if (!jr->configured || job_create(jr, kind, &j, &why) == -1) {
+		log_warnx("%s refused: %s", jobplan_name(kind),
+		    why != NULL && jr->configured ? why : "not configured");
+		job_answer(jr, id, JOB_ANS_REFUSED, 0, kind);
+		return 0;
+	}
+	log_info("job %u: %s", j->id, jobplan_name(kind));
+	/* restart and reboot do not take the busy slot of a running job. */
+	if (!JOB_KIND_BYPASS(kind))
+		jr->cur = j;
+	jobs_sc_start(&jr->sc, kind, time(NULL));
+	job_answer(jr, id, JOB_ANS_STARTED, j->id, kind);
+	job_announce(j);
+	if (jr->cur == j)
+		jobrun_send_state(jr);
+	if (j->immediate) {
+		job_ctx(j, &ctx);
+		jobderive_immediate(&j->d, &ctx, job_out(j), j->has_lock,
+		    j->found);
+		jobrun_send_state(jr);
+	} else
+		job_read(j);
+	return 0;
+}
+
+int
+jobrun_signal(struct jobrun *jr, uint32_t id, const struct ipc_job_signal *s)
+{
+	const struct jobs_interrupt	*in;
+	struct job			*j = jr->cur;
+	char				 buf[32];
+	int				 pid, fd, kc;
+
+	if (jobs_check_signal(s) == -1)
+		return -1;
+	if (j == NULL) {
+		job_answer(jr, id, JOB_ANS_NO_JOB, 0, s->how);
+		return 0;
+	}
+	kc = jobs_kill_check(1, j->d.child_pid, s->pid, s->signal);
+	if (kc != JOBS_KC_SIGNAL) {
+		log_warnx("kill_command for pid %d ignored: the job's is %d",
+		    s->pid, j->d.child_pid);
+		job_answer(jr, id, JOB_ANS_REFUSED, 0, s->how);
+		return 0;
+	}
+	in = jobs_interrupt(s->how, s->signal);
+	pid = j->d.runner_pid > 0 ? j->d.runner_pid : j->launched_pid;
+	if (in == NULL || pid <= 0 || j->dirfd == -1 ||
+	    !jobs_may_signal(getpgid(pid), getpgrp()) ||
+	    journal_runner_alive(j->dirfd) != 1) {
+		log_warnx("job %u: cannot be signalled", j->id);
+		job_answer(jr, id, JOB_ANS_REFUSED, 0, s->how);
+		return 0;
+	}
+	/* The first interrupt decides the status; written before the signal. */
+	snprintf(buf, sizeof(buf), "%d %d\n", s->how, s->signal);
+	if ((fd = openat(j->dirfd, JOBPLAN_INTERRUPT, O_WRONLY | O_CREAT |
+	    O_EXCL | O_CLOEXEC, 0600)) != -1) {
+		(void)write(fd, buf, strlen(buf));
+		(void)fsync(fd);
+		close(fd);
+	}
+	log_info("job %u: %s, %s to runner %d", j->id, s->how == JOB_STOP ?
+	    "stop" : "kill", jobs_signal_name(in->first), pid);
+	(void)kill(pid, in->first == JOB_SIG_KILL ? SIGUSR1 : SIGTERM);
+	if (in->then != JOB_SIG_NONE && !ev_is_active(&j->escalate)) {
+		ev_timer_set(&j->escalate, in->grace_ms / 1000.0, 0);
+		ev_timer_start(jr->e->loop, &j->escalate);
+	}
+	job_answer(jr, id, JOB_ANS_STARTED, j->id, s->how);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Configuration and adoption */
+
+static void
+jobrun_adopt(struct jobrun *jr)
+{
+	struct journal_job	*list = NULL;
+	struct jobmeta		*m;
+	struct job		*j;
+	char			 dir[IPC_PATH_MAX], *text = NULL;
+	size_t			 n = 0, len = 0;
+	int			 fd;
+
+	if (journal_scan(jr->jobsdir, &list, &n) == -1) {
+		if (errno != ENOENT)
+			log_warn("scanning %s", jr->jobsdir);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (journal_job_path(jr->jobsdir, list[i].id, dir,
+		    sizeof(dir)) == -1 ||
+		    (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			continue;
+		if ((m = calloc(1, sizeof(*m))) == NULL)
+			fatal(NULL);
+		if (job_read_file(fd, JOBPLAN_META, &text, &len) == -1 ||
+		    jobmeta_decode(text, len, m) == -1 ||
+		    (!list[i].started && m->nsteps > 0)) {
+			/* Never ran, or not ours: nothing to report. */
+			struct journal_ack	 a = { 0, 1 };
+
+			free(text);
+			text = NULL;
+			(void)journal_ack_write(fd, &a);
+			close(fd);
+			free(m);
+			continue;
+		}
+		free(text);
+		text = NULL;
+		close(fd);
+		j = job_new(jr, (uint32_t)list[i].id, dir, m);
+		j->immediate = m->nsteps == 0;
+		j->acked = list[i].ack.next_seq > 0 ?
+		    list[i].ack.next_seq - 1 : 0;
+		j->skip = j->acked;
+		if (!j->immediate) {
+			if (jr->follow_ok && follow_add(&jr->follow, j->id,
+			    dir) == -1)
+				log_warn("job %u: follow", j->id);
+			j->rd_open = journal_reader_open(&j->rd, dir, 0) == 0;
+		}
+		log_info("job %u (%s): adopted, %s, delivered up to %llu",
+		    j->id, jobplan_name(m->kind), list[i].running ? "running" :
+		    "ended", (unsigned long long)j->acked);
+		/*
+		 * Derive it all once now, sending nothing, to know whether it
+		 * still runs; the net-worker's HELLO streams it from acked.
+		 */
+		{
+			uint64_t	 acked = j->acked;
+
+			j->acked = UINT64_MAX / 2;
+			job_rewind(j, UINT64_MAX);
+			j->acked = acked;
+		}
+		if (!j->d.ended && !JOB_KIND_BYPASS(m->kind))
+			jr->cur = j;
+		j->skip = j->acked;
+	}
+	free(list);
+}
+
+struct jobrun *
+jobrun_new(struct exec *e)
+{
+	struct jobrun	*jr;
+
+	if ((jr = calloc(1, sizeof(*jr))) == NULL)
+		fatal(NULL);
+	jr->e = e;
+	LIST_INIT(&jr->jobs);
+	ev_timer_init(&jr->ack_timer, jobrun_ack_timer_cb, 0, 0);
+	jr->ack_timer.data = jr;
+	ev_timer_init(&jr->after_timer, jobrun_after_timer_cb, 0, 0);
+	jr->after_timer.data = jr;
+	return jr;
+}
+
+int
+jobrun_configured(const struct jobrun *jr)
+{
+	return jr != NULL && jr->configured;
+}
+
+void
+jobrun_configure(struct jobrun *jr, const struct ipc_exec_config *ec,
+    const struct ipc_exec_jobs *jc)
+{
+	struct passwd	*pw;
+	char		 exe[IPC_PATH_MAX], *slash;
+	const char	*s;
+	ssize_t		 n;
+
+	strlcpy(jr->repo_dir, ec->repo_dir, sizeof(jr->repo_dir));
+	strlcpy(jr->hostname, jr->e->facts.hostname, sizeof(jr->hostname));
+	strlcpy(jr->branch, jc->branch[0] ? jc->branch : "main",
+	    sizeof(jr->branch));
+	strlcpy(jr->ssh_key, jc->ssh_key, sizeof(jr->ssh_key));
+	strlcpy(jr->user, jc->user, sizeof(jr->user));
+	strlcpy(jr->state_dir, ec->state_dir, sizeof(jr->state_dir));
+	if ((s = getenv("HOME")) != NULL)
+		strlcpy(jr->home, s, sizeof(jr->home));
+	if ((s = getenv("USER")) != NULL)
+		strlcpy(jr->agent_user, s, sizeof(jr->agent_user));
+	if (jr->user[0] != '\0' && geteuid() == 0) {
+		if ((pw = getpwnam(jr->user)) == NULL)
+			log_warnx("NIXFLEET_USER %s: no such user", jr->user);
+		else {
+			strlcpy(jr->user_home, pw->pw_dir,
+			    sizeof(jr->user_home));
+			jr->user_uid = pw->pw_uid;
+			jr->user_gid = pw->pw_gid;
+		}
+	}
+	jr->keep = jc->keep > 0 ? jc->keep : JOURNAL_KEEP_DEFAULT;
+	memset(&jr->conf, 0, sizeof(jr->conf));
+#ifdef __APPLE__
+	jr->conf.platform = JOBS_MACOS;
+#else
+	jr->conf.platform = JOBS_NIXOS;
+#endif
+	jr->conf.isolated = jc->isolated != 0;
+	jr->conf.agent_root = geteuid() == 0;
+	jr->conf.repo_dir = jr->repo_dir;
+	jr->conf.branch = jr->branch;
+	jr->conf.hostname = jr->hostname;
+	jr->conf.ssh_key = jr->ssh_key;
+	jr->conf.user = jr->user;
+	jr->conf.user_home = jr->user_home;
+	jr->conf.home = jr->home;
+	jr->conf.agent_user = jr->agent_user;
+	jr->conf.state_dir = jr->state_dir;
+
+	/* The runner is installed beside us, as in the build tree. */
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL)
+			*slash = '\0';
+		snprintf(jr->runner, sizeof(jr->runner),
+		    "%s/nixfleet-agent-runner", exe);
+	}
+	jr->mode = jobs_launch_mode(getenv("INVOCATION_ID"),
+	    getenv("NOTIFY_SOCKET"), geteuid());
+	snprintf(jr->jobsdir, sizeof(jr->jobsdir), "%s/jobs", jr->state_dir);
+	if (jr->state_dir[0] == '/') {
+		(void)mkdir(jr->state_dir, 0700);
+		if (mkdir(jr->jobsdir, 0700) == -1 && errno != EEXIST)
+			log_warn("%s", jr->jobsdir);
+	}
+	if (follow_init(&jr->follow, jr->e->loop, jobrun_follow_cb, jr) == 0)
+		jr->follow_ok = 1;
+	else
+		log_warn("following journals");
+	jr->configured = 1;
+	jobrun_adopt(jr);
+}
