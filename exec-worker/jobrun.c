@@ -35,7 +35,6 @@
 #include "log.h"
 
 #define JOBRUN_AHEAD		512	/* records past the acknowledged */
-#define JOBRUN_ACK_DELAY	0.2	/* ack marker writes, batched */
 
 extern char	**environ;
 
@@ -56,7 +55,6 @@ struct job {
 	uint64_t		 status_seq;	/* 0: not derived yet */
 	uint32_t		 after;
 	int			 announced;
-	int			 ack_dirty;
 	int			 launched_pid;
 	int			 last_pid;	/* child pid in the last state */
 	ev_timer		 escalate;
@@ -86,7 +84,6 @@ struct jobrun {
 	LIST_HEAD(, job)	 jobs;
 	struct job		*cur;		/* the job that runs */
 	struct jobs_compartments sc;
-	ev_timer		 ack_timer;
 	ev_timer		 after_timer;
 	uint32_t		 after_code;	/* IPC_ES_EXIT code */
 	int			 after_kind;
@@ -335,24 +332,12 @@ job_write_ack(struct job *j, int done)
 {
 	struct journal_ack	 a;
 
-	j->ack_dirty = 0;
 	if (j->dirfd == -1)
 		return;
 	a.next_seq = j->acked + 1;
 	a.done = done;
 	if (journal_ack_write(j->dirfd, &a) == -1)
 		log_warn("job %u: ack marker", j->id);
-}
-
-static void
-jobrun_ack_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct jobrun	*jr = w->data;
-	struct job	*j;
-
-	LIST_FOREACH(j, &jr->jobs, entry)
-		if (j->ack_dirty)
-			job_write_ack(j, 0);
 }
 
 static void
@@ -454,11 +439,12 @@ jobrun_ack(struct jobrun *jr, const struct ipc_job_ack *a)
 		job_after(jr, after);
 		return 0;
 	}
-	j->ack_dirty = 1;
-	if (!ev_is_active(&jr->ack_timer)) {
-		ev_timer_set(&jr->ack_timer, JOBRUN_ACK_DELAY, 0);
-		ev_timer_start(jr->e->loop, &jr->ack_timer);
-	}
+	/*
+	 * At once: a record acknowledged but not yet marked is sent again by
+	 * the next exec-worker.  The net-worker acknowledges per write pass,
+	 * so a chatty job costs one marker per batch, not per line.
+	 */
+	job_write_ack(j, 0);
 	job_read(j);
 	return 0;
 }
@@ -1077,8 +1063,6 @@ jobrun_new(struct exec *e)
 		fatal(NULL);
 	jr->e = e;
 	LIST_INIT(&jr->jobs);
-	ev_timer_init(&jr->ack_timer, jobrun_ack_timer_cb, 0, 0);
-	jr->ack_timer.data = jr;
 	ev_timer_init(&jr->after_timer, jobrun_after_timer_cb, 0, 0);
 	jr->after_timer.data = jr;
 	return jr;

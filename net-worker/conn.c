@@ -97,6 +97,10 @@ struct conn {
 	int			 ws_failed;	/* wslay failed the link */
 	int			 drain;		/* close sent; wait for EOF */
 
+	uint64_t		 nqueued;	/* text messages queued */
+	uint64_t		 nsent;		/* of them, written whole */
+	uint64_t		 nsent_told;	/* reported to cb->sent */
+
 	int			 busy;		/* conn_enter depth */
 	int			 in_closed;	/* inside cb->closed */
 	int			 free_pending;	/* conn_free while busy */
@@ -324,8 +328,34 @@ conn_leave(struct conn *c)
 		return;
 	if (c->end != 0)
 		conn_finish(c);	/* c may be gone or restarted */
-	else if (c->active)
+	else if (c->active) {
 		conn_update_watchers(c);
+		if (c->nsent > c->nsent_told && c->cb.sent != NULL) {
+			c->nsent_told = c->nsent;
+			c->cb.sent(c, c->nsent, c->arg);
+		}
+	}
+}
+
+/*
+ * How many queued text messages have been written whole to the socket:
+ * a lower bound, as wslay says only what is still queued (control
+ * frames included) and not whether the message in flight is done.
+ */
+static void
+conn_count_sent(struct conn *c)
+{
+	size_t		 q = wslay_event_get_queued_msg_count(c->ws);
+	uint64_t	 lb;
+
+	if (q == 0 && !wslay_event_want_write(c->ws))
+		lb = c->nqueued;
+	else if (c->nqueued > q + 1)
+		lb = c->nqueued - q - 1;
+	else
+		lb = 0;
+	if (lb > c->nsent)
+		c->nsent = lb;
 }
 
 /* Record why the attempt ends; the first reason wins. */
@@ -967,6 +997,7 @@ conn_ws_step(struct conn *c)
 			    c->ioerr[0] ? c->ioerr : "send failed");
 		return;
 	}
+	conn_count_sent(c);
 	if (!wslay_event_get_close_sent(c->ws))
 		return;
 	if (c->ws_failed)
@@ -1059,6 +1090,7 @@ conn_start(struct conn *c, int fd, int via_proxy, const char *target)
 	c->active = 1;
 	c->fd = fd;
 	c->eof = c->we_closed = c->peer_closed = c->ws_failed = 0;
+	c->nqueued = c->nsent = c->nsent_told = 0;
 	c->drain = c->body_wait = 0;
 	c->peer_code = c->our_code = 0;
 	c->peer_reason[0] = c->our_reason[0] = c->ioerr[0] = '\0';
@@ -1155,9 +1187,16 @@ conn_send_text(struct conn *c, const char *s, size_t len)
 		errno = ENOBUFS;
 		return -1;
 	}
+	c->nqueued++;
 	conn_enter(c);
 	conn_leave(c);	/* arms EV_WRITE */
 	return 0;
+}
+
+uint64_t
+conn_msgs_queued(const struct conn *c)
+{
+	return c->nqueued;
 }
 
 size_t

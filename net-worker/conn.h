@@ -50,6 +50,11 @@ struct conn_cb {
 		    int binary, void *arg);
 	/* Once per conn_start, whatever happened; why is human text. */
 	void	(*closed)(struct conn *, int end, const char *why, void *arg);
+	/*
+	 * The first n text messages of this attempt have been written whole
+	 * to the socket (§6.7's acknowledgement); NULL: not wanted.
+	 */
+	void	(*sent)(struct conn *, uint64_t n, void *arg);
 };
 
 /* Parses the CA bundle (PEM or DER, may be NULL with skip_verify). */
@@ -70,6 +75,8 @@ int		 conn_is_idle(const struct conn *);
 /* Queue one text message; -1 if not open or above the high-water mark. */
 int		 conn_send_text(struct conn *, const char *, size_t);
 size_t		 conn_queued(const struct conn *);
+/* Text messages queued in this attempt: the number of the last one. */
+uint64_t	 conn_msgs_queued(const struct conn *);
 /* Close handshake; closed() follows after the peer's close or close_ms. */
 void		 conn_close(struct conn *, uint16_t code, const char *reason);
 /* Drop the socket now; closed() follows. */

@@ -29,50 +29,13 @@
 #include "proto.h"
 #include "tls.h"
 
-#define NET_HIGHWATER		(4 * 1024 * 1024)
-#define NET_FACTS_WAIT_S	0.25	/* a heartbeat waits this long */
-#define NET_STOP_MAX_S		5.0
-
-enum net_state {
-	NET_IDLE,		/* retry timer armed, or not started */
-	NET_DIALING,		/* IPC_NS_CONNECT sent */
-	NET_HANDSHAKE,		/* conn owns a socket, not yet open */
-	NET_OPEN,		/* upgraded, register sent once facts are in */
-	NET_REGISTERED,		/* the dashboard accepted us */
-};
-
-struct net {
-	struct ev_loop		*loop;
-	struct ipcev		 sup;
-	struct ipcev		 exec;
-	struct permit		 sup_permit;
-	struct permit		 exec_permit;
-	struct ipc_net_config	 cfg;
-	uint8_t			*ca;
-	size_t			 calen;
-	size_t			 caoff;
-	struct conn		*conn;
-	struct backoff		 backoff;
-	int			 state;
-	int			 register_sent;
-	int			 stopping;
-	struct ipc_facts	 facts;
-	int			 have_facts;
-	int			 hb_pending;	/* heartbeat waits for facts */
-	ev_timer		 retry;
-	ev_timer		 heartbeat;
-	ev_timer		 facts_wait;
-	ev_timer		 stop_timer;
-	ev_signal		 sigterm;
-	char			 headers[IPC_TOKEN_MAX + 64];
-};
+#include "net_priv.h"
 
 static struct net	 net;
 
 static void	net_dispatch_sup(struct ipcev *, struct ipcmsg *);
 static void	net_dispatch_exec(struct ipcev *, struct ipcmsg *);
 static void	net_connect(struct net *);
-static void	net_send_heartbeat(struct net *);
 
 static uint32_t
 net_random(void)
@@ -116,7 +79,7 @@ net_exit(struct net *n, int status)
 	exit(status);
 }
 
-static void
+void
 net_send(struct net *n, char *json, const char *what)
 {
 	if (json == NULL)
@@ -134,19 +97,19 @@ net_send_register(struct net *n)
 	if (n->state != NET_OPEN || n->register_sent || !n->have_facts)
 		return;
 	n->register_sent = 1;
-	net_send(n, nixfleet_register(&n->facts, &n->cfg), "register");
+	net_send(n, nixfleet_register_as(&n->facts, &n->cfg,
+	    n->jcfg.report_version), "register");
 }
 
-static void
+void
 net_send_heartbeat(struct net *n)
 {
-	struct nixfleet_busy	 idle = { NULL, 0 };
-
 	n->hb_pending = 0;
 	ev_timer_stop(n->loop, &n->facts_wait);
 	if (n->state != NET_REGISTERED)
 		return;
-	net_send(n, nixfleet_heartbeat(&n->facts, &idle), "heartbeat");
+	net_send(n, nixfleet_heartbeat_job(&n->facts, netjobs_state(n)),
+	    "heartbeat");
 }
 
 /*
@@ -209,13 +172,16 @@ net_handle_text(struct net *n, const char *data, size_t len)
 		ev_timer_set(&n->heartbeat, n->cfg.interval_s,
 		    n->cfg.interval_s);
 		ev_timer_again(n->loop, &n->heartbeat);
+		/* §6.7: missed records after registered and its heartbeat. */
+		netjobs_registered(n);
 		break;
 	case NF_IN_COMMAND:
-		log_warnx("command \"%s\" received: commands are not "
-		    "available in this version", in.command);
-		break;
 	case NF_IN_KILL_COMMAND:
-		log_warnx("kill_command received: no command is running");
+		if (n->state != NET_REGISTERED) {
+			log_warnx("a command before registered ignored");
+			break;
+		}
+		netjobs_command(n, &in);
 		break;
 	}
 }
@@ -264,6 +230,7 @@ net_conn_closed(struct conn *c, int end, const char *why, void *arg)
 	n->hb_pending = 0;
 	n->register_sent = 0;
 	net_set_state(n, NET_IDLE, why);
+	netjobs_link_down(n);
 	if (n->stopping) {
 		log_info("connection closed: %s", why);
 		net_exit(n, 0);
@@ -273,6 +240,12 @@ net_conn_closed(struct conn *c, int end, const char *why, void *arg)
 	    "connection lost" : "connection failed", why, delay / 1000.0);
 	ev_timer_set(&n->retry, delay / 1000.0, 0);
 	ev_timer_start(n->loop, &n->retry);
+}
+
+static void
+net_conn_sent(struct conn *c, uint64_t count, void *arg)
+{
+	netjobs_sent(arg, count);
 }
 
 static void
@@ -333,6 +306,7 @@ net_start(struct net *n)
 		.open = net_conn_open,
 		.message = net_conn_message,
 		.closed = net_conn_closed,
+		.sent = net_conn_sent,
 	};
 	const char		*why = NULL;
 
@@ -415,6 +389,7 @@ net_handle_config(struct net *n, struct ipcmsg *m)
 	    c->npins > IPC_PINS_MAX || c->interval_s == 0)
 		fatalx("%s: bad configuration from the supervisor", __func__);
 	permit_set(&n->sup_permit, IPC_SN_CA_BEGIN, PERMIT_ONCE);
+	permit_set(&n->sup_permit, IPC_SN_JOBS_CONFIG, PERMIT_ONCE);
 }
 
 static void
@@ -478,7 +453,14 @@ net_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_SN_CONFIG:
 		net_handle_config(n, m);
 		break;
+	case IPC_SN_JOBS_CONFIG:
+		if (ipc_get_data(m, &n->jcfg, sizeof(n->jcfg)) == -1 ||
+		    !ipc_str_valid(n->jcfg.report_version,
+		    sizeof(n->jcfg.report_version)))
+			fatalx("%s: bad jobs configuration", __func__);
+		break;
 	case IPC_SN_CA_BEGIN:
+		permit_set(&n->sup_permit, IPC_SN_JOBS_CONFIG, PERMIT_DENY);
 		net_handle_ca_begin(n, m);
 		break;
 	case IPC_SN_CA_CHUNK:
@@ -551,6 +533,12 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&n->exec_permit, IPC_EN_FACTS, PERMIT_ALLOW);
+		permit_set(&n->exec_permit, IPC_EN_JOB_ANSWER, PERMIT_ALLOW);
+		permit_set(&n->exec_permit, IPC_EN_JOB_OUTPUT, PERMIT_ALLOW);
+		permit_set(&n->exec_permit, IPC_EN_JOB_PROGRESS, PERMIT_ALLOW);
+		permit_set(&n->exec_permit, IPC_EN_JOB_STATUS, PERMIT_ALLOW);
+		permit_set(&n->exec_permit, IPC_EN_JOB_STATE, PERMIT_ALLOW);
+		netjobs_reset(n);
 		ipcev_compose(iev, IPC_NE_FACTS_REQ, 0, -1, NULL, 0);
 		return;
 	}
@@ -561,7 +549,9 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 		net_handle_facts(n, m);
 		break;
 	default:
-		goto bad;
+		if (netjobs_dispatch(n, type, m) == -1)
+			goto bad;
+		break;
 	}
 	return;
  bad:
@@ -622,6 +612,9 @@ net_main(int argc, char **argv)
 	ipcbuf_allow_fdpass(n->sup.buf);
 	ipcev_init(&n->exec, n->loop, IPC_FD_PEER, IPC_MAX_NE, "exec-worker",
 	    net_dispatch_exec, n);
+	ipcev_expect_role(&n->sup, IPC_ROLE_SUP);
+	ipcev_expect_role(&n->exec, IPC_ROLE_EXEC);
+	netjobs_init(n);
 	ipcev_hello(&n->sup, IPC_ROLE_NET);
 	ipcev_hello(&n->exec, IPC_ROLE_NET);
 

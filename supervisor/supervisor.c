@@ -292,6 +292,7 @@ sup_handle_net_hello(struct sup *s)
 {
 	struct worker		*w = &s->w[W_NET];
 	struct ipc_net_config	 nc;
+	struct ipc_net_jobs	 nj;
 	struct ipc_ca_begin	 cb;
 	size_t			 off, n;
 	int			 i;
@@ -334,6 +335,13 @@ sup_handle_net_hello(struct sup *s)
 	if (ipcev_compose(&w->iev, IPC_SN_CONFIG, 0, -1, &nc,
 	    sizeof(nc)) == -1)
 		goto done;
+	memset(&nj, 0, sizeof(nj));
+	if (s->cfg.report_version != NULL)
+		strlcpy(nj.report_version, s->cfg.report_version,
+		    sizeof(nj.report_version));
+	if (ipcev_compose(&w->iev, IPC_SN_JOBS_CONFIG, 0, -1, &nj,
+	    sizeof(nj)) == -1)
+		goto done;
 	cb.size = s->calen;
 	cb.pad = 0;
 	if (ipcev_compose(&w->iev, IPC_SN_CA_BEGIN, 0, -1, &cb,
@@ -363,6 +371,7 @@ sup_handle_exec_hello(struct sup *s)
 {
 	struct worker		*w = &s->w[W_EXEC];
 	struct ipc_exec_config	 ec;
+	struct ipc_exec_jobs	 ej;
 	char			 exe[IPC_PATH_MAX];
 	ssize_t			 n;
 
@@ -384,7 +393,18 @@ sup_handle_exec_hello(struct sup *s)
 	if (ipcev_compose(&w->iev, IPC_SE_CONFIG, 0, -1, &ec,
 	    sizeof(ec)) == -1)
 		return;
+	memset(&ej, 0, sizeof(ej));
+	ej.isolated = s->cfg.isolated != 0;
+#define COPY(f, v)	if ((v) != NULL) strlcpy(ej.f, (v), sizeof(ej.f))
+	COPY(branch, s->cfg.branch);
+	COPY(ssh_key, s->cfg.ssh_key);
+	COPY(user, s->cfg.repo_user);
+#undef COPY
+	if (ipcev_compose(&w->iev, IPC_SE_JOBS_CONFIG, 0, -1, &ej,
+	    sizeof(ej)) == -1)
+		return;
 	permit_set(&s->exec_permit, IPC_ES_PONG, PERMIT_ALLOW);
+	permit_set(&s->exec_permit, IPC_ES_EXIT, PERMIT_ONCE);
 	w->ready = 1;
 	sup_check_ready(s);
 }
@@ -506,6 +526,7 @@ void
 sup_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 {
 	struct sup	*s = iev->data;
+	struct ipc_exit	 x;
 	uint32_t	 type;
 
 	if (m == NULL) {
@@ -523,6 +544,14 @@ sup_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_ES_PONG:
 		if (sup_handle_pong(&s->w[W_EXEC], m) == -1)
 			goto bad;
+		break;
+	case IPC_ES_EXIT:
+		/* After a restart or a switch's status (nixfleet §6.4). */
+		if (ipc_get_data(m, &x, sizeof(x)) == -1 || x.pad != 0 ||
+		    (x.code != 0 && x.code != 101))
+			goto bad;
+		log_info("exiting with %u as the job asked", x.code);
+		sup_shutdown(s, x.code);
 		break;
 	default:
 		goto bad;

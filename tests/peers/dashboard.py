@@ -29,6 +29,7 @@ commands act on the most recent open connection (by hand:
   send <raw text>          send a raw text frame
   send-binary <text>       send <text> as a binary frame
   command <name>           send {"type":"command","payload":{"command":name}}
+  kill_command <sig> <pid> send {"type":"kill_command","payload":{"signal":sig,"pid":pid}}
   send-big <bytes>         send a valid JSON text message of exactly <bytes> bytes
   send-fragmented [n]      send an unknown-type message ("fragmented_test")
                            in n fragments (default 4), a ping between fragments
@@ -267,6 +268,11 @@ async def control_command(line):
     elif cmd == "command":
         spawn(send_logged(ws, json.dumps(
             {"type": "command", "payload": {"command": rest.strip()}})))
+    elif cmd == "kill_command":
+        sig, _, pid = rest.strip().partition(" ")
+        spawn(send_logged(ws, json.dumps(
+            {"type": "kill_command",
+             "payload": {"signal": sig, "pid": int(pid or 0)}})))
     elif cmd == "send-big":
         spawn(send_logged(ws, big_message(int(rest))))
     elif cmd == "send-fragmented":

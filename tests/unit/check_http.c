@@ -801,7 +801,7 @@ run_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static const struct conn_cb	 run_cb = { run_open, run_message,
-				    run_closed };
+				    run_closed, NULL };
 
 static void
 params_default(struct conn_params *p)

@@ -1,0 +1,488 @@
+#!/usr/bin/python3
+"""Fleet commands end to end (nixfleet-protocol.md §6, §7 T03, T07, T08):
+the real agent against the reference dashboard, jobs run by the per-job
+runner, real git repositories, and stub executables first on PATH for
+sudo, nixos-rebuild, home-manager, nix and reboot that record their argv.
+Durability: the exec-worker killed mid-job, the dashboard away mid-job."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+
+JOB_TYPES = ("output", "status", "operation_progress", "test_progress",
+             "command_rejected")
+
+# Every stub appends "<name> <argv...>" to calls.log beside it, prints a
+# line on stdout and one on stderr, and exits with the contents of
+# <name>.exit beside it (0 without it).  sudo runs the rest of its argv.
+# (The supervisor hands its workers an allow-listed environment: PATH
+# reaches jobs, other variables do not.)
+STUB = r"""#!/bin/sh
+name=$(basename "$0")
+STUB_DIR=$(dirname "$0")
+echo "$name $*" >> "$STUB_DIR/calls.log"
+if [ "$name" = sudo ]; then exec "$@"; fi
+echo "$name running"
+echo "$name warning" >&2
+if [ -f "$STUB_DIR/$name.sleep" ]; then sleep "$(cat "$STUB_DIR/$name.sleep")"; fi
+if [ -f "$STUB_DIR/$name.exit" ]; then exit "$(cat "$STUB_DIR/$name.exit")"; fi
+exit 0
+"""
+
+
+def payload(rec):
+    return rec["data"].get("payload", {})
+
+
+class JobsTest(h.AgentTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.stubs = self.work.mkdir("stubs", 0o755)
+        for name in ("sudo", "nixos-rebuild", "home-manager", "nix",
+                     "reboot", "systemd-run"):
+            p = Path(self.stubs) / name
+            p.write_text(STUB)
+            p.chmod(0o755)
+        self.stub_log = Path(self.stubs) / "calls.log"
+        Path(self.stub_log).write_text("")
+        self.state = None
+
+    # ------------------------------------------------------------ helpers
+
+    def env(self, url, **over):
+        env = self.agent_env(url, **over)
+        env["PATH"] = str(self.stubs) + ":" + h.PATH
+        self.state = env["NIXFLEET_STATE_DIR"]
+        return env
+
+    def up(self, **over):
+        dash = self.start_dashboard()
+        agent = self.start_agent(self.env(dash.url(), **over))
+        self.wait_message(dash, "heartbeat", 10)
+        return dash, agent
+
+    def stub_set(self, name, what, value):
+        (Path(self.stubs) / ("%s.%s" % (name, what))).write_text(str(value))
+
+    def stub_calls(self):
+        return [l for l in Path(self.stub_log).read_text().splitlines() if l]
+
+    def send(self, dash, name):
+        t = time.time()
+        r = dash.control("command " + name)
+        self.assertTrue(r["ok"], r)
+        return t
+
+    def job_msgs(self, dash, since=0.0, types=JOB_TYPES):
+        return [r for r in dash.messages(since=since) if h.msg_type(r) in types]
+
+    def wait_status(self, dash, since, timeout=20, count=1):
+        return self.wait_message(dash, "status", timeout, count=count,
+                                 since=since)
+
+    def lines(self, msgs):
+        return [payload(m)["line"] for m in msgs if h.msg_type(m) == "output"]
+
+    def check_command_field(self, msgs):
+        """T03-S9: every output of the job carries the status's command."""
+        st = [m for m in msgs if h.msg_type(m) == "status"]
+        self.assertEqual(len(st), 1, msgs)
+        cmd = payload(st[0])["command"]
+        for m in msgs:
+            if h.msg_type(m) == "output":
+                self.assertEqual(payload(m)["command"], cmd, m)
+        return payload(st[0])
+
+    def run_job(self, dash, name, timeout=20):
+        t = self.send(dash, name)
+        self.wait_status(dash, t, timeout)
+        time.sleep(0.3)
+        msgs = self.job_msgs(dash, t)
+        return self.check_command_field(msgs), msgs
+
+    def write_tests(self, scripts):
+        d = Path(self.repo) / "hosts" / h.HOSTNAME / "tests"
+        d.mkdir(parents=True, exist_ok=True)
+        for name, (body, mode) in scripts.items():
+            p = d / name
+            p.write_text("#!/bin/sh\n" + body + "\n")
+            p.chmod(mode)
+        return d
+
+    # ------------------------------------------------------------ T03
+
+    def test_test_scripts(self):
+        """T03-S4, T08-S2: per-script progress, exact lines and verdict;
+        a non-executable script is skipped and not counted."""
+        self.write_tests({
+            "a.sh": ("echo a-out", 0o755),
+            "b.sh": ("echo b-err >&2; exit 3", 0o755),
+            "c.sh": ("exit 0", 0o644),
+            "d.sh": ("echo d", 0o755),
+        })
+        dash, _ = self.up()
+        st, msgs = self.run_job(dash, "test")
+        self.assertEqual(st["status"], "error")
+        self.assertEqual(st["exit_code"], 1)
+        self.assertEqual(st["message"], "2/3 passed; failed: b.sh")
+        lines = self.lines(msgs)
+        self.assertEqual(lines, [
+            "⏭ c.sh skipped (not executable)",
+            "▶ a.sh", "a-out", "✅ a.sh passed",
+            "▶ b.sh", "b-err", "❌ b.sh failed (exit 3)",
+            "▶ d.sh", "d", "✅ d.sh passed"])
+        err = [payload(m) for m in msgs if h.msg_type(m) == "output"
+               and payload(m)["line"] == "b-err"][0]
+        self.assertEqual(err["stream"], "stderr")
+        self.assertTrue(err["is_error"])
+        tp = [payload(m) for m in msgs if h.msg_type(m) == "test_progress"]
+        self.assertEqual([(p["current"], p["running"]) for p in tp],
+                         [(1, True), (2, True), (3, True), (3, False)])
+        self.assertEqual(tp[-1], {"current": 3, "total": 3, "passed": 2,
+                                  "running": False, "result": "2/3 passed"})
+        op = [payload(m)["progress"] for m in msgs
+              if h.msg_type(m) == "operation_progress"]
+        self.assertEqual(op[0], {"tests": {"current": 0, "total": 8,
+                                           "results": None,
+                                           "status": "in_progress"}})
+        self.assertEqual(op[-1]["tests"]["status"], "error")
+        # The heartbeat after the status shows no job (D7), and tests error.
+        hb = self.wait_message(dash, "heartbeat", 5, since=time.time())[0]
+        self.assertIsNone(payload(hb)["pending_command"])
+        self.assertEqual(payload(hb)["update_status"]["tests"]["status"],
+                         "error")
+
+    def test_test_all_pass_and_none(self):
+        """T08-S1, T08-S3."""
+        dash, _ = self.up()
+        st, msgs = self.run_job(dash, "test")
+        self.assertEqual((st["status"], st["exit_code"], st["message"]),
+                         ("ok", 0, "no tests"))
+        tp = [payload(m) for m in msgs if h.msg_type(m) == "test_progress"]
+        self.assertEqual(tp, [{"current": 0, "total": 0, "passed": 0,
+                               "running": False, "result": "no tests"}])
+        self.write_tests({"%d.sh" % i: ("true", 0o755) for i in range(5)})
+        st, msgs = self.run_job(dash, "test")
+        self.assertEqual((st["status"], st["exit_code"], st["message"]),
+                         ("ok", 0, "5/5 passed"))
+        tp = [payload(m) for m in msgs if h.msg_type(m) == "test_progress"]
+        self.assertEqual([p["current"] for p in tp], [1, 2, 3, 4, 5, 5])
+        self.assertEqual(tp[-1]["result"], "5/5 passed")
+
+    def test_switch(self):
+        """T03-S2: the exact argv, status ok, then the agent exits 101
+        and the service manager's restart registers again."""
+        dash, agent = self.up()
+        st, msgs = self.run_job(dash, "switch")
+        self.assertEqual((st["status"], st["exit_code"]), ("ok", 0))
+        self.assertIn("sudo nixos-rebuild switch --flake %s#%s" % (
+            self.repo, h.HOSTNAME), self.stub_calls())
+        self.assertIn("nixos-rebuild switch --flake %s#%s" % (
+            self.repo, h.HOSTNAME), self.stub_calls())
+        self.assertIn("nixos-rebuild running", self.lines(msgs))
+        op = [payload(m)["progress"] for m in msgs
+              if h.msg_type(m) == "operation_progress"]
+        self.assertEqual(op, [
+            {"system": {"current": 0, "total": 3, "status": "in_progress"}},
+            {"system": {"current": 3, "total": 3, "status": "complete"}}])
+        self.assertEqual(agent.wait_exit(10), 101)
+        closes = dash.closes()
+        self.assertTrue(closes and closes[-1]["code"] == 1000, closes)
+        # The new instance registers again.
+        t = time.time()
+        self.start_agent(agent.env)
+        self.wait_message(dash, "register", 10, since=t)
+
+    def test_switch_fails(self):
+        """T07-S2: the error is streamed, status error, a retry works."""
+        self.stub_set("nixos-rebuild", "exit", 4)
+        dash, agent = self.up()
+        st, msgs = self.run_job(dash, "switch")
+        self.assertEqual((st["status"], st["exit_code"], st["message"]),
+                         ("error", 4, "command failed"))
+        self.assertIn("nixos-rebuild warning", self.lines(msgs))
+        op = [payload(m)["progress"] for m in msgs
+              if h.msg_type(m) == "operation_progress"]
+        self.assertEqual(op[-1], {"system": {"current": 0, "total": 3,
+                                             "status": "error"}})
+        self.assertTrue(agent.running())
+        st, _ = self.run_job(dash, "switch")
+        self.assertEqual(st["exit_code"], 4)
+
+    def test_simple_commands(self):
+        """rollback, update, bump-flake, refresh-*, unknown; force-update's
+        four steps with their banners."""
+        dash, _ = self.up()
+        st, msgs = self.run_job(dash, "rollback")
+        self.assertEqual(st["status"], "ok")
+        self.assertEqual(self.lines(msgs)[0],
+                         "🔄 Rolling back to previous generation...")
+        self.assertIn("sudo nixos-rebuild --rollback switch", self.stub_calls())
+        st, _ = self.run_job(dash, "update")
+        self.assertEqual(st["status"], "ok")
+        self.assertIn("nix flake update", self.stub_calls())
+        st, _ = self.run_job(dash, "bump-flake")
+        self.assertEqual((st["status"], st["message"]),
+                         ("ok", "nixfleet input updated"))
+        self.assertIn("nix flake update nixfleet", self.stub_calls())
+        st, msgs = self.run_job(dash, "refresh-git")
+        self.assertEqual(st["message"], "git status check is dashboard-side")
+        self.assertEqual(self.lines(msgs),
+                         ["Git status is checked by dashboard (GitHub API)"])
+        st, msgs = self.run_job(dash, "refresh-lock")
+        self.assertEqual((st["status"], st["message"]), ("ok", "Updated today"))
+        self.assertEqual(self.lines(msgs), ["✓ Lock status: Updated today"])
+        st, _ = self.run_job(dash, "bogus")
+        self.assertEqual((st["status"], st["exit_code"], st["message"]),
+                         ("error", 1, "unknown command"))
+        st, _ = self.run_job(dash, "stop")
+        self.assertEqual((st["status"], st["command"], st["message"]),
+                         ("error", "stop", "no command running"))
+        st, _ = self.run_job(dash, "kill")
+        self.assertEqual((st["command"], st["message"]),
+                         ("kill", "no command running"))
+
+    def test_check_version(self):
+        """T03-S10: a different installed version is a warning, exit 0."""
+        stub = Path(self.stubs) / "nixfleet-agent"
+        stub.write_text("#!/bin/sh\necho 'nixfleet-agent 0.0.1-other'\n")
+        stub.chmod(0o755)
+        dash, _ = self.up()
+        st, _ = self.run_job(dash, "check-version")
+        self.assertEqual((st["status"], st["exit_code"]), ("warning", 0))
+        self.assertEqual(st["message"], "mismatch: running=%s installed="
+                         "0.0.1-other" % h.project_version())
+        stub.write_text("#!/bin/sh\necho 'nixfleet-agent %s'\n" %
+                        h.project_version())
+        st, _ = self.run_job(dash, "check-version")
+        self.assertEqual((st["status"], st["exit_code"]), ("ok", 0))
+
+    def test_pull_legacy(self):
+        """T09-07: legacy pull runs git pull against a real remote; the
+        status carries the new generation."""
+        remote = self.work.path("remote.git")
+        h.git(self.repo, "init", "-q", "--bare", remote) if False else None
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), remote],
+                       env=h.GIT_ENV, check=True)
+        h.git(self.repo, "remote", "add", "origin", remote)
+        h.git(self.repo, "fetch", "-q", "origin")
+        h.git(self.repo, "branch", "-q", "--set-upstream-to=origin/main", "main")
+        other = self.work.path("other")
+        subprocess.run(["git", "clone", "-q", remote, other], env=h.GIT_ENV,
+                       check=True)
+        new = h.commit(other, "new.txt")
+        h.git(other, "push", "-q", "origin", "main")
+        dash, _ = self.up(HOME="/nonexistent", GIT_CONFIG_NOSYSTEM="1",
+                          GIT_CONFIG_GLOBAL="/dev/null")
+        st, msgs = self.run_job(dash, "pull")
+        self.assertEqual((st["status"], st["exit_code"]), ("ok", 0), msgs)
+        self.assertEqual(st["generation"], new)
+        op = [payload(m)["progress"] for m in msgs
+              if h.msg_type(m) == "operation_progress"]
+        self.assertEqual(op, [
+            {"pull": {"current": 0, "total": 4, "status": "in_progress"}},
+            {"pull": {"current": 4, "total": 4, "status": "complete"}}])
+        st, msgs = self.run_job(dash, "force-update")
+        self.assertEqual((st["status"], st["message"]),
+                         ("ok", "force update complete"))
+        lines = self.lines(msgs)
+        for banner in ("━━━ Step 1/4: Git pull ━━━",
+                       "━━━ Step 2/4: Update nixfleet input ━━━",
+                       "━━━ Step 3/4: Rebuild ━━━", "━━━ Step 4/4: Done ━━━"):
+            self.assertIn(banner, lines)
+        self.assertIn("sudo nixos-rebuild switch --flake .#%s --option "
+                      "narinfo-cache-negative-ttl 0" % h.HOSTNAME,
+                      self.stub_calls())
+
+    def test_pull_isolated(self):
+        """T03-S1, T09-02: fetch, reset --hard, clean -fd on a dirty tree."""
+        remote = self.work.path("remote.git")
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), remote],
+                       env=h.GIT_ENV, check=True)
+        clone = self.work.path("clone")
+        subprocess.run(["git", "clone", "-q", remote, clone], env=h.GIT_ENV,
+                       check=True)
+        (Path(clone) / "untracked.txt").write_text("junk\n")
+        (Path(clone) / "flake.nix").write_text("dirty\n")
+        new = h.commit(self.repo, "new.txt")
+        h.git(self.repo, "push", "-q", remote, "main")
+        dash, _ = self.up(NIXFLEET_REPO_URL=remote, NIXFLEET_REPO_DIR=clone,
+                          HOME="/nonexistent", GIT_CONFIG_NOSYSTEM="1",
+                          GIT_CONFIG_GLOBAL="/dev/null")
+        st, msgs = self.run_job(dash, "pull")
+        self.assertEqual((st["status"], st["generation"]), ("ok", new), msgs)
+        self.assertFalse((Path(clone) / "untracked.txt").exists())
+        self.assertEqual((Path(clone) / "flake.nix").read_text(),
+                         "{ outputs = _: { }; }\n")
+
+    def test_pull_switch_fails_at_pull(self):
+        """§6.3: a failed pull ends pull-switch with exit 1, no switch."""
+        dash, _ = self.up(NIXFLEET_REPO_URL=self.work.path("nowhere.git"))
+        st, msgs = self.run_job(dash, "pull-switch")
+        self.assertEqual((st["status"], st["exit_code"]), ("error", 1))
+        self.assertTrue(st["message"].startswith("pull failed (exit "), st)
+        self.assertFalse([c for c in self.stub_calls() if "nixos-rebuild" in c])
+
+    def test_stop_busy_bypass(self):
+        """T02-S7, T03-S5: busy rejection with the child's pid, stop ends
+        the job with one status stopped/130, a new command is accepted."""
+        self.write_tests({"long.sh": ("echo started; sleep 30", 0o755)})
+        dash, agent = self.up()
+        t = self.send(dash, "test")
+        self.wait(lambda: [m for m in self.job_msgs(dash, t)
+                           if h.msg_type(m) == "output"
+                           and payload(m)["line"] == "started"], 10, "started")
+        hb = self.wait_message(dash, "heartbeat", 5, since=time.time())[0]
+        self.assertEqual(payload(hb)["pending_command"], "test")
+        pid = payload(hb)["command_pid"]
+        self.assertIsInstance(pid, int)
+        self.send(dash, "switch")
+        rej = self.wait_message(dash, "command_rejected", 5, since=t)[0]
+        self.assertEqual(payload(rej), {"reason": "command already running",
+                                        "current_command": "test",
+                                        "current_pid": pid})
+        self.send(dash, "bogus")
+        self.wait_message(dash, "command_rejected", 5, count=2, since=t)
+        ts = self.send(dash, "stop")
+        st = self.wait_status(dash, t, 15)
+        time.sleep(1)
+        self.assertEqual(len(dash.messages("status", since=t)), 1)
+        self.assertEqual(payload(st[0]), {"status": "stopped", "command": "test",
+                                          "exit_code": 130,
+                                          "message": "Stopped by user",
+                                          "generation": h.head7(self.repo)})
+        self.assertLess(st[0]["t"] - ts, 5)
+        msgs = self.job_msgs(dash, t)
+        self.assertIn("⏹ Stopping test (SIGTERM)", self.lines(msgs))
+        tp = [payload(m) for m in msgs if h.msg_type(m) == "test_progress"]
+        self.assertEqual(tp[-1]["result"], "Stopped (0/1 passed)")
+        self.assertEqual(len(dash.messages("command_rejected", since=t)), 2)
+        self.assertTrue(agent.running())
+        st, _ = self.run_job(dash, "refresh-git")
+        self.assertEqual(st["status"], "ok")
+
+    def test_kill_and_kill_command(self):
+        """§6.5 kill (SIGTERM, the job's status error/-1 killed by
+        SIGTERM); §2.10 kill_command with the job's pid and SIGKILL; a
+        kill_command naming another pid is ignored."""
+        self.write_tests({"long.sh": ("echo started; sleep 30", 0o755)})
+        dash, _ = self.up()
+        for how in ("kill", "kill_command"):
+            t = self.send(dash, "test")
+            self.wait(lambda: [m for m in self.job_msgs(dash, t)
+                               if h.msg_type(m) == "output" and
+                               payload(m)["line"] == "started"], 10, "started")
+            hb = self.wait_message(dash, "heartbeat", 5, since=time.time())[0]
+            pid = payload(hb)["command_pid"]
+            if how == "kill":
+                self.send(dash, "kill")
+                want = "killed by SIGTERM"
+            else:
+                dash.control("kill_command SIGKILL %d" % (pid + 100000))
+                time.sleep(1)
+                self.assertEqual(dash.messages("status", since=t), [])
+                dash.control("kill_command SIGKILL %d" % pid)
+                want = "killed by SIGKILL"
+            st = self.wait_status(dash, t, 15)
+            time.sleep(0.5)
+            self.assertEqual(len(dash.messages("status", since=t)), 1)
+            self.assertEqual((payload(st[0])["status"], payload(st[0])["exit_code"],
+                              payload(st[0])["message"], payload(st[0])["command"]),
+                             ("error", -1, want, "test"))
+            self.assertEqual(dash.messages("command_rejected", since=t), [])
+
+    def test_restart_and_reboot(self):
+        """T03-S8: restart's status, heartbeat, close 1000, exit 0;
+        reboot's banner, status ok, heartbeat, then sudo reboot."""
+        dash, agent = self.up()
+        t = self.send(dash, "reboot")
+        st = self.wait_status(dash, t)
+        self.assertEqual((payload(st[0])["status"], payload(st[0])["message"]),
+                         ("ok", "rebooting"))
+        msgs = self.job_msgs(dash, t)
+        self.assertEqual(self.lines(msgs), [
+            "⚠️  Reboot command received. System will reboot in 3 seconds..."])
+        self.wait_message(dash, "heartbeat", 3, since=st[0]["t"])
+        self.assertNotIn("sudo reboot", self.stub_calls())
+        self.wait(lambda: "reboot " in self.stub_calls(), 10, "sudo reboot")
+        self.assertIn("sudo reboot", self.stub_calls())
+        t = self.send(dash, "restart")
+        st = self.wait_status(dash, t)
+        self.assertEqual(payload(st[0]), {"status": "ok", "command": "restart",
+                                          "exit_code": 0, "message": "restarting",
+                                          "generation": h.head7(self.repo)})
+        self.assertEqual(agent.wait_exit(10), 0)
+        hb = [m for m in dash.messages("heartbeat", since=st[0]["t"])]
+        self.assertTrue(hb)
+        self.assertEqual(dash.closes()[-1]["code"], 1000)
+
+    # ------------------------------------------------------------ durability
+
+    def numbered_job(self, n, delay):
+        self.write_tests({"count.sh": (
+            "i=1; while [ $i -le %d ]; do echo line $i; i=$((i+1)); "
+            "sleep %s; done" % (n, delay), 0o755)})
+
+    def check_numbered(self, dash, t, n):
+        st = self.wait_status(dash, t, 60)
+        time.sleep(1)
+        msgs = self.job_msgs(dash, t)
+        lines = [l for l in self.lines(msgs) if l.startswith("line ")]
+        self.assertEqual(lines, ["line %d" % i for i in range(1, n + 1)])
+        self.assertEqual(len(dash.messages("status", since=t)), 1)
+        self.assertEqual(payload(st[0])["status"], "ok")
+        # The status is the last of the job's records.
+        self.assertEqual(h.msg_type(msgs[-1]), "status")
+
+    def test_exec_worker_killed(self):
+        """kill -9 of the exec-worker while a job streams: every line
+        once, in order, then one status."""
+        self.numbered_job(60, 0.05)
+        dash, agent = self.up()
+        t = self.send(dash, "test")
+        self.wait(lambda: len([m for m in self.job_msgs(dash, t)
+                               if h.msg_type(m) == "output"]) > 10, 10, "lines")
+        os.kill(agent.workers()["exec"], signal.SIGKILL)
+        self.check_numbered(dash, t, 60)
+
+    def test_dashboard_away_mid_job(self):
+        """The dashboard stops mid-job and comes back after the job ended:
+        the missed lines and the status arrive after registered."""
+        self.numbered_job(30, 0.05)
+        dash, agent = self.up()
+        t = self.send(dash, "test")
+        self.wait(lambda: len([m for m in self.job_msgs(dash, t)
+                               if h.msg_type(m) == "output"]) > 5, 10, "lines")
+        dash.stop()
+        time.sleep(3)
+        dash.start(port=dash.port)
+        self.check_numbered(dash, t, 30)
+        reg = dash.messages("register")[-1]["t"]
+        st = dash.messages("status", since=t)[0]
+        self.assertGreater(st["t"], reg)
+
+    def test_dashboard_away_whole_job(self):
+        """The dashboard goes away from the first line to the job's end."""
+        self.numbered_job(20, 0.02)
+        (Path(self.repo) / "hosts" / h.HOSTNAME / "tests" / "count.sh").write_text(
+            "#!/bin/sh\nsleep 1\ni=1; while [ $i -le 20 ]; do echo line $i; "
+            "i=$((i+1)); done\n")
+        dash, agent = self.up()
+        t = self.send(dash, "test")
+        time.sleep(0.3)
+        dash.stop()
+        time.sleep(3)
+        dash.start(port=dash.port)
+        self.check_numbered(dash, t, 20)
+
+
+if __name__ == "__main__":
+    h.main()
