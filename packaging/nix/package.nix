@@ -1,0 +1,56 @@
+# The agent as a nixpkgs derivation: `pkgs.callPackage ./package.nix { }`.
+#
+# The binary goes to bin/ (meson's default is sbin/), the two workers to
+# libexec/, the unit to lib/systemd/system and the man pages to share/man.
+# The suites that need no root (unit tests and the fuzz corpus replay) run
+# as the checkPhase; the integration suites need root and real peers and
+# are covered by the NixOS VM test instead.
+{ lib
+, stdenv
+, meson
+, ninja
+, pkg-config
+, libev
+, wslay
+, mbedtls
+, jansson
+, libseccomp
+, check
+, version ? lib.fileContents ../../VERSION
+, sourceCommit ? "unknown"
+, src ? ../..
+}:
+
+stdenv.mkDerivation {
+  pname = "nixfleet-agent";
+  inherit version src;
+
+  nativeBuildInputs = [ meson ninja pkg-config ];
+  # nixpkgs ships mbedTLS 3.x; the sources build against 2.28 as well.
+  buildInputs = [ libev wslay mbedtls jansson check ]
+    ++ lib.optional stdenv.hostPlatform.isLinux libseccomp;
+
+  mesonBuildType = "release";
+  mesonFlags = [
+    "--sbindir=bin"
+    "-Dsource_commit=${sourceCommit}"
+    "-Dtests=true"
+    "-Dsystemdsystemunitdir=${placeholder "out"}/lib/systemd/system"
+    (if stdenv.hostPlatform.isLinux then "-Dseccomp=enabled" else "-Dseccomp=disabled")
+  ];
+
+  doCheck = true;
+  checkPhase = ''
+    runHook preCheck
+    meson test --no-rebuild --print-errorlogs --suite unit --suite fuzz
+    runHook postCheck
+  '';
+
+  meta = {
+    description = "Privilege-separated NixFleet fleet host agent";
+    homepage = "https://github.com/nixfleet/nixfleet-agent";
+    license = lib.licenses.bsd2;
+    mainProgram = "nixfleet-agent";
+    platforms = lib.platforms.linux ++ lib.platforms.darwin;
+  };
+}
