@@ -8,7 +8,7 @@ pkgs=(
 	libev-dev libwslay-dev libmbedtls-dev libjansson-dev libseccomp-dev
 	check libsubunit-dev
 	python3-websockets openssl git ca-certificates iproute2 procps
-	nix-bin systemd libxml2-utils man-db groff-base
+	nix-bin systemd libxml2-utils man-db groff-base jq
 )
 
 missing=()

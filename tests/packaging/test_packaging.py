@@ -16,7 +16,10 @@
            dashboard, and (as root) a real start that registers, which
            proves the supervisor finds its workers in libexecdir.
 
-Run: python3 test_packaging.py [Nix] [Systemd] [Man] [Install]; BUILD_DIR and SRC_DIR as for the
+  Docker   the Dockerfile read (no engine here), its runtime packages
+           against what the binaries link, the entrypoint run.
+
+Run: python3 test_packaging.py [Nix] [Systemd] [Man] [Docker] [Install]; BUILD_DIR and SRC_DIR as for the
 integration tests.
 """
 
@@ -638,6 +641,103 @@ class ManTests(unittest.TestCase):
         self.assertEqual(keys - listed, set())
 
 
+class DockerTests(unittest.TestCase):
+    """No Docker engine here: the Dockerfile is checked by reading it, the
+    runtime packages against what the built binaries link, and the
+    entrypoint is run for real."""
+
+    dockerfile = SRC_DIR / "packaging" / "docker" / "Dockerfile"
+    entrypoint = SRC_DIR / "packaging" / "docker" / "entrypoint.sh"
+
+    def stages(self):
+        text = self.dockerfile.read_text().replace("\\\n", " ")
+        parts = re.split(r"(?m)^FROM ", text)[1:]
+        return ["FROM " + p for p in parts]
+
+    def test_dockerfile(self):
+        build, run = self.stages()
+        self.assertRegex(build, r"^FROM debian:12-slim AS build")
+        self.assertRegex(run, r"^FROM debian:12-slim\n")
+        self.assertIn("meson setup /build --prefix=/usr", build)
+        for env in ("CLIENT_CONFIG_PATH=/data/agent-config.json", "LOG_FILE=/data/agent.log",
+                    "TZ=UTC"):
+            self.assertIn(env, run)
+        self.assertRegex(run, r"(?m)^VOLUME /data$")
+        self.assertRegex(run, r"(?m)^WORKDIR /data$")
+        self.assertRegex(run, r"(?m)^USER nixfleet-agent$")
+        hc = re.search(r"(?m)^HEALTHCHECK .*CMD (\[.*\])$", run)
+        self.assertEqual(json.loads(hc.group(1)),
+                         ["/usr/sbin/nixfleet-agent", "--check", "--config", "/data/agent-config.json"])
+        cmd = json.loads(re.search(r"(?m)^CMD (\[.*\])$", run).group(1))
+        self.assertEqual(cmd, ["/usr/sbin/nixfleet-agent", "--config", "/data/agent-config.json"])
+        for pkg in ("bash", "ca-certificates", "rsync", "openssh-client", "tzdata", "jq"):
+            self.assertRegex(run, r"\b%s\b" % re.escape(pkg))
+
+    def test_runtime_packages_cover_the_libraries(self):
+        h.require_agent()
+        bins = [AGENT, h.NET_WORKER, h.EXEC_WORKER]
+        out = subprocess.run(["ldd"] + [str(b) for b in bins], stdout=subprocess.PIPE,
+                             text=True, timeout=30).stdout
+        libs = sorted({os.path.realpath(m) for m in re.findall(r"=> (/\S+)", out)})
+        pkgs = set()
+        for lib in libs:
+            for cand in (lib, lib.replace("/usr/lib/", "/lib/", 1)):
+                p = subprocess.run(["dpkg", "-S", cand], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True, timeout=30)
+                if p.returncode == 0:
+                    pkgs.add(p.stdout.split(":")[0])
+                    break
+        pkgs -= {"libc6", "libgcc-s1"}
+        self.assertIn("libmbedtls14", pkgs)
+        run = self.stages()[1]
+        for pkg in pkgs:
+            self.assertRegex(run, r"\b%s\b" % re.escape(pkg), "runtime image lacks " + pkg)
+
+    def run_entrypoint(self, env, files=None):
+        work = Path(tempfile.mkdtemp(prefix="nixfleet-docker-"))
+        self.addCleanup(shutil.rmtree, work, True)
+        cfg = work / "agent-config.json"
+        for name, text in (files or {}).items():
+            (work / name).write_text(text)
+        e = {"PATH": h.PATH, "CLIENT_CONFIG_PATH": str(cfg),
+             "NIXFLEET_STATE_DIR": str(work / "state")}
+        e.update(env)
+        p = subprocess.run(["/bin/bash", str(self.entrypoint), "/usr/bin/env"], env=e,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        child = dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
+        return (json.loads(cfg.read_text()) if cfg.exists() else None), child, cfg
+
+    def test_entrypoint(self):
+        # 4. the environment: defaults filled in, the secret not written.
+        cfg, env, path = self.run_entrypoint({"SERVER_URL": "https://cp:8443/",
+                                              "AUTH_TOKEN": "s3cret"})
+        self.assertEqual(cfg["serverUrl"], "https://cp:8443/")
+        self.assertEqual(cfg["clientId"], subprocess.run(["hostname"], stdout=subprocess.PIPE,
+                                                         text=True).stdout.strip())
+        self.assertEqual(cfg["transport"]["path"], "/socket.io")
+        self.assertNotIn("s3cret", path.read_text())
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        self.assertEqual(env["AUTH_TOKEN"], "s3cret")
+        self.assertEqual(env["TRANSPORT_PATH"], "/socket.io")
+        # 1. AGENT_CONFIG_JSON wins; invalid JSON is refused.
+        cfg, _, _ = self.run_entrypoint({"AGENT_CONFIG_JSON": '{"clientId": "x"}',
+                                         "CLIENT_ID": "h1"})
+        self.assertEqual(cfg, {"clientId": "x"})
+        work = Path(tempfile.mkdtemp(prefix="nixfleet-docker-"))
+        self.addCleanup(shutil.rmtree, work, True)
+        p = subprocess.run(["/bin/bash", str(self.entrypoint), "true"],
+                           env={"PATH": h.PATH, "CLIENT_CONFIG_PATH": str(work / "c.json"),
+                                "NIXFLEET_STATE_DIR": str(work / "s"),
+                                "AGENT_CONFIG_JSON": "[1]"},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        # 3. a mounted file is used as it is.
+        cfg, _, _ = self.run_entrypoint({"CLIENT_ID": "h2"},
+                                        {"agent-config.json": '{"clientId": "mounted"}'})
+        self.assertEqual(cfg, {"clientId": "mounted"})
+
+
 class InstallTests(unittest.TestCase):
     """The Debian/Fedora path: meson setup --prefix, ninja install."""
 
@@ -725,7 +825,7 @@ class InstallTests(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    classes = {c.__name__[:-len("Tests")]: c for c in (NixTests, SystemdTests, ManTests, InstallTests)}
+    classes = {c.__name__[:-len("Tests")]: c for c in (NixTests, SystemdTests, ManTests, DockerTests, InstallTests)}
     names = sys.argv[1:] or list(classes)
     suite = unittest.TestSuite()
     for n in names:
