@@ -823,6 +823,39 @@ class InstallTests(unittest.TestCase):
         rc, _ = agent.terminate(10)
         self.assertEqual(rc, 0, agent.log())
 
+    def test_runs_with_the_units_capabilities(self):
+        """The unit's CapabilityBoundingSet and NoNewPrivileges, applied
+        with setpriv (no systemd as PID 1 here): the agent still chroots
+        and switches the net-worker's user, registers and stops cleanly."""
+        caps = parse_unit(UNIT.read_text())["CapabilityBoundingSet"][0].split()
+        self.assertEqual(parse_unit(UNIT.read_text())["NoNewPrivileges"], ["yes"])
+        bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
+        work = h.Work("install-caps")
+        self.addCleanup(work.cleanup)
+        dash = h.Dashboard(work).start()
+        self.addCleanup(dash.stop)
+        env = self.env(NIXFLEET_URL=dash.url(), NIXFLEET_TOKEN=h.TOKEN,
+                       NIXFLEET_HOSTNAME=h.HOSTNAME, NIXFLEET_INTERVAL="1",
+                       NIXFLEET_PRIVSEP_DIR=str(work.path("run", "empty")),
+                       NIXFLEET_STATE_DIR=str(work.mkdir("state")))
+        os.makedirs(work.path("run"), mode=0o755)
+        wrapper = work.path("agent-capped")
+        wrapper.write_text("#!/bin/sh\nexec setpriv --nnp --inh-caps=-all --bounding-set %s "
+                           "-- %s \"$@\"\n" % (bounding, self.agent))
+        wrapper.chmod(0o755)
+        agent = h.Agent(work, env, binary=wrapper).start()
+        self.addCleanup(lambda: agent.running() and h.kill_tree(agent.pid))
+        h.wait_for(lambda: dash.messages("register"), 30, what="register")
+        workers = agent.wait_workers(10)
+        st = h.proc_status(workers["net"])
+        self.assertNotEqual(st["Uid"].split()[0], "0", "net-worker kept root")
+        self.assertEqual(os.readlink("/proc/%d/root" % workers["net"]),
+                         str(work.path("run", "empty")))
+        bnd = int(h.proc_status(agent.pid)["CapBnd"], 16)
+        self.assertEqual(bin(bnd).count("1"), len(caps))
+        rc, _ = agent.terminate(10)
+        self.assertEqual(rc, 0, agent.log())
+
 
 if __name__ == "__main__":
     classes = {c.__name__[:-len("Tests")]: c for c in (NixTests, SystemdTests, ManTests, DockerTests, InstallTests)}
