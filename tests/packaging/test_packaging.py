@@ -199,10 +199,33 @@ class NixTests(unittest.TestCase):
         self.assertIn("-Dwerror=false", v["mesonFlags"])
         self.assertIn("-Dsource_commit=abc1234", v["mesonFlags"])
         self.assertTrue(v["doCheck"])
-        self.assertIn("--suite unit", v["checkPhase"])
         self.assertNotIn("integration", v["checkPhase"])
+        self.run_check_phase(v["checkPhase"])
         for dep in ("libev", "wslay", "mbedtls", "jansson"):
             self.assertIn(dep, v["buildInputs"])
+
+    def run_check_phase(self, phase):
+        """The package's checkPhase in this build directory: its commands
+        must work, run every unit test (sandbox's root case aside) and the
+        fuzz replays, and fail when a test fails."""
+        h.require_agent()
+        # Own log files: the meson test running this one owns testlog.*.
+        script = "runHook() { :; }\nset -e\n" + phase.replace(
+            "meson test ", "meson test --logbase checkphase ")
+        p = subprocess.run(["/bin/bash", "-c", script], cwd=str(BUILD_DIR),
+                           env={"PATH": h.PATH, "HOME": str(self.nix.dir)},
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=600)
+        self.assertEqual(p.returncode, 0, h.tail(p.stdout))
+        ran = set(re.findall(r"nixfleet-agent:(?:unit|fuzz) / (\S+)", p.stdout))
+        units = subprocess.run(["meson", "test", "--no-rebuild", "--list", "--suite", "unit"],
+                               cwd=str(BUILD_DIR), stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, timeout=60).stdout
+        expected = set(re.findall(r"(?m)^nixfleet-agent:unit / (\S+)$", units)) - {"sandbox"}
+        self.assertTrue(expected, units)
+        self.assertEqual(expected - ran, set())
+        self.assertTrue(any(n.startswith("fuzz-") for n in ran), ran)
+        self.assertEqual(p.stdout.count("100%: Checks:"), 2, "sandbox cases")
 
     def test_flake_outputs(self):
         v = self.nix.value("flake", dict(BASE))
