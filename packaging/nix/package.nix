@@ -10,6 +10,7 @@
 , meson
 , ninja
 , pkg-config
+, python3
 , libev
 , wslay
 , mbedtls
@@ -33,7 +34,8 @@ stdenv.mkDerivation {
   pname = "nixfleet-agent";
   inherit version src;
 
-  nativeBuildInputs = [ meson ninja pkg-config ];
+  # python3: meson looks for it to define the integration suites.
+  nativeBuildInputs = [ meson ninja pkg-config python3 ];
   # nixpkgs ships mbedTLS 3.x; the sources build against 2.28 as well.
   buildInputs = [ libev wslay mbedtls jansson check ]
     ++ lib.optional stdenv.hostPlatform.isLinux libseccomp;

@@ -104,7 +104,7 @@ let
       mkDerivation = a: a // { type = "derivation"; outPath = "/nix/store/00000000000000000000000000000000-${a.pname}-${a.version}"; };
       hostPlatform = { isLinux = true; isDarwin = false; };
     };
-    meson = "meson"; ninja = "ninja"; pkg-config = "pkg-config";
+    meson = "meson"; ninja = "ninja"; pkg-config = "pkg-config"; python3 = "python3";
     libev = "libev"; wslay = "wslay"; mbedtls = "mbedtls"; jansson = "jansson";
     libseccomp = "libseccomp"; check = "check";
   };
@@ -113,5 +113,5 @@ in
 if kind == "nixos" then nixos [ (src + "/packaging/nix/nixos.nix") config ]
 else if kind == "hm-linux" || kind == "hm-darwin" then hm [ (src + "/packaging/nix/home-manager.nix") config ]
 else if kind == "flake" then flake
-else if kind == "package" then { inherit (package) pname version mesonFlags doCheck checkPhase buildInputs; }
+else if kind == "package" then { inherit (package) pname version mesonFlags doCheck checkPhase buildInputs nativeBuildInputs; }
 else throw "unknown kind ${kind}"

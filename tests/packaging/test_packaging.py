@@ -201,8 +201,12 @@ class NixTests(unittest.TestCase):
         self.assertTrue(v["doCheck"])
         self.assertNotIn("integration", v["checkPhase"])
         self.run_check_phase(v["checkPhase"])
-        for dep in ("libev", "wslay", "mbedtls", "jansson"):
+        for dep in ("libev", "wslay", "mbedtls", "jansson", "check"):
             self.assertIn(dep, v["buildInputs"])
+        # meson's setup must find python3 in the build environment.
+        self.assertIn("python3", v["nativeBuildInputs"])
+        self.assertRegex((SRC_DIR / "tests" / "meson.build").read_text(),
+                         r"find_program\('/usr/bin/python3', 'python3'\)")
 
     def run_check_phase(self, phase):
         """The package's checkPhase in this build directory: its commands
