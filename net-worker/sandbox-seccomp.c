@@ -124,6 +124,10 @@ static const int net_allowed[] = {
  * before, mbedTLS uses getrandom), ioctl (no terminal: stderr is a pipe).
  */
 
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP	1	/* si_code of the filter's SIGSYS */
+#endif
+
 #define RULE(nr, ...)	net_rule(ctx, (nr), #nr, __VA_ARGS__)
 
 static void
@@ -244,6 +248,9 @@ net_sigsys(int sig, siginfo_t *si, void *ctxp)
 	size_t		 len = 0, i, k;
 	long		 nr = si->si_syscall;
 
+	/* Only the filter's trap is reported; a kill -SYS from root is not. */
+	if (si->si_code != SYS_SECCOMP)
+		goto die;
 	parts[0] = "<3>net: " IPC_SIGSYS_LINE;
 	parts[1] = net_fmt(nb + sizeof(nb), (unsigned long)si->si_syscall, 10);
 	parts[2] = " arch 0x";
@@ -272,6 +279,7 @@ net_sigsys(int sig, siginfo_t *si, void *ctxp)
 #else
 	syscall(nr, 0, 0, 0, 0, 0, 0);
 #endif
+ die:
 	/* Never allowed, whatever the arguments: the last resort. */
 	syscall(SYS_ptrace, 0, 0, 0, 0);
 	_exit(159);

@@ -128,7 +128,7 @@ net_sandbox(uid_t uid, gid_t gid, const char *root, uint32_t max_msg)
 	last = sandbox_cap_last();
 	if (root == NULL) {
 		log_debug("not started as root: no user switch, no chroot");
-		sandbox_add("no chroot, no uid switch (not root)");
+		sandbox_add("no chroot, no uid switch (unprivileged)");
 		goto unprivileged;
 	}
 	/* 2. An empty, root-owned root: nothing to read, nothing to write. */

@@ -616,7 +616,7 @@ worker_print_sandbox(const struct sup *s, FILE *fp)
 #endif
 	fprintf(fp, "net-worker sandbox = %s+no capabilities+rlimits+%s+",
 	    geteuid() == 0 ? "chroot+own uid" : "no chroot, no uid switch "
-	    "(not root)",
+	    "(unprivileged)",
 	    HAVE_SECCOMP ? (SECCOMP_DEBUG ?
 	    "seccomp(allow-list, log only: debug build)" :
 	    "seccomp(allow-list, kill)") : "no seccomp (built without "
