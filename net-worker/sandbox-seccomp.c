@@ -207,12 +207,6 @@ net_rules_args(scmp_filter_ctx ctx)
  * their runtimes' allocator and reports need these as well.  Never in a
  * release build.
  */
-#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define NET_SANITIZER	1
-#endif
-#endif
-
 static void
 net_rules_sanitizer(scmp_filter_ctx ctx)
 {

@@ -24,14 +24,6 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL	4
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NET_SANITIZER	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NET_SANITIZER	1
-#endif
-#endif
-
 static char	 sandbox_level[256];
 
 static void
@@ -98,6 +90,7 @@ sandbox_drop_bounding(int last)
  * (a flood of pings, a huge message) meets malloc failure, not the OOM
  * killer.  See NET_DATA_* in net.h for the terms.
  */
+#ifndef NET_SANITIZER
 static rlim_t
 sandbox_data_limit(uint32_t max_msg)
 {
@@ -107,6 +100,7 @@ sandbox_data_limit(uint32_t max_msg)
 	    NET_DATA_QUEUE_FACTOR * (rlim_t)NET_HIGHWATER +
 	    NET_DATA_MSG_FACTOR * (rlim_t)max_msg;
 }
+#endif
 
 void
 net_sandbox(uid_t uid, gid_t gid, const char *root, uint32_t max_msg)

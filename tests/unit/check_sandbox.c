@@ -333,7 +333,7 @@ allowed(void)
 	EXPECT(getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_max == 0);
 	EXPECT(getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_max == 0);
 	EXPECT(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max == NET_NOFILE);
-#ifndef __SANITIZE_ADDRESS__
+#ifndef NET_SANITIZER
 	EXPECT(getrlimit(RLIMIT_DATA, &rl) == 0 &&
 	    rl.rlim_max == NET_DATA_BASE + NET_DATA_CA_FACTOR * IPC_CA_MAX +
 	    NET_DATA_QUEUE_FACTOR * NET_HIGHWATER +
