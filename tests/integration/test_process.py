@@ -211,6 +211,39 @@ class ProcessTest(h.AgentTestCase):
         self.wait(lambda: not h.alive(old), 3, "the old %s-worker to be gone" % role)
         self.wait_log(self.agent, DROP_RE, 3, start=start)
 
+    def test_sigsys_death_named(self):
+        """A net-worker its filter kills is reported with the call's name.
+        The worker's own SIGSYS line is proven by check_sandbox on a real
+        trap; here the supervisor's side: its reaper reads the line from the
+        worker's stderr pipe and names the call, not "killed by signal"."""
+        self.wait_message(self.dash, "register", 10)
+        old = self.w["net"]
+        start = len(self.agent.log())
+        # The worker's stderr is the supervisor's pipe: say what its
+        # handler says, then die by SIGSYS as the second trap does.
+        with open("/proc/%d/fd/2" % old, "wb", buffering=0) as err:
+            err.write(b"<3>net: sandbox: forbidden system call 41 arch 0xc000003e\n")
+        os.kill(old, signal.SIGSYS)
+        m = self.wait_log(self.agent, r"net-worker \(pid %d\) killed by its sandbox: "
+                          r"forbidden system call (\S+) \(41, arch 0xc000003e\)" % old,
+                          5, start=start)
+        # Named from libseccomp's table; a build without it gives the number.
+        self.assertEqual(m.group(1), "socket" if seccomp_built() else "#41")
+        self.new_worker("net", old, 5.0)
+        self.assertTrue(self.agent.running())
+
+    def test_sigsys_unreported(self):
+        """A SIGSYS not from the filter (root's kill -SYS) writes no report
+        line; the death is still the sandbox's, not a crash."""
+        self.wait_message(self.dash, "register", 10)
+        old = self.w["net"]
+        start = len(self.agent.log())
+        os.kill(old, signal.SIGSYS)
+        self.wait_log(self.agent, r"net-worker \(pid %d\) killed by its sandbox "
+                      r"\(SIGSYS, the call not reported\)" % old, 5, start=start)
+        self.assertEqual(self.agent.log_matches(r"forbidden system call", start), [])
+        self.new_worker("net", old, 5.0)
+
     def test_garbage_from_net_worker(self):
         self.garbage("net")
         self.wait(lambda: len(self.dash.messages("register")) >= 2, 10, "a second register")
