@@ -32,6 +32,7 @@
 #include <linux/futex.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -119,8 +120,8 @@ static const int net_allowed[] = {
  * Not on the list although NixOS's libraries know them, because the
  * worker does not reach them after its setup: rseq and set_robust_list
  * (glibc >= 2.35 registers them at start, before the filter), clone3 and
- * the rest of thread creation (no threads), openat and statx for
- * /etc/localtime (tzset() ran before), /dev/urandom (jansson is seeded
+ * the rest of thread creation (no threads), openat for /etc/localtime
+ * (tzset() ran before), /dev/urandom (jansson is seeded
  * before, mbedTLS uses getrandom), ioctl (no terminal: stderr is a pipe).
  */
 
@@ -128,10 +129,10 @@ static const int net_allowed[] = {
 #define SYS_SECCOMP	1	/* si_code of the filter's SIGSYS */
 #endif
 
-#define RULE(nr, ...)	net_rule(ctx, (nr), #nr, __VA_ARGS__)
+#define RULE(nr, ...)	net_rule(ctx, (nr), __VA_ARGS__)
 
 static void
-net_rule(scmp_filter_ctx ctx, int nr, const char *what, unsigned int n, ...)
+net_rule(scmp_filter_ctx ctx, int nr, unsigned int n, ...)
 {
 	struct scmp_arg_cmp	 cmp[3];
 	va_list			 ap;
@@ -145,7 +146,7 @@ net_rule(scmp_filter_ctx ctx, int nr, const char *what, unsigned int n, ...)
 		cmp[i] = va_arg(ap, struct scmp_arg_cmp);
 	va_end(ap);
 	if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, i, cmp) < 0)
-		fatalx("seccomp rule for %s", what);
+		fatalx("seccomp rule for system call %d", nr);
 }
 
 /* The calls that are allowed with some arguments only. */
