@@ -613,7 +613,7 @@ net_main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	if (tls_global_init() == -1)
 		fatalx("cannot seed the random generator");
-	/* jansson would read /dev/urandom on first use, or fall back to time. */
+	/* jansson would read /dev/urandom on first use, or fall back to time */
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		fatal("getrandom");
 	json_object_seed(seed | 1);

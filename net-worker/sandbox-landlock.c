@@ -32,7 +32,7 @@
 
 #define LL_CREATE_RULESET_VERSION	(1U << 0)
 
-#define LL_FS_ABI1		((1ULL << 13) - 1)	/* EXECUTE .. MAKE_SYM */
+#define LL_FS_ABI1		((1ULL << 13) - 1)	/* EXECUTE..MAKE_SYM */
 #define LL_FS_REFER		(1ULL << 13)		/* ABI 2 */
 #define LL_FS_TRUNCATE		(1ULL << 14)		/* ABI 3 */
 #define LL_FS_IOCTL_DEV		(1ULL << 15)		/* ABI 5 */

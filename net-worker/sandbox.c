@@ -168,7 +168,7 @@ net_sandbox(uid_t uid, gid_t gid, const char *root, uint32_t max_msg)
 	    (unsigned long long)sandbox_data_limit(max_msg) >> 20, NET_NOFILE);
 	sandbox_add(buf);
 #endif
-	/* 7. The kernel's file-system, TCP and signal walls, where it has them. */
+	/* 7. The kernel's file-system, TCP and signal walls, if it has them. */
 	sandbox_landlock(buf, sizeof(buf));
 	/* 8. Last, so nothing above has to be allowed by the filter. */
 	sandbox_add(sandbox_filter());
