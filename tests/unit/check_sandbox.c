@@ -562,6 +562,77 @@ START_TEST(test_free_id)
 }
 END_TEST
 
+/* The supervisor's choice, from the configuration as it loads it. */
+static int
+identity(struct sup *s, const char *netuser)
+{
+	struct config_args	 a;
+	char			 user[128];
+	const char		*env[] = { "NIXFLEET_URL=wss://fleet.example/ws",
+		"NIXFLEET_TOKEN=t", "NIXFLEET_REPO_URL=git@example.com:f.git",
+		"STATE_DIRECTORY=/var/lib/nfa-test", NULL, NULL };
+	FILE			*err;
+	char			*dir = tl_mkdtemp();
+
+	/* The default file is ./agent-config.json: start where none is. */
+	ck_assert_int_eq(chdir(dir), 0);
+	if (netuser != NULL) {
+		snprintf(user, sizeof(user), "NIXFLEET_NET_USER=%s", netuser);
+		env[4] = user;
+	}
+	memset(&a, 0, sizeof(a));
+	ck_assert_ptr_nonnull(err = fopen("/dev/null", "w"));
+	config_free(&s->cfg);
+	ck_assert_int_eq(config_load(&s->cfg, &a, (char *const *)env, err), 0);
+	fclose(err);
+	(void)!chdir("/");
+	tl_rmtree(dir);
+	free(dir);
+	return worker_net_identity(s);
+}
+
+START_TEST(test_identity)
+{
+	struct sup	 s;
+	uid_t		 first;
+	pid_t		 victim;
+
+	ck_assert_msg(geteuid() == 0, "a process of that uid needs root");
+	ck_assert_msg(getpwnam("nixfleet-agent") == NULL, "this case needs "
+	    "the default netUser not to exist");
+	log_init(LOG_LVL_ERROR, 0);
+	memset(&s, 0, sizeof(s));
+	/* Configured: it must exist, not be root, run nothing else. */
+	ck_assert_int_eq(identity(&s, "nfa-no-such-user"), -1);
+	ck_assert_int_eq(identity(&s, "root"), -1);
+	sb_id = 65534;
+	victim = sb_victim_start();
+	sb_victim_wait(victim, 65534);
+	ck_assert_int_eq(identity(&s, "nobody"), -1);	/* the shared one */
+	sb_victim_stop(victim);
+	/* Not configured and missing: a free id, not nobody. */
+	ck_assert_int_eq(identity(&s, NULL), 0);
+	ck_assert(s.net_id_free);
+	ck_assert_uint_eq(s.net_uid, s.net_gid);
+	ck_assert_uint_ge(s.net_uid, WORKER_NET_ID_BASE);
+	ck_assert_uint_lt(s.net_uid, WORKER_NET_ID_BASE + WORKER_NET_ID_COUNT);
+	first = s.net_uid;
+	/* A reload keeps it while our own net-worker is what has it... */
+	sb_id = first;
+	victim = sb_victim_start();
+	sb_victim_wait(victim, first);
+	s.w[W_NET].pid = victim;
+	ck_assert_int_eq(identity(&s, NULL), 0);
+	ck_assert_uint_eq(s.net_uid, first);
+	/* ... and moves on when another process took it. */
+	s.w[W_NET].pid = 0;
+	ck_assert_int_eq(identity(&s, NULL), 0);
+	ck_assert_uint_ne(s.net_uid, first);
+	sb_victim_stop(victim);
+	config_free(&s.cfg);
+}
+END_TEST
+
 /* ------------------------------------------------- the privsep dir */
 
 static void
@@ -640,6 +711,9 @@ sandbox_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("free_id");
 	tcase_add_test(tc, test_free_id);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("identity");
+	tcase_add_test(tc, test_identity);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bad_privsep_dir");
 	tcase_add_test(tc, test_sandbox_bad_privsep_dir);
