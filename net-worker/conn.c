@@ -36,6 +36,18 @@
 #define CONN_IO_ERROR		(-1)
 #define CONN_WHY_MAX		(HTTP_WHY_MAX + 64)
 
+/*
+ * Bounds against a hostile peer (docs/internals.md, "WebSocket bounds").
+ * One receive step reads at most CONN_RECV_BYTES and hands wslay at most
+ * CONN_RECV_FRAMES frames, then yields to the loop so that timers run.
+ */
+#define CONN_RECV_BYTES		(64 * 1024)
+#define CONN_RECV_FRAMES	256
+#define CONN_CTRL_PER_S		100	/* pings + pongs a second, then 1008 */
+#define CONN_MAX_FRAGS		1024	/* frames of one message, then 1008 */
+#define CONN_MSG_MS_DEFAULT	30000	/* a fragmented message completes */
+#define CONN_CTRL_MAX		125	/* RFC 6455 5.5 */
+
 enum conn_state {
 	CONN_IDLE = 0,		/* no socket */
 	CONN_TUNNEL,		/* CONNECT written, the proxy's answer read */
@@ -97,6 +109,40 @@ struct conn {
 	int			 ws_failed;	/* wslay failed the link */
 	int			 drain;		/* close sent; wait for EOF */
 
+	/*
+	 * The frame gate between the transport and wslay: it sees every
+	 * frame header first, rejects bad ones with their close code,
+	 * keeps pings and pongs from wslay (which would queue one pong per
+	 * ping) and counts what the budget and the bounds need.
+	 */
+	uint8_t			 gbuf[16384];	/* read, not yet handed on */
+	size_t			 goff;
+	size_t			 glen;
+	uint8_t			 ghdr[14];	/* the current frame's header */
+	size_t			 ghlen;		/* bytes of it collected */
+	size_t			 ghneed;	/* its length, 2 until known */
+	size_t			 ghout;		/* bytes of it given to wslay */
+	int			 gpayload;	/* header done, payload next */
+	int			 gop;
+	uint64_t		 grest;		/* payload bytes still to come */
+	int			 gswallow;	/* ping or pong: not for wslay */
+	uint8_t			 gctl[CONN_CTRL_MAX];
+	size_t			 gctllen;
+	int			 gin_msg;	/* a fragmented message is open */
+	uint32_t		 gfrags;
+	ev_tstamp		 gctl_t0;	/* control frame rate window */
+	uint32_t		 gnctl;
+	char			 gwhy[80];	/* why we failed the link */
+	size_t			 rbytes;	/* this step's budget, used */
+	unsigned int		 rframes;
+	int			 ryield;	/* budget spent: continue later */
+	ev_idle			 resume;
+	ev_timer		 msgwait;	/* the open message's deadline */
+	int			 pong_want;	/* a ping waits for its pong */
+	int			 pong_queued;	/* wslay holds our pong */
+	uint8_t			 pong[CONN_CTRL_MAX];
+	size_t			 ponglen;
+
 	int			 busy;		/* conn_enter depth */
 	int			 in_closed;	/* inside cb->closed */
 	int			 free_pending;	/* conn_free while busy */
@@ -110,6 +156,8 @@ static void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_dead_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_closewait_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_stall_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_msgwait_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_resume_cb(struct ev_loop *, ev_idle *, int);
 static void	conn_fail(struct conn *, int, const char *, ...)
 		    __printflike(3, 4);
 static void	conn_set_state(struct conn *, int);
@@ -117,6 +165,7 @@ static void	conn_update_watchers(struct conn *);
 static void	conn_leave(struct conn *);
 static void	conn_ws_step(struct conn *);
 static void	conn_destroy(struct conn *);
+static void	conn_gate_reset(struct conn *);
 
 static char *
 conn_strdup(const char *s)
@@ -178,6 +227,10 @@ conn_new(struct ev_loop *loop, const struct conn_params *p,
 	c->p.pins = (const uint8_t (*)[32])c->pins;
 	if (c->p.close_ms == 0)
 		c->p.close_ms = CONN_CLOSE_MS_DEFAULT;
+	if (c->p.msg_ms == 0)
+		c->p.msg_ms = CONN_MSG_MS_DEFAULT;
+	if (c->p.max_frags == 0)
+		c->p.max_frags = CONN_MAX_FRAGS;
 
 	if (p->url == NULL || url_parse(p->url, &c->url, why) == -1) {
 		if (p->url == NULL)
@@ -206,6 +259,10 @@ conn_new(struct ev_loop *loop, const struct conn_params *p,
 	ev_timer_init(&c->stall, conn_stall_cb, 0., (c->p.stall_ms ?
 	    c->p.stall_ms : CONN_STALL_MS) / 1000.0);
 	c->stall.data = c;
+	ev_timer_init(&c->msgwait, conn_msgwait_cb, c->p.msg_ms / 1000.0, 0.);
+	c->msgwait.data = c;
+	ev_idle_init(&c->resume, conn_resume_cb);
+	c->resume.data = c;
 	return c;
  fail:
 	conn_destroy(c);
@@ -239,6 +296,8 @@ conn_teardown(struct conn *c)
 	ev_timer_stop(c->loop, &c->dead);
 	ev_timer_stop(c->loop, &c->closewait);
 	ev_timer_stop(c->loop, &c->stall);
+	ev_timer_stop(c->loop, &c->msgwait);
+	ev_idle_stop(c->loop, &c->resume);
 	if (c->ws != NULL) {
 		wslay_event_context_free(c->ws);
 		c->ws = NULL;
@@ -689,6 +748,7 @@ conn_open(struct conn *c)
 		wslay_event_config_set_max_recv_msg_length(c->ws,
 		    c->p.max_msg);
 	conn_set_out(c, NULL, 0);
+	conn_gate_reset(c);
 	conn_set_state(c, CONN_OPEN);
 	log_debug("%s: %s: upgraded: %d %s", __func__, c->url.host,
 	    c->resp.status, c->resp.reason);
@@ -755,29 +815,263 @@ conn_traffic(struct conn *c)
 		ev_timer_again(c->loop, &c->dead);
 }
 
+/* Raw bytes into the gate: the 101's leftovers first, then the socket. */
+static ssize_t
+conn_gate_fill(struct conn *c)
+{
+	ssize_t	 n;
+
+	c->goff = c->glen = 0;
+	if (c->pendoff < c->pendlen) {
+		n = c->pendlen - c->pendoff;
+		if ((size_t)n > sizeof(c->gbuf))
+			n = sizeof(c->gbuf);
+		memcpy(c->gbuf, c->pend + c->pendoff, n);
+		c->pendoff += n;
+	} else if ((n = conn_read(c, c->gbuf, sizeof(c->gbuf))) <= 0)
+		return n;
+	c->glen = n;
+	c->rbytes += n;
+	conn_traffic(c);
+	return n;
+}
+
+/*
+ * Fail the link from here: our close frame with the code, no more
+ * reading.  conn_ws_step sees the shut read side and closes.
+ */
+static void
+conn_gate_fail(struct conn *c, uint16_t code, const char *why)
+{
+	if (c->gwhy[0] != '\0')
+		return;
+	snprintf(c->gwhy, sizeof(c->gwhy), "%s", why);
+	log_debug("%s: %s: %s: close %u", __func__, c->url.host, why, code);
+	(void)wslay_event_queue_close(c->ws, code, (const uint8_t *)why,
+	    strlen(why) < 123 ? strlen(why) : 123);
+	wslay_event_shutdown_read(c->ws);
+}
+
+/* Queue the pong of the latest ping, unless wslay still holds one. */
+static void
+conn_pong(struct conn *c)
+{
+	struct wslay_event_msg	 msg = { WSLAY_PONG, c->pong, c->ponglen };
+
+	if (c->ws == NULL)
+		return;
+	if (c->pong_queued && wslay_event_get_queued_msg_count(c->ws) == 0)
+		c->pong_queued = 0;	/* everything went out */
+	if (!c->pong_want || c->pong_queued || c->state != CONN_OPEN ||
+	    wslay_event_get_close_sent(c->ws))
+		return;
+	if (wslay_event_queue_msg(c->ws, &msg) == 0)
+		c->pong_queued = 1;
+	c->pong_want = 0;
+}
+
+/* A complete header in c->ghdr: 0 to go on, -1 if it fails the link. */
+static int
+conn_gate_header(struct conn *c)
+{
+	const uint8_t	*h = c->ghdr;
+	uint64_t	 len = h[1] & 0x7f;
+	size_t		 i;
+	int		 fin = (h[0] & 0x80) != 0, op = h[0] & 0x0f;
+	char		 why[64];
+	ev_tstamp	 now;
+
+	if (len == 126)
+		len = (uint64_t)h[2] << 8 | h[3];
+	else if (len == 127)
+		for (len = 0, i = 2; i < 10; i++)
+			len = len << 8 | h[i];
+	c->gop = op;
+	c->grest = len;
+	c->gswallow = 0;
+	c->gctllen = 0;
+	if (h[0] & 0x70) {	/* no extension was negotiated */
+		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "reserved bits "
+		    "set");
+		return -1;
+	}
+	if (h[1] & 0x80) {
+		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "masked frame "
+		    "from the server");
+		return -1;
+	}
+	if (len >> 63) {
+		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "frame length "
+		    "over 2^63");
+		return -1;
+	}
+	switch (op) {
+	case WSLAY_CONTINUATION_FRAME:
+		if (!c->gin_msg) {
+			conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR,
+			    "continuation frame outside a message");
+			return -1;
+		}
+		if (++c->gfrags > c->p.max_frags) {
+			snprintf(why, sizeof(why), "message in more than %u "
+			    "fragments", c->p.max_frags);
+			conn_gate_fail(c, WSLAY_CODE_POLICY_VIOLATION, why);
+			return -1;
+		}
+		if (fin) {
+			c->gin_msg = 0;
+			ev_timer_stop(c->loop, &c->msgwait);
+		}
+		return 0;
+	case WSLAY_TEXT_FRAME:
+	case WSLAY_BINARY_FRAME:
+		if (c->gin_msg) {
+			conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR,
+			    "new message inside a fragmented one");
+			return -1;
+		}
+		if (!fin) {
+			c->gin_msg = 1;
+			c->gfrags = 1;
+			ev_timer_stop(c->loop, &c->msgwait);
+			ev_timer_set(&c->msgwait, c->p.msg_ms / 1000.0, 0.);
+			ev_timer_start(c->loop, &c->msgwait);
+		}
+		return 0;
+	case WSLAY_CONNECTION_CLOSE:
+	case WSLAY_PING:
+	case WSLAY_PONG:
+		break;
+	default:
+		snprintf(why, sizeof(why), "reserved opcode 0x%x", op);
+		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, why);
+		return -1;
+	}
+	if (!fin || len > CONN_CTRL_MAX) {
+		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, !fin ?
+		    "fragmented control frame" : "control frame over 125 "
+		    "bytes");
+		return -1;
+	}
+	if (op == WSLAY_CONNECTION_CLOSE) {
+		if (len == 1) {
+			conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR,
+			    "one-byte close payload");
+			return -1;
+		}
+		return 0;
+	}
+	now = ev_now(c->loop);
+	if (now - c->gctl_t0 >= 1.0 || now < c->gctl_t0) {
+		c->gctl_t0 = now;
+		c->gnctl = 0;
+	}
+	if (++c->gnctl > CONN_CTRL_PER_S) {
+		snprintf(why, sizeof(why), "more than %u pings and pongs a "
+		    "second", CONN_CTRL_PER_S);
+		conn_gate_fail(c, WSLAY_CODE_POLICY_VIOLATION, why);
+		return -1;
+	}
+	c->gswallow = 1;
+	return 0;
+}
+
+/* A ping or pong came whole; only the latest ping gets its pong. */
+static void
+conn_gate_ctl_end(struct conn *c)
+{
+	if (c->gop != WSLAY_PING)
+		return;
+	memcpy(c->pong, c->gctl, c->gctllen);
+	c->ponglen = c->gctllen;
+	c->pong_want = 1;
+	conn_pong(c);
+}
+
+/*
+ * wslay's reads: bytes from the gate.  Each frame's header is checked
+ * before wslay sees any of it, a frame's bytes never share a read with
+ * the next frame's, so the frame budget holds.
+ */
 static ssize_t
 conn_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     int flags, void *arg)
 {
 	struct conn	*c = arg;
 	ssize_t		 n;
+	size_t		 k;
 
-	if (c->end != 0) {
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-		return -1;
-	}
-	if (c->pendoff < c->pendlen) {
-		n = c->pendlen - c->pendoff < len ? c->pendlen - c->pendoff :
-		    len;
-		memcpy(buf, c->pend + c->pendoff, n);
-		c->pendoff += n;
-		conn_traffic(c);
-		return n;
-	}
-	n = conn_read(c, buf, len);
-	if (n > 0) {
-		conn_traffic(c);
-		return n;
+	for (;;) {
+		if (c->end != 0 || c->gwhy[0] != '\0') {
+			wslay_event_set_error(ctx, c->end != 0 ?
+			    WSLAY_ERR_CALLBACK_FAILURE : WSLAY_ERR_WOULDBLOCK);
+			return -1;
+		}
+		if (c->gpayload && c->ghout < c->ghlen) {
+			k = c->ghlen - c->ghout < len ? c->ghlen - c->ghout :
+			    len;
+			memcpy(buf, c->ghdr + c->ghout, k);
+			c->ghout += k;
+			return k;
+		}
+		if (c->gpayload && c->grest == 0) {	/* frame done */
+			if (c->gswallow)
+				conn_gate_ctl_end(c);
+			c->gpayload = 0;
+			c->ghlen = 0;
+			c->ghneed = 2;
+			continue;
+		}
+		if (c->goff == c->glen) {
+			if (c->rbytes >= CONN_RECV_BYTES ||
+			    c->rframes >= CONN_RECV_FRAMES) {
+				c->ryield = 1;
+				wslay_event_set_error(ctx,
+				    WSLAY_ERR_WOULDBLOCK);
+				return -1;
+			}
+			if ((n = conn_gate_fill(c)) <= 0)
+				break;
+		}
+		if (!c->gpayload) {
+			if (c->ghlen == 0 && c->rframes >= CONN_RECV_FRAMES) {
+				c->ryield = 1;
+				wslay_event_set_error(ctx,
+				    WSLAY_ERR_WOULDBLOCK);
+				return -1;
+			}
+			while (c->ghlen < c->ghneed && c->goff < c->glen) {
+				c->ghdr[c->ghlen++] = c->gbuf[c->goff++];
+				if (c->ghlen == 2)
+					c->ghneed = 2 + ((c->ghdr[1] & 0x7f) ==
+					    126 ? 2 : (c->ghdr[1] & 0x7f) ==
+					    127 ? 8 : 0) + (c->ghdr[1] & 0x80 ?
+					    4 : 0);
+			}
+			if (c->ghlen < c->ghneed)
+				continue;
+			c->rframes++;
+			if (conn_gate_header(c) == -1)
+				continue;	/* fails above */
+			c->gpayload = 1;
+			c->ghout = c->gswallow ? c->ghlen : 0;
+			continue;
+		}
+		k = c->glen - c->goff;
+		if (k > c->grest)
+			k = c->grest;
+		if (c->gswallow) {
+			memcpy(c->gctl + c->gctllen, c->gbuf + c->goff, k);
+			c->gctllen += k;
+		} else {
+			if (k > len)
+				k = len;
+			memcpy(buf, c->gbuf + c->goff, k);
+		}
+		c->goff += k;
+		c->grest -= k;
+		if (!c->gswallow)
+			return k;
 	}
 	if (n == CONN_IO_AGAIN) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -787,6 +1081,21 @@ conn_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 		c->eof = 1;
 	wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 	return -1;
+}
+
+static void
+conn_gate_reset(struct conn *c)
+{
+	c->goff = c->glen = 0;
+	c->ghlen = c->ghout = 0;
+	c->ghneed = 2;
+	c->gpayload = c->gswallow = c->gin_msg = 0;
+	c->grest = 0;
+	c->gfrags = c->gnctl = 0;
+	c->gctl_t0 = 0.;
+	c->gwhy[0] = '\0';
+	c->pong_want = c->pong_queued = 0;
+	c->ponglen = 0;
 }
 
 static ssize_t
@@ -862,7 +1171,10 @@ conn_close_why(struct conn *c, char *buf, size_t size, int *end)
 		*end = CONN_END_ERROR;
 		code = c->ws != NULL && wslay_event_get_close_sent(c->ws) ?
 		    wslay_event_get_status_code_sent(c->ws) : 0;
-		if (code == WSLAY_CODE_MESSAGE_TOO_BIG)
+		if (c->gwhy[0] != '\0' && code != 0)
+			snprintf(buf, size, "protocol error: %s (close %u)",
+			    c->gwhy, code);
+		else if (code == WSLAY_CODE_MESSAGE_TOO_BIG)
 			snprintf(buf, size, "message too big (close %u)", code);
 		else if (code == WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA)
 			snprintf(buf, size, "invalid UTF-8 in a text message "
@@ -920,35 +1232,36 @@ conn_drain_step(struct conn *c)
 static void
 conn_ws_step(struct conn *c)
 {
-	int	 rv, rounds;
+	int	 rv;
 
 	if (c->drain) {
 		conn_drain_step(c);
 		return;
 	}
 	/*
-	 * mbedTLS may hold a decrypted record after the socket drains,
-	 * and epoll cannot see it.
+	 * One budget per step (conn_ws_recv_cb): when it is spent, the
+	 * rest waits for the next loop iteration, socket readable or not,
+	 * since mbedTLS may hold decrypted records epoll cannot see.
 	 */
-	for (rounds = 0; rounds < 64 && c->end == 0 &&
-	    wslay_event_want_read(c->ws); rounds++) {
-		if ((rv = wslay_event_recv(c->ws)) != 0) {
-			if (c->end != 0)
-				return;
-			if (c->eof && (c->state == CONN_CLOSING ||
-			    c->peer_closed))
-				conn_end_closed(c);
-			else if (c->eof)
-				conn_fail(c, CONN_END_CLOSED, "connection "
-				    "closed by peer (no close frame)");
-			else
-				conn_fail(c, CONN_END_ERROR, "%s",
-				    c->ioerr[0] ? c->ioerr : "receive failed");
+	c->rbytes = 0;
+	c->rframes = 0;
+	c->ryield = 0;
+	if (wslay_event_want_read(c->ws) && (rv = wslay_event_recv(c->ws)) !=
+	    0) {
+		if (c->end != 0)
 			return;
-		}
-		if (c->tls == NULL || tls_pending(c->tls) == 0)
-			break;
+		if (c->eof && (c->state == CONN_CLOSING || c->peer_closed))
+			conn_end_closed(c);
+		else if (c->eof)
+			conn_fail(c, CONN_END_CLOSED, "connection closed by "
+			    "peer (no close frame)");
+		else
+			conn_fail(c, CONN_END_ERROR, "%s", c->ioerr[0] ?
+			    c->ioerr : "receive failed");
+		return;
 	}
+	if (c->ryield && c->end == 0 && wslay_event_get_read_enabled(c->ws))
+		ev_idle_start(c->loop, &c->resume);
 	if (c->end != 0)
 		return;
 	/* Read shut without a close from the peer: wslay failed it. */
@@ -967,6 +1280,8 @@ conn_ws_step(struct conn *c)
 			    c->ioerr[0] ? c->ioerr : "send failed");
 		return;
 	}
+	if (c->pong_want || c->pong_queued)
+		conn_pong(c);	/* the last one went out: the next may */
 	if (!wslay_event_get_close_sent(c->ws))
 		return;
 	if (c->ws_failed)
@@ -1032,6 +1347,37 @@ conn_dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	else
 		conn_fail(c, CONN_END_DEAD, "no traffic for %u ms",
 		    c->p.dead_ms);
+	conn_leave(c);
+}
+
+/* A fragmented message that never ends holds memory: close 1008. */
+static void
+conn_msgwait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+	char		 why[64];
+
+	conn_enter(c);
+	if (c->end == 0 && c->state == CONN_OPEN && !c->ws_failed) {
+		snprintf(why, sizeof(why), "message not complete after %u ms",
+		    c->p.msg_ms);
+		conn_gate_fail(c, WSLAY_CODE_POLICY_VIOLATION, why);
+		conn_ws_step(c);
+	}
+	conn_leave(c);
+}
+
+/* The receive budget ran out: go on, after the loop's other work. */
+static void
+conn_resume_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct conn	*c = w->data;
+
+	ev_idle_stop(loop, w);
+	conn_enter(c);
+	if (c->end == 0 && (c->state == CONN_OPEN || c->state ==
+	    CONN_CLOSING))
+		conn_ws_step(c);
 	conn_leave(c);
 }
 
