@@ -169,9 +169,10 @@ class HostileTest(h.AgentTestCase):
 
     def test_bad_frames(self):
         """A one-byte close payload, a close status that never goes on the
-        wire, a 2^63 length, a reserved opcode: close 1002 each.  After the
-        2^63 header the peer never answers the close: the agent waits for
-        it without warning about heartbeats it cannot send."""
+        wire, a 2^63 length, a reserved opcode: close 1002 each.  The peer
+        answers the close but keeps the socket open, so the agent waits in
+        its closing state (5 s) without warning about heartbeats it cannot
+        send."""
         self.start("close-1byte,close-badcode,len63,opcode")
         for conn in (1, 2, 3, 4):
             self.watch(lambda: self.dash.close_codes(conn), 15,
