@@ -28,6 +28,7 @@
 #include "log.h"
 #include "tls.h"
 #include "url.h"
+#include "wsgate.h"
 
 #define CONN_CLOSE_MS_DEFAULT	5000	/* close_ms 0 */
 #define CONN_BODY_WAIT_MS	2000	/* a refusal's body, at most */
@@ -36,17 +37,8 @@
 #define CONN_IO_ERROR		(-1)
 #define CONN_WHY_MAX		(HTTP_WHY_MAX + 64)
 
-/*
- * Bounds against a hostile peer (docs/internals.md, "WebSocket bounds").
- * One receive step reads at most CONN_RECV_BYTES and hands wslay at most
- * CONN_RECV_FRAMES frames, then yields to the loop so that timers run.
- */
-#define CONN_RECV_BYTES		(64 * 1024)
-#define CONN_RECV_FRAMES	256
-#define CONN_CTRL_PER_S		100	/* pings + pongs a second, then 1008 */
 #define CONN_MAX_FRAGS		1024	/* frames of one message, then 1008 */
 #define CONN_MSG_MS_DEFAULT	30000	/* a fragmented message completes */
-#define CONN_CTRL_MAX		125	/* RFC 6455 5.5 */
 
 enum conn_state {
 	CONN_IDLE = 0,		/* no socket */
@@ -109,38 +101,14 @@ struct conn {
 	int			 ws_failed;	/* wslay failed the link */
 	int			 drain;		/* close sent; wait for EOF */
 
-	/*
-	 * The frame gate between the transport and wslay: it sees every
-	 * frame header first, rejects bad ones with their close code,
-	 * keeps pings and pongs from wslay (which would queue one pong per
-	 * ping) and counts what the budget and the bounds need.
-	 */
-	uint8_t			 gbuf[16384];	/* read, not yet handed on */
-	size_t			 goff;
-	size_t			 glen;
-	uint8_t			 ghdr[14];	/* the current frame's header */
-	size_t			 ghlen;		/* bytes of it collected */
-	size_t			 ghneed;	/* its length, 2 until known */
-	size_t			 ghout;		/* bytes of it given to wslay */
-	int			 gpayload;	/* header done, payload next */
-	int			 gop;
-	uint64_t		 grest;		/* payload bytes still to come */
-	int			 gswallow;	/* ping or pong: not for wslay */
-	uint8_t			 gctl[CONN_CTRL_MAX];
-	size_t			 gctllen;
-	int			 gin_msg;	/* a fragmented message is open */
-	uint32_t		 gfrags;
-	ev_tstamp		 gctl_t0;	/* control frame rate window */
-	uint32_t		 gnctl;
+	struct wsgate		 gate;		/* every frame passes it */
 	char			 gwhy[80];	/* why we failed the link */
-	size_t			 rbytes;	/* this step's budget, used */
-	unsigned int		 rframes;
 	int			 ryield;	/* budget spent: continue later */
 	ev_idle			 resume;
 	ev_timer		 msgwait;	/* the open message's deadline */
 	int			 pong_want;	/* a ping waits for its pong */
 	int			 pong_queued;	/* wslay holds our pong */
-	uint8_t			 pong[CONN_CTRL_MAX];
+	uint8_t			 pong[WSGATE_CTRL_MAX];
 	size_t			 ponglen;
 
 	int			 busy;		/* conn_enter depth */
@@ -815,23 +783,21 @@ conn_traffic(struct conn *c)
 		ev_timer_again(c->loop, &c->dead);
 }
 
-/* Raw bytes into the gate: the 101's leftovers first, then the socket. */
+/* Raw bytes for the gate: the 101's leftovers first, then the socket. */
 static ssize_t
-conn_gate_fill(struct conn *c)
+conn_gate_fill(void *arg, uint8_t *buf, size_t size)
 {
-	ssize_t	 n;
+	struct conn	*c = arg;
+	ssize_t		 n;
 
-	c->goff = c->glen = 0;
 	if (c->pendoff < c->pendlen) {
 		n = c->pendlen - c->pendoff;
-		if ((size_t)n > sizeof(c->gbuf))
-			n = sizeof(c->gbuf);
-		memcpy(c->gbuf, c->pend + c->pendoff, n);
+		if ((size_t)n > size)
+			n = size;
+		memcpy(buf, c->pend + c->pendoff, n);
 		c->pendoff += n;
-	} else if ((n = conn_read(c, c->gbuf, sizeof(c->gbuf))) <= 0)
+	} else if ((n = conn_read(c, buf, size)) <= 0)
 		return n;
-	c->glen = n;
-	c->rbytes += n;
 	conn_traffic(c);
 	return n;
 }
@@ -841,8 +807,10 @@ conn_gate_fill(struct conn *c)
  * reading.  conn_ws_step sees the shut read side and closes.
  */
 static void
-conn_gate_fail(struct conn *c, uint16_t code, const char *why)
+conn_gate_fail(void *arg, uint16_t code, const char *why)
 {
+	struct conn	*c = arg;
+
 	if (c->gwhy[0] != '\0')
 		return;
 	snprintf(c->gwhy, sizeof(c->gwhy), "%s", why);
@@ -870,210 +838,54 @@ conn_pong(struct conn *c)
 	c->pong_want = 0;
 }
 
-/* A complete header in c->ghdr: 0 to go on, -1 if it fails the link. */
-static int
-conn_gate_header(struct conn *c)
-{
-	const uint8_t	*h = c->ghdr;
-	uint64_t	 len = h[1] & 0x7f;
-	size_t		 i;
-	int		 fin = (h[0] & 0x80) != 0, op = h[0] & 0x0f;
-	char		 why[64];
-	ev_tstamp	 now;
-
-	if (len == 126)
-		len = (uint64_t)h[2] << 8 | h[3];
-	else if (len == 127)
-		for (len = 0, i = 2; i < 10; i++)
-			len = len << 8 | h[i];
-	c->gop = op;
-	c->grest = len;
-	c->gswallow = 0;
-	c->gctllen = 0;
-	if (h[0] & 0x70) {	/* no extension was negotiated */
-		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "reserved bits "
-		    "set");
-		return -1;
-	}
-	if (h[1] & 0x80) {
-		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "masked frame "
-		    "from the server");
-		return -1;
-	}
-	if (len >> 63) {
-		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "frame length "
-		    "over 2^63");
-		return -1;
-	}
-	switch (op) {
-	case WSLAY_CONTINUATION_FRAME:
-		if (!c->gin_msg) {
-			conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR,
-			    "continuation frame outside a message");
-			return -1;
-		}
-		if (++c->gfrags > c->p.max_frags) {
-			snprintf(why, sizeof(why), "message in more than %u "
-			    "fragments", c->p.max_frags);
-			conn_gate_fail(c, WSLAY_CODE_POLICY_VIOLATION, why);
-			return -1;
-		}
-		if (fin) {
-			c->gin_msg = 0;
-			ev_timer_stop(c->loop, &c->msgwait);
-		}
-		return 0;
-	case WSLAY_TEXT_FRAME:
-	case WSLAY_BINARY_FRAME:
-		if (c->gin_msg) {
-			conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR,
-			    "new message inside a fragmented one");
-			return -1;
-		}
-		if (!fin) {
-			c->gin_msg = 1;
-			c->gfrags = 1;
-			ev_timer_stop(c->loop, &c->msgwait);
-			ev_timer_set(&c->msgwait, c->p.msg_ms / 1000.0, 0.);
-			ev_timer_start(c->loop, &c->msgwait);
-		}
-		return 0;
-	case WSLAY_CONNECTION_CLOSE:
-	case WSLAY_PING:
-	case WSLAY_PONG:
-		break;
-	default:
-		snprintf(why, sizeof(why), "reserved opcode 0x%x", op);
-		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, why);
-		return -1;
-	}
-	if (!fin || len > CONN_CTRL_MAX) {
-		conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR, !fin ?
-		    "fragmented control frame" : "control frame over 125 "
-		    "bytes");
-		return -1;
-	}
-	if (op == WSLAY_CONNECTION_CLOSE) {
-		if (len == 1) {
-			conn_gate_fail(c, WSLAY_CODE_PROTOCOL_ERROR,
-			    "one-byte close payload");
-			return -1;
-		}
-		return 0;
-	}
-	now = ev_now(c->loop);
-	if (now - c->gctl_t0 >= 1.0 || now < c->gctl_t0) {
-		c->gctl_t0 = now;
-		c->gnctl = 0;
-	}
-	if (++c->gnctl > CONN_CTRL_PER_S) {
-		snprintf(why, sizeof(why), "more than %u pings and pongs a "
-		    "second", CONN_CTRL_PER_S);
-		conn_gate_fail(c, WSLAY_CODE_POLICY_VIOLATION, why);
-		return -1;
-	}
-	c->gswallow = 1;
-	return 0;
-}
-
-/* A ping or pong came whole; only the latest ping gets its pong. */
+/* A whole ping: only the latest one gets its pong. */
 static void
-conn_gate_ctl_end(struct conn *c)
+conn_gate_ping(void *arg, const uint8_t *p, size_t len)
 {
-	if (c->gop != WSLAY_PING)
-		return;
-	memcpy(c->pong, c->gctl, c->gctllen);
-	c->ponglen = c->gctllen;
+	struct conn	*c = arg;
+
+	memcpy(c->pong, p, len);
+	c->ponglen = len;
 	c->pong_want = 1;
 	conn_pong(c);
 }
 
-/*
- * wslay's reads: bytes from the gate.  Each frame's header is checked
- * before wslay sees any of it, a frame's bytes never share a read with
- * the next frame's, so the frame budget holds.
- */
+/* A fragmented message opened or completed: its deadline. */
+static void
+conn_gate_msg(void *arg, int open)
+{
+	struct conn	*c = arg;
+
+	ev_timer_stop(c->loop, &c->msgwait);
+	if (open) {
+		ev_timer_set(&c->msgwait, c->p.msg_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &c->msgwait);
+	}
+}
+
+static const struct wsgate_cb	 conn_gate_cb = {
+	conn_gate_fill, conn_gate_ping, conn_gate_msg, conn_gate_fail,
+};
+
+/* wslay's reads, through the gate. */
 static ssize_t
 conn_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     int flags, void *arg)
 {
 	struct conn	*c = arg;
 	ssize_t		 n;
-	size_t		 k;
 
-	for (;;) {
-		if (c->end != 0 || c->gwhy[0] != '\0') {
-			wslay_event_set_error(ctx, c->end != 0 ?
-			    WSLAY_ERR_CALLBACK_FAILURE : WSLAY_ERR_WOULDBLOCK);
-			return -1;
-		}
-		if (c->gpayload && c->ghout < c->ghlen) {
-			k = c->ghlen - c->ghout < len ? c->ghlen - c->ghout :
-			    len;
-			memcpy(buf, c->ghdr + c->ghout, k);
-			c->ghout += k;
-			return k;
-		}
-		if (c->gpayload && c->grest == 0) {	/* frame done */
-			if (c->gswallow)
-				conn_gate_ctl_end(c);
-			c->gpayload = 0;
-			c->ghlen = 0;
-			c->ghneed = 2;
-			continue;
-		}
-		if (c->goff == c->glen) {
-			if (c->rbytes >= CONN_RECV_BYTES ||
-			    c->rframes >= CONN_RECV_FRAMES) {
-				c->ryield = 1;
-				wslay_event_set_error(ctx,
-				    WSLAY_ERR_WOULDBLOCK);
-				return -1;
-			}
-			if ((n = conn_gate_fill(c)) <= 0)
-				break;
-		}
-		if (!c->gpayload) {
-			if (c->ghlen == 0 && c->rframes >= CONN_RECV_FRAMES) {
-				c->ryield = 1;
-				wslay_event_set_error(ctx,
-				    WSLAY_ERR_WOULDBLOCK);
-				return -1;
-			}
-			while (c->ghlen < c->ghneed && c->goff < c->glen) {
-				c->ghdr[c->ghlen++] = c->gbuf[c->goff++];
-				if (c->ghlen == 2)
-					c->ghneed = 2 + ((c->ghdr[1] & 0x7f) ==
-					    126 ? 2 : (c->ghdr[1] & 0x7f) ==
-					    127 ? 8 : 0) + (c->ghdr[1] & 0x80 ?
-					    4 : 0);
-			}
-			if (c->ghlen < c->ghneed)
-				continue;
-			c->rframes++;
-			if (conn_gate_header(c) == -1)
-				continue;	/* fails above */
-			c->gpayload = 1;
-			c->ghout = c->gswallow ? c->ghlen : 0;
-			continue;
-		}
-		k = c->glen - c->goff;
-		if (k > c->grest)
-			k = c->grest;
-		if (c->gswallow) {
-			memcpy(c->gctl + c->gctllen, c->gbuf + c->goff, k);
-			c->gctllen += k;
-		} else {
-			if (k > len)
-				k = len;
-			memcpy(buf, c->gbuf + c->goff, k);
-		}
-		c->goff += k;
-		c->grest -= k;
-		if (!c->gswallow)
-			return k;
+	if (c->end != 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
 	}
-	if (n == CONN_IO_AGAIN) {
+	if (c->gwhy[0] != '\0')
+		n = WSGATE_FAILED;
+	else if ((n = wsgate_read(&c->gate, buf, len)) > 0)
+		return n;
+	if (n == WSGATE_YIELD)
+		c->ryield = 1;
+	if (n == WSGATE_YIELD || n == WSGATE_FAILED || n == CONN_IO_AGAIN) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
@@ -1086,13 +898,7 @@ conn_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 static void
 conn_gate_reset(struct conn *c)
 {
-	c->goff = c->glen = 0;
-	c->ghlen = c->ghout = 0;
-	c->ghneed = 2;
-	c->gpayload = c->gswallow = c->gin_msg = 0;
-	c->grest = 0;
-	c->gfrags = c->gnctl = 0;
-	c->gctl_t0 = 0.;
+	wsgate_init(&c->gate, c->p.max_frags, &conn_gate_cb, c);
 	c->gwhy[0] = '\0';
 	c->pong_want = c->pong_queued = 0;
 	c->ponglen = 0;
@@ -1239,12 +1045,11 @@ conn_ws_step(struct conn *c)
 		return;
 	}
 	/*
-	 * One budget per step (conn_ws_recv_cb): when it is spent, the
+	 * One budget per step (wsgate.h): when it is spent, the
 	 * rest waits for the next loop iteration, socket readable or not,
 	 * since mbedTLS may hold decrypted records epoll cannot see.
 	 */
-	c->rbytes = 0;
-	c->rframes = 0;
+	wsgate_step(&c->gate, ev_now(c->loop));
 	c->ryield = 0;
 	if (wslay_event_want_read(c->ws) && (rv = wslay_event_recv(c->ws)) !=
 	    0) {
