@@ -1,7 +1,7 @@
 /*
  * conn.c: one WebSocket connection, from a socket the supervisor
- * connected for us to its close: CONNECT tunnel, TLS, upgrade, wslay,
- * keepalive and the close handshake.
+ * connected for us to its close: CONNECT tunnel, TLS, upgrade, wslay
+ * behind the frame gate (wsgate.c), keepalive and the close handshake.
  *
  * Every callback runs the state machine between conn_enter() and
  * conn_leave().  An end found on the way (error, deadline, close) is
