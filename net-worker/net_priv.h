@@ -47,9 +47,11 @@ struct netjobs {
 	int			 hold;	/* registered, heartbeat not yet out */
 };
 
-#define NET_HIGHWATER		(4 * 1024 * 1024)
 #define NET_FACTS_WAIT_S	0.25	/* a heartbeat waits this long */
 #define NET_STOP_MAX_S		5.0
+#define NET_REGISTER_S		30.0	/* register sent, no registered */
+#define NET_BAD_LOGGED		5	/* bad messages logged a minute */
+#define NET_BAD_WINDOW_S	60.0
 
 enum net_state {
 	NET_IDLE,		/* retry timer armed, or not started */
@@ -81,12 +83,15 @@ struct net {
 	ev_timer		 heartbeat;
 	ev_timer		 facts_wait;
 	ev_timer		 stop_timer;
+	ev_timer		 register_wait;	/* the `registered` deadline */
+	ev_timer		 bad_window;	/* bad input: summary due */
+	unsigned int		 bad_logged;	/* in this window */
+	unsigned long		 bad_quiet;	/* not logged in it */
 	ev_signal		 sigterm;
 	char			 headers[IPC_TOKEN_MAX + 64];
 	struct ipc_net_jobs	 jcfg;		/* IPC_SN_JOBS_CONFIG */
 	struct netjobs		 jobs;
 };
-
 
 void	net_send(struct net *, char *, const char *);
 void	net_send_heartbeat(struct net *);
