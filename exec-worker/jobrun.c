@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,7 +58,9 @@ struct job {
 	int			 announced;
 	int			 launched_pid;
 	int			 last_pid;	/* child pid in the last state */
+	int			 launch_failed;
 	ev_timer		 escalate;
+	ev_child		 launcher;	/* systemd-run, until it exits */
 };
 
 struct jobrun {
@@ -497,6 +500,7 @@ job_free(struct job *j)
 	if (j->dirfd != -1)
 		close(j->dirfd);
 	ev_timer_stop(jr->e->loop, &j->escalate);
+	ev_child_stop(jr->e->loop, &j->launcher);
 	free(j->meta);
 	free(j);
 }
@@ -517,6 +521,33 @@ job_escalate_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
+/* The job's end without a runner: what meta says, then an error status. */
+static void
+job_fail(struct job *j)
+{
+	struct jobderive_ctx	 ctx;
+
+	if (j->d.ended)
+		return;
+	job_ctx(j, &ctx);
+	jobderive_end(&j->d, 1, &ctx, job_out(j));
+	jobrun_send_state(j->jr);
+}
+
+static void
+job_launcher_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct job	*j = w->data;
+
+	ev_child_stop(loop, w);
+	if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == 0)
+		return;
+	log_warnx("job %u: systemd-run failed (status %d)", j->id,
+	    w->rstatus);
+	j->launch_failed = 1;
+	job_fail(j);
+}
+
 static struct job *
 job_new(struct jobrun *jr, uint32_t id, const char *dir, struct jobmeta *m)
 {
@@ -535,6 +566,8 @@ job_new(struct jobrun *jr, uint32_t id, const char *dir, struct jobmeta *m)
 	jobderive_init(&j->d, m, id);
 	ev_timer_init(&j->escalate, job_escalate_cb, 0, 0);
 	j->escalate.data = j;
+	ev_child_init(&j->launcher, job_launcher_cb, 0, 0);
+	j->launcher.data = j;
 	LIST_INSERT_HEAD(&jr->jobs, j, entry);
 	return j;
 }
@@ -867,9 +900,15 @@ job_create(struct jobrun *jr, int kind, struct job **out, const char **why)
 	if (jr->follow_ok && follow_add(&jr->follow, id, dir) == -1)
 		log_warn("job %u: follow", j->id);
 	j->rd_open = journal_reader_open(&j->rd, dir, 0) == 0;
-	if ((pid = jobs_launch(&l, jr->mode)) == -1)
+	if ((pid = jobs_launch_start(&l, jr->mode)) == -1) {
 		log_warn("job %u: starting the runner", j->id);
-	j->launched_pid = pid > 0 ? pid : 0;
+		j->launch_failed = 1;
+	} else if (jr->mode == JOBS_SYSTEMD) {
+		/* Reaped from the loop: systemd-run is never waited for. */
+		ev_child_set(&j->launcher, pid, 0);
+		ev_child_start(jr->e->loop, &j->launcher);
+	} else
+		j->launched_pid = pid;
  done:
 	free(text);
 	build_free(&b);
@@ -886,7 +925,7 @@ jobrun_start(struct jobrun *jr, uint32_t id, const struct ipc_job_start *s)
 {
 	struct jobderive_ctx	 ctx;
 	struct job		*j = NULL;
-	const char		*why;
+	const char		*why = NULL;
 	int			 running, kind = s->kind;
 
 	if (jobs_check_start(s) == -1)
@@ -927,7 +966,9 @@ jobrun_start(struct jobrun *jr, uint32_t id, const struct ipc_job_start *s)
 		jobderive_immediate(&j->d, &ctx, job_out(j), j->has_lock,
 		    j->found);
 		jobrun_send_state(jr);
-	} else
+	} else if (j->launch_failed)
+		job_fail(j);
+	else
 		job_read(j);
 	return 0;
 }

@@ -253,6 +253,38 @@ launch_systemd(char **argv)
 }
 
 /*
+ * As jobs_launch(), without waiting for systemd-run: JOBS_SYSTEMD returns
+ * the pid of systemd-run, which the caller reaps (its exit status 0: the
+ * runner was executed).  JOBS_DETACH waits only for the middle process,
+ * which exits at once, and for the runner's execve.
+ */
+pid_t
+jobs_launch_start(const struct jobs_launch *l, int mode)
+{
+	char	**argv;
+	pid_t	 pid;
+	int	 save;
+
+	if (mode != JOBS_SYSTEMD)
+		return jobs_launch(l, mode);
+	argv = jobs_launch_argv(l, mode);
+	switch ((pid = fork())) {
+	case -1:
+		break;
+	case 0:
+		launch_child_reset(2);
+		execvp(argv[0], argv);
+		_exit(127);
+	default:
+		break;
+	}
+	save = errno;
+	jobs_launch_free(argv);
+	errno = save;
+	return pid;
+}
+
+/*
  * Start the runner.  Returns its pid (JOBS_DETACH), 0 (JOBS_SYSTEMD: the
  * unit's pid is in the journal's start record) or -1 with errno.  Blocks
  * only until the runner executed.

@@ -40,5 +40,6 @@ int	 jobs_launch_mode(const char *, const char *, uid_t);
 char	**jobs_launch_argv(const struct jobs_launch *, int);
 void	 jobs_launch_free(char **);
 pid_t	 jobs_launch(const struct jobs_launch *, int);
+pid_t	 jobs_launch_start(const struct jobs_launch *, int);
 
 #endif

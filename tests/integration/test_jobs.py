@@ -29,6 +29,13 @@ name=$(basename "$0")
 STUB_DIR=$(dirname "$0")
 echo "$name $*" >> "$STUB_DIR/calls.log"
 if [ "$name" = sudo ]; then exec "$@"; fi
+if [ "$name" = systemd-run ]; then
+    # The unit's command follows "--"; it runs detached, as a unit would.
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
+    shift
+    setsid "$@" </dev/null >/dev/null 2>&1 &
+    exit 0
+fi
 echo "$name running"
 echo "$name warning" >&2
 if [ -f "$STUB_DIR/$name.sleep" ]; then sleep "$(cat "$STUB_DIR/$name.sleep")"; fi
@@ -423,6 +430,27 @@ class JobsTest(h.AgentTestCase):
         hb = [m for m in dash.messages("heartbeat", since=st[0]["t"])]
         self.assertTrue(hb)
         self.assertEqual(dash.closes()[-1]["code"], 1000)
+
+    def test_systemd_unit(self):
+        """Where systemd runs a root agent the runner is a transient unit
+        nixfleet-agent-job-<id>, --collect; a failing systemd-run ends the
+        job with an error status instead of leaving it busy."""
+        h.require_root()
+        dash, _ = self.up(INVOCATION_ID="0123456789abcdef")
+        st, msgs = self.run_job(dash, "update")
+        self.assertEqual(st["status"], "ok")
+        units = [c for c in self.stub_calls() if c.startswith("systemd-run ")]
+        self.assertEqual(len(units), 1, self.stub_calls())
+        self.assertRegex(units[0], r"--unit=nixfleet-agent-job-\d+ --collect ")
+        self.assertIn(" -P plan ", units[0])
+        self.stub_set("systemd-run", "exit", 1)
+        (Path(self.stubs) / "systemd-run").write_text(
+            "#!/bin/sh\necho \"systemd-run $*\" >> $(dirname $0)/calls.log\n"
+            "exit 1\n")
+        st, _ = self.run_job(dash, "update")
+        self.assertEqual(st["status"], "error")
+        st, _ = self.run_job(dash, "refresh-git")
+        self.assertEqual(st["status"], "ok")
 
     # ------------------------------------------------------------ durability
 
