@@ -431,6 +431,53 @@ class JobsTest(h.AgentTestCase):
         self.assertTrue(hb)
         self.assertEqual(dash.closes()[-1]["code"], 1000)
 
+    def test_heartbeats_and_latency(self):
+        """T02-S2, T08-S5: heartbeats go on during a job, every one with
+        pending_command and command_pid; T03-S6: lines arrive as they are
+        written (>= 3 of 5 lines 0.1 s apart within 2 s)."""
+        self.write_tests({"slow.sh": (
+            "for i in 1 2 3 4 5; do echo line $i; sleep 0.1; done; sleep 5",
+            0o755)})
+        dash, _ = self.up()
+        t = self.send(dash, "test")
+        time.sleep(2)
+        lines = [m for m in self.job_msgs(dash, t) if h.msg_type(m) == "output"
+                 and payload(m)["line"].startswith("line ")]
+        self.assertGreaterEqual(len(lines), 3)
+        st = self.wait_status(dash, t, 20)
+        hb = [payload(m) for m in dash.messages("heartbeat", since=t + 0.5)
+              if m["t"] < st[0]["t"]]
+        self.assertGreaterEqual(len(hb), 4)
+        for b in hb:
+            self.assertEqual(b["pending_command"], "test")
+            self.assertIsInstance(b["command_pid"], int)
+        after = dash.messages("heartbeat", since=st[0]["t"])
+        self.assertIsNone(payload(after[0])["pending_command"])
+        self.assertIsNone(payload(after[0])["command_pid"])
+
+    def test_repo_user(self):
+        """§6.1 identity: with NIXFLEET_USER a root agent runs the host
+        tests as that user with its HOME, and nixos-rebuild as root."""
+        h.require_root()
+        user = "nfa-jobs-test"
+        if subprocess.run(["id", user], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            subprocess.run(["useradd", "-M", "-d", "/nonexistent-nfa", user],
+                           check=True)
+        for p in (self.work.dir, self.repo):
+            os.chmod(p, 0o755)
+        self.write_tests({"who.sh": ('echo "$(id -un) $HOME"', 0o755)})
+        os.chmod(Path(self.repo) / "hosts", 0o755)
+        dash, _ = self.up(NIXFLEET_USER=user)
+        st, msgs = self.run_job(dash, "test")
+        self.assertEqual(st["status"], "ok", msgs)
+        self.assertIn("%s /nonexistent-nfa" % user, self.lines(msgs))
+        self.stub_set("nixos-rebuild", "sleep", 0)
+        (Path(self.stubs) / "nixos-rebuild").write_text(
+            "#!/bin/sh\necho \"rebuild as $(id -un)\"\n")
+        st, msgs = self.run_job(dash, "rollback")
+        self.assertIn("rebuild as root", self.lines(msgs))
+
     def test_systemd_unit(self):
         """Where systemd runs a root agent the runner is a transient unit
         nixfleet-agent-job-<id>, --collect; a failing systemd-run ends the
