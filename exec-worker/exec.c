@@ -238,6 +238,8 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	    exec_dispatch_sup, e);
 	ipcev_init(&e->net, e->loop, netfd, IPC_MAX_NE, "net-worker",
 	    netfn, e);
+	/* Job records are bounded per job (jobrun.c); this is the margin. */
+	ipcbuf_set_highwater(e->net.buf, 4 * 1024 * 1024);
 	ipcev_expect_role(&e->sup, IPC_ROLE_SUP);
 	ipcev_expect_role(&e->net, IPC_ROLE_NET);
 	ipcev_hello(&e->sup, IPC_ROLE_EXEC);

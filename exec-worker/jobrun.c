@@ -36,6 +36,8 @@
 #include "log.h"
 
 #define JOBRUN_AHEAD		512	/* records past the acknowledged */
+#define JOBRUN_AHEAD_BYTES	(256 * 1024)	/* their bytes, per job */
+#define JOBRUN_IPC_MAX		(512 * 1024)	/* queued towards the net */
 
 extern char	**environ;
 
@@ -59,6 +61,9 @@ struct job {
 	int			 launched_pid;
 	int			 last_pid;	/* child pid in the last state */
 	int			 launch_failed;
+	uint64_t		 sent_bytes;	/* since the last rewind */
+	uint64_t		 acked_bytes;
+	uint64_t		 cum[JOBRUN_AHEAD];	/* sent_bytes per seq */
 	ev_timer		 escalate;
 	ev_child		 launcher;	/* systemd-run, until it exits */
 };
@@ -119,6 +124,22 @@ job_announce(struct job *j)
 	    sizeof(a));
 }
 
+/* A record went out: its bytes count until it is acknowledged. */
+static void
+job_sent(struct job *j, uint64_t seq, size_t len)
+{
+	j->sent_bytes += len;
+	j->cum[seq % JOBRUN_AHEAD] = j->sent_bytes;
+}
+
+static int
+job_may_read(const struct job *j)
+{
+	return j->d.seq < j->acked + JOBRUN_AHEAD &&
+	    j->sent_bytes - j->acked_bytes < JOBRUN_AHEAD_BYTES &&
+	    ipcbuf_queued(j->jr->e->net.buf) < JOBRUN_IPC_MAX;
+}
+
 static void
 out_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
 {
@@ -140,6 +161,7 @@ out_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
 	iov[1].iov_len = len;
 	ipcev_composev(&j->jr->e->net, IPC_EN_JOB_OUTPUT, 0, -1, iov,
 	    len > 0 ? 2 : 1);
+	job_sent(j, seq, sizeof(o) + len);
 }
 
 static void
@@ -152,6 +174,7 @@ out_progress(void *arg, const struct ipc_job_progress *p)
 	job_announce(j);
 	ipcev_compose(&j->jr->e->net, IPC_EN_JOB_PROGRESS, 0, -1, p,
 	    sizeof(*p));
+	job_sent(j, p->seq, sizeof(*p));
 }
 
 static void
@@ -173,6 +196,7 @@ out_status(void *arg, const struct ipc_job_status *st)
 	if (facts_generation(jr->repo_dir, gen) == 0)
 		strlcpy(s.generation, gen, sizeof(s.generation));
 	ipcev_compose(&jr->e->net, IPC_EN_JOB_STATUS, 0, -1, &s, sizeof(s));
+	job_sent(j, s.seq, sizeof(s));
 	log_info("job %u (%s): status %s, exit %d", j->id,
 	    jobplan_name(s.kind), s.status == JOB_ST_OK ? "ok" :
 	    s.status == JOB_ST_STOPPED ? "stopped" : s.status ==
@@ -272,7 +296,7 @@ job_read(struct job *j)
 	if (j->immediate || !j->rd_open || j->d.ended)
 		return;
 	job_ctx(j, &ctx);
-	while (!j->d.ended && j->d.seq < j->acked + JOBRUN_AHEAD) {
+	while (!j->d.ended && job_may_read(j)) {
 		rv = journal_read(&j->rd, &r);
 		if (rv == JOURNAL_REC) {
 			jobderive_rec(&j->d, &r, &ctx, job_out(j));
@@ -312,6 +336,7 @@ job_rewind(struct job *j, uint64_t skip)
 	j->skip = skip;
 	j->announced = 0;
 	j->status_seq = 0;
+	j->sent_bytes = j->acked_bytes = 0;
 	jobderive_init(&j->d, j->meta, j->id);
 	if (j->immediate) {
 		job_ctx(j, &ctx);
@@ -433,6 +458,8 @@ jobrun_ack(struct jobrun *jr, const struct ipc_job_ack *a)
 	if (a->seq > j->d.seq)
 		return 0;		/* never sent: a stale answer */
 	j->acked = a->seq;
+	if (a->seq > j->skip)
+		j->acked_bytes = j->cum[a->seq % JOBRUN_AHEAD];
 	if (j->status_seq != 0 && j->acked >= j->status_seq) {
 		after = j->after;
 		job_write_ack(j, 1);
@@ -448,7 +475,9 @@ jobrun_ack(struct jobrun *jr, const struct ipc_job_ack *a)
 	 * so a chatty job costs one marker per batch, not per line.
 	 */
 	job_write_ack(j, 0);
-	job_read(j);
+	/* The channel drained some: every job may read on. */
+	LIST_FOREACH(j, &jr->jobs, entry)
+		job_read(j);
 	return 0;
 }
 

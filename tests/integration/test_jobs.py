@@ -544,6 +544,36 @@ class JobsTest(h.AgentTestCase):
         st = dash.messages("status", since=t)[0]
         self.assertGreater(st["t"], reg)
 
+    def test_dashboard_stalled_then_dropped(self):
+        """A dashboard that stopped reading, then a dropped link: frames
+        still queued in the agent are lost with it, and after the
+        reconnect the job is replayed from its last acknowledged record.
+        Frames already written to the socket count as delivered (§6.7),
+        so the kernel's buffers may swallow a run of lines; what arrives
+        is in order, without duplicates, up to the last line, then one
+        status."""
+        n = 2000
+        self.write_tests({"big.sh": (
+            "pad=$(printf '%%08000d' 0); i=1; while [ $i -le %d ]; do "
+            "echo \"line $i $pad\"; i=$((i+1)); done" % n, 0o755)})
+        dash, agent = self.up()
+        t = self.send(dash, "test")
+        self.wait(lambda: [m for m in self.job_msgs(dash, t)
+                           if h.msg_type(m) == "output"], 10, "a line")
+        dash.control("silence")
+        time.sleep(4)
+        dash.control("drop")
+        st = self.wait_status(dash, t, 90)
+        time.sleep(1)
+        got = [int(l.split(" ")[1]) for l in self.lines(self.job_msgs(dash, t))
+               if l.startswith("line ")]
+        self.assertEqual(got, sorted(set(got)))
+        self.assertEqual(got[-1], n)
+        self.assertLess(len(got), n)	# the test did stall the link
+        self.assertEqual(len(dash.messages("status", since=t)), 1)
+        self.assertEqual(payload(st[0])["status"], "ok")
+        self.assertGreaterEqual(len(dash.connects()), 2)
+
     def test_dashboard_away_whole_job(self):
         """The dashboard goes away from the first line to the job's end."""
         self.numbered_job(20, 0.02)
