@@ -528,6 +528,26 @@ class JobsTest(h.AgentTestCase):
         os.kill(agent.workers()["exec"], signal.SIGKILL)
         self.check_numbered(dash, t, 60)
 
+    def test_whole_agent_killed(self):
+        """T07-S4: every agent process killed while a job runs; a new agent
+        on the same state adopts it (pending_command, command_pid), then
+        delivers the rest of its lines and its one status."""
+        self.numbered_job(80, 0.05)
+        dash, agent = self.up()
+        t = self.send(dash, "test")
+        self.wait(lambda: len([m for m in self.job_msgs(dash, t)
+                               if h.msg_type(m) == "output"]) > 10, 10, "lines")
+        pids = [agent.pid] + list(agent.workers().values())
+        for p in pids:
+            os.kill(p, signal.SIGKILL)
+        agent.wait_exit(5)
+        t2 = time.time()
+        self.start_agent(agent.env)
+        hb = self.wait_message(dash, "heartbeat", 10, since=t2)[0]
+        self.assertEqual(payload(hb)["pending_command"], "test")
+        self.assertIsInstance(payload(hb)["command_pid"], int)
+        self.check_numbered(dash, t, 80)
+
     def test_dashboard_away_mid_job(self):
         """The dashboard stops mid-job and comes back after the job ended:
         the missed lines and the status arrive after registered."""
