@@ -710,9 +710,12 @@ net_main(int argc, char **argv)
 	permit_init(&n->exec_permit, IPC_EN);
 	ipcev_init(&n->sup, n->loop, IPC_FD_SUP, IPC_MAX_SN, "supervisor",
 	    net_dispatch_sup, n);
-	ipcbuf_allow_fdpass(n->sup.buf);
+	/* Connected sockets come down; nothing of ours goes up. */
+	ipcbuf_allow_fdrecv(n->sup.buf);
 	ipcev_init(&n->exec, n->loop, IPC_FD_PEER, IPC_MAX_NE, "exec-worker",
 	    net_dispatch_exec, n);
+	ipcev_expect_role(&n->sup, IPC_ROLE_SUP);
+	ipcev_expect_role(&n->exec, IPC_ROLE_EXEC);
 	ipcev_hello(&n->sup, IPC_ROLE_NET);
 	ipcev_hello(&n->exec, IPC_ROLE_NET);
 
