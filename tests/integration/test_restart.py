@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -220,36 +221,76 @@ class Chan:
         return sum(1 for f in self.frames if f[0] == type_)
 
 
-class ExecAloneTest(h.AgentTestCase):
-    """The exec-worker binary with this test as its supervisor (fd 3) and
-    net-worker (fd 4)."""
+class WorkerAlone(h.AgentTestCase):
+    """A worker binary with this test as its supervisor (fd 3) and as the
+    other worker (fd 4: self.peer)."""
 
-    def setUp(self):
-        super().setUp()
-        sup, self.sup_theirs = socket.socketpair()
-        net, self.net_theirs = socket.socketpair()
-        self.errlog = self.work.path("exec.log")
-        err = open(self.errlog, "wb")
-        self.addCleanup(err.close)
-        os.set_inheritable(self.sup_theirs.fileno(), True)
-        os.set_inheritable(self.net_theirs.fileno(), True)
-        a, b = self.sup_theirs.fileno(), self.net_theirs.fileno()
+    def spawn(self, binary):
+        sup, sup_theirs = socket.socketpair()
+        peer, peer_theirs = socket.socketpair()
+        a, b = sup_theirs.fileno(), peer_theirs.fileno()
 
         def child():
             # Onto fds 3 and 4, out of each other's way first.
             x, y = os.dup(a), os.dup(b)
             os.dup2(x, 3)
             os.dup2(y, 4)
-        self.proc = subprocess.Popen([str(h.EXEC_WORKER), "-l", "4"], stdin=subprocess.DEVNULL,
-                                     stdout=err, stderr=err, preexec_fn=child,
+        self.proc = subprocess.Popen([str(binary), "-l", "4"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=child,
                                      close_fds=False, env={"PATH": h.PATH})
         self.addCleanup(self.stop)
-        self.sup_theirs.close()
-        self.net_theirs.close()
+        # A pipe, as under the supervisor: the net-worker may not write
+        # files (RLIMIT_FSIZE 0).
+        self.errbuf = []
+        self.reader = threading.Thread(target=self.read_err, daemon=True)
+        self.reader.start()
+        sup_theirs.close()
+        peer_theirs.close()
         self.sup = Chan(sup)
-        self.net = Chan(net)
-        self.socks = [sup, net]
+        self.peer = Chan(peer)
+        self.socks = [sup, peer]
         self.addCleanup(lambda: [x.close() for x in self.socks])
+
+    def read_err(self):
+        for line in self.proc.stderr:
+            self.errbuf.append(line.decode(errors="replace"))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+        self.reader.join(5)
+        self.proc.stderr.close()
+
+    def log(self):
+        if self.proc.poll() is not None:
+            self.reader.join(2)
+        return h.tail("".join(self.errbuf), 20)
+
+    def exit_status(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def give_peer(self, type_):
+        """A new peer channel over type_ (a PEER frame); returns our end."""
+        mine, theirs = socket.socketpair()
+        self.sup.send(frame(type_, flags=IPC_F_FD), [theirs.fileno()])
+        theirs.close()
+        self.socks.append(mine)
+        return Chan(mine)
+
+
+class ExecAloneTest(WorkerAlone):
+    """The exec-worker: a new net channel, its deadline, and descriptors
+    only on IPC_SE_PEER."""
+
+    def setUp(self):
+        super().setUp()
+        self.spawn(h.EXEC_WORKER)
+        self.net = self.peer
         self.sup.send(hello(ROLE_SUP))
         cfg = bytearray(EXEC_CONFIG_SIZE)
         struct.pack_into("<I", cfg, 0, 1)
@@ -261,30 +302,8 @@ class ExecAloneTest(h.AgentTestCase):
         self.net.send(frame(NE_FACTS_REQ))
         self.assertTrue(self.net.wait(lambda: self.net.count(EN_FACTS), 5), self.log())
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(5)
-
-    def log(self):
-        try:
-            return h.tail(Path(self.errlog).read_text(errors="replace"), 20)
-        except OSError:
-            return ""
-
-    def exit_status(self, timeout):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
     def give_peer(self):
-        """A new net channel over IPC_SE_PEER; returns our end."""
-        mine, theirs = socket.socketpair()
-        self.sup.send(frame(SE_PEER, flags=IPC_F_FD), [theirs.fileno()])
-        theirs.close()
-        self.socks.append(mine)
-        return Chan(mine)
+        return super().give_peer(SE_PEER)
 
     def test_new_peer(self):
         """The old channel goes, a new one comes: HELLO on it, facts
@@ -346,6 +365,45 @@ class ExecAloneTest(h.AgentTestCase):
         self.sup.send(frame(SE_PEER))
         self.assertEqual(self.exit_status(5), 1, self.log())
         self.assertIn("IPC_SE_PEER without a descriptor", self.log())
+
+
+SN_CONFIG, SN_PEER = 0x1101, 0x1110
+
+
+class NetAloneTest(WorkerAlone):
+    """The net-worker: a new exec channel, and descriptors only on
+    IPC_SN_CONNECTED and IPC_SN_PEER."""
+
+    def setUp(self):
+        super().setUp()
+        self.spawn(h.NET_WORKER)
+        self.sup.send(hello(ROLE_SUP))
+        self.assertTrue(self.sup.wait(lambda: self.sup.count(HELLO), 5), self.log())
+        self.assertTrue(self.peer.wait(lambda: self.peer.count(HELLO), 5), self.log())
+
+    def test_new_peer(self):
+        """HELLO on the new channel, the old one closed, facts asked for
+        on the new exec-worker's HELLO."""
+        new = self.give_peer(SN_PEER)
+        self.assertTrue(new.wait(lambda: new.count(HELLO), 5), self.log())
+        self.assertTrue(self.peer.wait(lambda: self.peer.eof, 5), "old channel still open")
+        new.send(hello(ROLE_EXEC))
+        self.assertTrue(new.wait(lambda: new.count(NE_FACTS_REQ), 5), self.log())
+        self.assertIsNone(self.proc.poll(), self.log())
+
+    def test_fd_on_config(self):
+        """A descriptor on a frame that carries none is fatal."""
+        r, w = os.pipe()
+        self.sup.send(frame(SN_CONFIG, b"\0" * 8, flags=IPC_F_FD), [r])
+        os.close(r)
+        os.close(w)
+        self.assertEqual(self.exit_status(5), 1, self.log())
+        self.assertIn("IPC_SN_CONFIG with a descriptor", self.log())
+
+    def test_peer_without_fd(self):
+        self.sup.send(frame(SN_PEER))
+        self.assertEqual(self.exit_status(5), 1, self.log())
+        self.assertIn("bad IPC_SN_PEER", self.log())
 
 
 if __name__ == "__main__":
