@@ -558,7 +558,8 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 		 * heartbeats carry the last facts until then.
 		 */
 		if (!n->stopping)
-			log_warnx("lost the exec-worker, waiting for a new one");
+			log_warnx("lost the exec-worker, waiting for a new "
+			    "one");
 		return;
 	}
 	type = ipc_get_type(m);

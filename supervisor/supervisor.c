@@ -422,7 +422,8 @@ sup_handle_pong(struct worker *w, struct ipcmsg *m)
  * Every frame from the net-worker.  It is the process that parses the
  * network, so it is treated as hostile: any frame outside the permit
  * table, the exact sizes or the bounds of proto.h drops it, and it
- * restarts (the exec-worker keeps running).  Callable without a running worker (the fuzzers do).
+ * restarts alone (the exec-worker keeps running).  Callable without a
+ * running worker (the fuzzers do).
  */
 void
 sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)

@@ -58,7 +58,7 @@ struct worker {
 	uint32_t	 sigsys_arch;
 
 	/* restart policy, per worker (worker.c) */
-	int		 peerfd;	/* its end of the next net<->exec pair */
+	int		 peerfd;	/* its end of the next net<->exec */
 	int		 restarting;	/* lost; stopping or in its backoff */
 	ev_timer	 restart_timer;	/* the backoff */
 	ev_timer	 kill_timer;	/* SIGKILL if SIGTERM is not enough */
