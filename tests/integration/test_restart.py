@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+from test_lifecycle import Notify  # noqa: E402
 
 
 def setUpModule():
@@ -152,6 +153,33 @@ class RestartTest(h.AgentTestCase):
         closes = self.dash.closes(conn)
         self.assertTrue(closes, self.context())
         self.assertEqual(len(self.dash.records("connect")), 1, self.context())
+
+
+class WatchdogTest(h.AgentTestCase):
+
+    def test_fed_only_while_both_answer(self):
+        """A worker in its backoff stops the watchdog; its replacement's
+        answers start it again, the other worker untouched."""
+        dash = self.start_dashboard()
+        n = Notify(self.work.path("notify.sock"))
+        self.addCleanup(n.close)
+        agent = self.start_agent(self.agent_env(dash.url(), NOTIFY_SOCKET=n.path,
+                                                WATCHDOG_USEC=400000))
+        n.wait("READY=1", 10)
+        w = agent.wait_workers(5)
+        t0 = time.monotonic()
+        n.poll(1.0)
+        self.assertGreaterEqual(n.count("WATCHDOG=1", t0), 2, n.seen[-10:])
+        os.kill(w["exec"], signal.SIGKILL)
+        t_kill = time.monotonic()
+        n.poll(0.9)             # the restart waits 1 s
+        fed = [t for t, x in n.seen if x == "WATCHDOG=1" and t_kill + 0.3 <= t <= t_kill + 0.9]
+        self.assertEqual(fed, [], "watchdog fed while the exec-worker was down")
+        agent.wait_workers(10, exclude=(w["exec"],))
+        t1 = time.monotonic()
+        n.poll(2.0)
+        self.assertGreaterEqual(n.count("WATCHDOG=1", t1), 2, "not fed again\n" + self.context())
+        self.assertEqual(agent.workers().get("net"), w["net"])
 
 
 # ---------------------------------------------------------------- exec alone
