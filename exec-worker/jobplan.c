@@ -497,6 +497,21 @@ jobplan_name(int kind)
 	return k != NULL ? k->name : "";
 }
 
+/* refresh-system's verdict from the captured step c. */
+static void
+d_system(struct jobderive *d, const struct jobderive_ctx *ctx, int c,
+    char *msg, size_t size)
+{
+	struct ipc_sc	 sc;
+
+	memset(&sc, 0, sizeof(sc));
+	jobs_system_verdict(&sc, d->cap_status[c], NULL, d->cap[c],
+	    ctx->current, ctx->now);
+	if (ctx->sc != NULL)
+		ctx->sc->system = sc;
+	strlcpy(msg, sc.message, size);
+}
+
 static void
 d_end_capture(struct jobderive *d, const struct jobderive_ctx *ctx,
     const struct jobderive_out *o, int has_lock, int found)
@@ -505,7 +520,7 @@ d_end_capture(struct jobderive *d, const struct jobderive_ctx *ctx,
 	struct ipc_sc			 sc;
 	char				 msg[IPC_JOB_MSG_MAX];
 	char				 line[300];
-	int				 st = JOB_ST_OK, c = 0;
+	int				 st = JOB_ST_OK;
 
 	memset(&sc, 0, sizeof(sc));
 	switch (d->m->kind) {
@@ -524,16 +539,11 @@ d_end_capture(struct jobderive *d, const struct jobderive_ctx *ctx,
 		snprintf(line, sizeof(line), "✓ Lock status: %s", sc.message);
 		d_line(d, o, JOB_STREAM_AGENT, line);
 		strlcpy(msg, sc.message, sizeof(msg));
-		if (d->m->kind == JOB_REFRESH_LOCK)
-			break;
-		c = 1;
-		/* FALLTHROUGH */
+		if (d->m->kind == JOB_REFRESH_ALL)
+			d_system(d, ctx, 1, msg, sizeof(msg));
+		break;
 	case JOB_REFRESH_SYSTEM:
-		jobs_system_verdict(&sc, d->cap_status[c], NULL, d->cap[c],
-		    ctx->current, ctx->now);
-		if (ctx->sc != NULL)
-			ctx->sc->system = sc;
-		strlcpy(msg, sc.message, sizeof(msg));
+		d_system(d, ctx, 0, msg, sizeof(msg));
 		break;
 	default:
 		msg[0] = '\0';
