@@ -92,7 +92,7 @@ struct jobderive_ctx {
 	const char		*version;	/* our real version */
 	const char		*current;	/* system store path, or NULL */
 	time_t			 now;
-	struct jobs_compartments *sc;		/* updated at the end, or NULL */
+	struct jobs_compartments *sc;		/* set at the end, or NULL */
 };
 
 struct jobderive_out {
@@ -120,12 +120,12 @@ struct jobderive {
 	int			 ended;		/* status derived */
 	int			 runner_pid, child_pid;
 	int			 passed, ran;
-	int			 rc[JM_STEPS_MAX];	/* test scripts' exits */
+	int			 rc[JM_STEPS_MAX];	/* scripts' exits */
 	int			 failed;	/* a step ended the job */
 	int			 fail_code;	/* its exit code (-1 signal) */
 	int			 fail_step;
-	int			 phase2;	/* the switch of pull-switch began */
-	int			 last_sig;	/* JOB_SIG_*, from SIGNAL records */
+	int			 phase2;	/* pull-switch: switch began */
+	int			 last_sig;	/* JOB_SIG_*, SIGNAL records */
 	int			 cap_status[2];	/* captured steps' exit */
 	size_t			 caplen[2];
 	char			 cap[2][JD_CAP_MAX];

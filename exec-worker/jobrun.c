@@ -51,21 +51,21 @@ struct job {
 	struct jobderive	 d;
 	struct journal_reader	 rd;
 	int			 rd_open;
-	int			 immediate;	/* no runner: derived from meta */
+	int			 immediate;	/* no runner: from meta */
 	int			 has_lock, found;	/* immediate checks */
 	uint64_t		 acked;		/* delivered up to here */
-	uint64_t		 skip;		/* the net-worker has up to here */
+	uint64_t		 skip;		/* the net-worker has these */
 	uint64_t		 status_seq;	/* 0: not derived yet */
 	uint32_t		 after;
 	int			 announced;
 	int			 launched_pid;
-	int			 last_pid;	/* child pid in the last state */
+	int			 last_pid;	/* pid in the last state */
 	int			 launch_failed;
 	uint64_t		 sent_bytes;	/* since the last rewind */
 	uint64_t		 acked_bytes;
 	uint64_t		 cum[JOBRUN_AHEAD];	/* sent_bytes per seq */
 	ev_timer		 escalate;
-	ev_child		 launcher;	/* systemd-run, until it exits */
+	ev_child		 launcher;	/* systemd-run, till it ends */
 };
 
 struct jobrun {

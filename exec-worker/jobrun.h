@@ -15,8 +15,8 @@ struct jobrun;
 
 struct jobrun	*jobrun_new(struct exec *);
 /* The supervisor's settings: build the configuration, adopt old jobs. */
-void		 jobrun_configure(struct jobrun *, const struct ipc_exec_config *,
-		    const struct ipc_exec_jobs *);
+void		 jobrun_configure(struct jobrun *,
+		    const struct ipc_exec_config *, const struct ipc_exec_jobs *);
 int		 jobrun_configured(const struct jobrun *);
 /* The net-worker's requests, already size-checked; -1: a violation. */
 int		 jobrun_start(struct jobrun *, uint32_t id,

@@ -337,10 +337,11 @@ netjobs_command(struct net *n, const struct nixfleet_in *in)
 	struct ipc_job_start	 s;
 	struct ipc_job_signal	 sg;
 	const struct ipc_job_state *js = netjobs_state(n);
-	int			 running = js != NULL ? (int)js->kind : JOB_NONE;
-	int			 pid = js != NULL ? js->pid : 0, action;
+	int			 running, pid, action;
 	char			*reply;
 
+	running = js != NULL ? (int)js->kind : JOB_NONE;
+	pid = js != NULL ? js->pid : 0;
 	memset(&sg, 0, sizeof(sg));
 	if (in->type == NF_IN_KILL_COMMAND) {
 		if (running == JOB_NONE || in->signo == JOB_SIG_NONE) {
@@ -392,7 +393,7 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 	struct ipc_job_progress	 p;
 	struct ipc_job_status	 st;
 	struct netjob		*j;
-	const char		*data;
+	const char		*data, *name;
 	size_t			 len = ipc_get_len(m);
 
 	switch (type) {
@@ -410,9 +411,9 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 			return -1;
 		data = (const char *)ipc_get_ptr(m) + sizeof(o);
 		j = netjobs_find(n, o.job_id);
+		name = j != NULL ? nixfleet_kind_name(j->kind) : "";
 		netjobs_record(n, o.job_id, o.seq, REPLAY_OUTPUT,
-		    nixfleet_job_output(j != NULL ? nixfleet_kind_name(j->kind) :
-		    "", &o, data));
+		    nixfleet_job_output(name, &o, data));
 		return 0;
 	case IPC_EN_JOB_PROGRESS:
 		if (ipc_get_data(m, &p, sizeof(p)) == -1 ||
