@@ -22,6 +22,7 @@ ipc_type_name(uint32_t type)
 	N(IPC_SE_CONFIG); N(IPC_SE_PING); N(IPC_SE_SHUTDOWN);
 	N(IPC_NE_FACTS_REQ);
 	N(IPC_EN_FACTS);
+	N(IPC_SN_SIO_CONFIG); N(IPC_NE_STATS_REQ); N(IPC_EN_STATS);
 #undef N
 	}
 	snprintf(buf, sizeof(buf), "type 0x%04x", type);

@@ -149,6 +149,7 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&e->net_permit, IPC_NE_FACTS_REQ, PERMIT_ALLOW);
+		permit_set(&e->net_permit, IPC_NE_STATS_REQ, PERMIT_ALLOW);
 		return;
 	}
 	if (!permit_check(&e->net_permit, type))
@@ -158,6 +159,11 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		if (ipc_get_len(m) != 0 || ipc_get_id(m) != 0)
 			goto bad;
 		exec_request_facts(e);
+		break;
+	case IPC_NE_STATS_REQ:
+		if (ipc_get_len(m) != 0 || ipc_get_id(m) != 0)
+			goto bad;
+		exec_stats_request(e);
 		break;
 	default:
 		goto bad;
@@ -192,6 +198,7 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,
 	    IPC_FACTS_SAMPLE_MS / 1000.0);
 	e->cpu_tick.data = e;
+	exec_stats_init(e);
 }
 
 static void

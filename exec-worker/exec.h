@@ -10,6 +10,7 @@
 #include "facts.h"
 #include "ipcev.h"
 #include "permit.h"
+#include "stats.h"
 
 struct exec {
 	struct ev_loop	*loop;
@@ -25,6 +26,10 @@ struct exec {
 	ev_timer	 facts_answer;	/* coalesces requests */
 	ev_timer	 cpu_tick;	/* CPU samples between requests */
 	ev_signal	 sigterm;
+	struct stats_cpu stats_prev;	/* socketio stats: the last reading */
+	int		 stats_pending;
+	ev_tstamp	 stats_last;	/* when the last sample went out */
+	ev_timer	 stats_answer;	/* coalesces stats requests */
 };
 
 __dead void	exec_main(int, char **);
@@ -34,5 +39,8 @@ void		exec_init(struct exec *, struct ev_loop *, int supfd,
 /* The channels' dispatch functions, reachable for the fuzzers. */
 void		exec_dispatch_sup(struct ipcev *, struct ipcmsg *);
 void		exec_dispatch_net(struct ipcev *, struct ipcmsg *);
+/* exec_stats.c: IPC_NE_STATS_REQ */
+void		exec_stats_init(struct exec *);
+void		exec_stats_request(struct exec *);
 
 #endif
