@@ -56,6 +56,9 @@ struct sionet {
 	char			 conn_url[IPC_URL_MAX];
 	char			 target[IPC_URL_MAX];
 	ev_timer		 timer;
+	ev_timer		 flush;		/* a close waits for our data */
+	int			 flush_code;
+	int			 flush_rounds;
 	uint32_t		 attempt;	/* the machine's current dial */
 	int			 ipc;		/* enum sn_ipc outstanding */
 	uint32_t		 ipc_attempt;	/* ... for this attempt */
@@ -296,6 +299,7 @@ sn_conn_closed(struct conn *c, int end, const char *why, void *arg)
 	/* 401 or 403 at the upgrade: a rejection for the hint (§3.4). */
 	int		 status = end == CONN_END_AUTH ? 401 : 0;
 
+	ev_timer_stop(s->env.loop, &s->flush);
 	if (s->told_up) {
 		s->told_up = 0;
 		sn_state(s, IPC_NET_DISCONNECTED, why);
@@ -328,15 +332,37 @@ sn_op_send(void *arg, const char *frame, size_t len)
 	return 0;
 }
 
+/*
+ * wslay sends control frames ahead of queued data, so a close queued
+ * behind 41/agents, would overtake it and the server would never see the
+ * DISCONNECT (§2.3, I22): the close waits until the data is out (bounded;
+ * the machine's close deadline bounds the rest).
+ */
+static void
+sn_flush_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sionet	*s = w->data;
+
+	if (conn_queued(s->conn) > 0 && ++s->flush_rounds < 100)
+		return;
+	ev_timer_stop(loop, w);
+	conn_close(s->conn, (uint16_t)s->flush_code, "");
+}
+
 static void
 sn_op_close(void *arg, int code, const char *why)
 {
 	struct sionet	*s = arg;
 
+	ev_timer_stop(s->env.loop, &s->flush);
 	if (code == SIO_CLOSE_ABORT)
 		conn_abort(s->conn, why);
-	else
-		conn_close(s->conn, (uint16_t)code, why);
+	else if (conn_queued(s->conn) > 0) {
+		s->flush_code = code;
+		s->flush_rounds = 0;
+		ev_timer_again(s->env.loop, &s->flush);
+	} else
+		conn_close(s->conn, (uint16_t)code, "");
 }
 
 static void
@@ -667,6 +693,8 @@ sionet_start(const struct sionet_env *env)
 	sio_init(&s->sm, &t, &sn_ops, s);
 	ev_timer_init(&s->timer, sn_timer_cb, 0, 0);
 	s->timer.data = s;
+	ev_timer_init(&s->flush, sn_flush_cb, 0, 0.01);
+	s->flush.data = s;
 	permit_set(s->env.exec_permit, IPC_EN_STATS, PERMIT_ALLOW);
 	s->started = 1;
 	log_info("socketio: client %s, stats every %u s", s->scfg.client_id,
