@@ -220,7 +220,7 @@ sionet_signed(struct ipcmsg *m)
 		goto out;
 	}
 	c.endpoint = IPC_EP_DASHBOARD;
-	c.timeout_ms = SN_PHASE_MS;
+	c.timeout_ms = s->sm.t.dial_ms;
 	s->ipc = SN_IPC_CONNECT;
 	permit_set(s->env.sup_permit, IPC_SN_CONNECTED, PERMIT_ONCE);
 	ipcev_compose(s->env.sup, IPC_NS_CONNECT, 0, -1, &c, sizeof(c));
@@ -659,7 +659,8 @@ sn_conn_new(struct sionet *s)
 	/* Liveness is the Engine.IO watchdog's (§1.4). */
 	p.ping_ms = 0;
 	p.dead_ms = 0;
-	p.handshake_ms = SN_PHASE_MS;
+	p.handshake_ms = s->cfg.handshake_ms ? s->cfg.handshake_ms :
+	    SN_PHASE_MS;
 	p.close_ms = SN_CLOSE_MS;
 	p.max_msg = EIO_FRAME_MAX;
 	p.highwater = SN_HIGHWATER;
@@ -685,7 +686,9 @@ sionet_start(const struct sionet_env *env)
 	s->last_state = SIO_S_BACKOFF;
 	sn_conn_new(s);
 	memset(&t, 0, sizeof(t));
-	t.dial_ms = t.open_ms = t.connect_ms = SN_PHASE_MS;
+	/* transport.handshakeTimeoutMs (20 s here) bounds the dial. */
+	t.dial_ms = s->cfg.handshake_ms ? s->cfg.handshake_ms : SN_PHASE_MS;
+	t.open_ms = t.connect_ms = SN_PHASE_MS;
 	t.close_ms = SN_CLOSE_MS;
 	t.stats_ms = s->scfg.stats_s * 1000;
 	t.heartbeat_ms = s->scfg.heartbeat_s * 1000;
