@@ -207,8 +207,8 @@ class HostileTest(h.AgentTestCase):
 
     def test_sign_nixfleet(self):
         """IPC_NS_SIGN is a socketio message: the nixfleet dialect drops it."""
-        self.assert_dropped("sign_payload",
-                            r"net-worker: sup_dispatch_net: IPC_NS_SIGN")
+        self.assert_dropped("sign_flood", r"net-worker: sup_dispatch_net: "
+                            r"IPC_NS_SIGN \(len 0, id 1\)")
 
     def test_sign_payload(self):
         self.start_socketio("sign_payload")
