@@ -84,9 +84,20 @@ class AgentCase:
 
     def start_agent(self, env):
         a = h.Agent(self.work, env)
+        # Cleanups run last first: the check reads the log of a stopped agent.
+        self.addCleanup(self.check_sanitizers, a)
         self.addCleanup(a.cleanup)
         self.agent = a
         return a.start()
+
+    def check_sanitizers(self, agent):
+        """Under -Db_sanitize the workers' reports reach the log (§2.7).
+        LeakSanitizer cannot run in the sandboxed net-worker (it says so
+        at exit): only its leak reports count."""
+        self.assertIsNone(re.search(r"ERROR: AddressSanitizer|runtime "
+                                    r"error:|detected memory leaks",
+                                    agent.log()),
+                          h.tail(agent.log(), 40))
 
     def context(self, peer=None):
         out = ""
