@@ -662,7 +662,7 @@ sn_conn_new(struct sionet *s)
 	p.handshake_ms = s->cfg.handshake_ms ? s->cfg.handshake_ms :
 	    SN_PHASE_MS;
 	p.close_ms = SN_CLOSE_MS;
-	p.max_msg = EIO_FRAME_MAX;
+	p.max_msg = s->cfg.max_msg ? s->cfg.max_msg : EIO_FRAME_MAX;
 	p.highwater = SN_HIGHWATER;
 	s->conn = conn_new(s->env.loop, &p, &cb, s, s->env.ca, s->env.calen,
 	    &why);
