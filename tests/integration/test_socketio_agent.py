@@ -378,9 +378,12 @@ class RawPeerTest(AgentCase, unittest.TestCase):
         for r in rows:
             peer.control("send " + r)
         peer.control("send-binary 010203")                  # 16
+        peer.control('send 451-/agents,["bin",{"_placeholder":true,"num":0}]')
+        peer.control('send 42/agents,["ping",{"ts":98}]')   # 16
         peer.control('send 42/agents,["ping",{"ts":99}]')
         self.wait_frame(peer, lambda f: f == '42/agents,["pong",{"ts":99}]',
                         what="pong 99")
+        self.assertIn('42/agents,["pong",{"ts":98}]', self.frames(peer))
         out = self.frames(peer)
         self.assertFalse([f for f in out if f.startswith("43")], out)
         self.assertFalse([f for f in out if "admin_result" in f], out)
@@ -391,6 +394,7 @@ class RawPeerTest(AgentCase, unittest.TestCase):
         for pat in (r"empty engine packet", r"unknown engine packet",
                     r"packet dropped", r"argument is not an object",
                     r"binary frame with no packet",
+                    r"text frame while 1 attachments are pending",
                     r"dropped: "):
             self.assertRegex(log, pat)
         self.assertTrue(self.agent.running())
@@ -427,6 +431,32 @@ class RawPeerTest(AgentCase, unittest.TestCase):
                   "a reconnect after a frame over 16 MiB", peer)
         closes = peer.records("close")
         self.assertIn(1009, [c.get("code") for c in closes], closes)
+
+    def test_connect_rows(self):
+        """§2.7 rows 17 and 18: CONNECT_ERROR forms and a CONNECT ack that is
+        not an object end the attempt (counted as rejections); a
+        DISCONNECT with a message is logged and the agent reconnects."""
+        peer = self.start_peer("--no-connect-ack")
+        self.start_agent(self.env(peer))
+        for n, text in enumerate(("44/agents,42", "44/agents,",
+                                  "44/agents,[1]", "40/agents,[1]"), 1):
+            self.wait(lambda: "40/agents," in self.frames(
+                peer, conn=n), 10, "CONNECT on attempt %d" % n, peer)
+            peer.control("send " + text)
+            self.wait(lambda: len(peer.records("connect")) > n, 15,
+                      "attempt %d after %s" % (n + 1, text), peer)
+        self.agent.wait_log(r"namespace refused: unknown", 5, count=3)
+        self.agent.wait_log(r"3 rejections in a row", 5)
+        self.agent.wait_log(r"protocol error", 5)
+        self.assertEqual(self.events(peer, "stats"), [])
+
+    def test_disconnect_message(self):
+        """§2.7 row 19: 41/agents,{"message":"x"} ends the session."""
+        peer = self.start_session()
+        peer.control('send 41/agents,{"message":"bye now"}')
+        self.wait(lambda: len(peer.records("connect")) >= 2, 10,
+                  "a reconnect", peer)
+        self.agent.wait_log(r"disconnected by the server: bye now", 5)
 
     def test_bad_open(self):
         """§2.7 row 3: an open packet without pingInterval closes and the
