@@ -237,7 +237,11 @@ _Static_assert(sizeof(struct ipc_net_state) == 264, "ipc_net_state");
  */
 #define IPC_SIGN_QUERY_MAX	512
 
-/* IPC_SN_SIGNED: "clientId=<id>&ts=<ms>&sig=<64 hex>", NUL-terminated. */
+/*
+ * IPC_SN_SIGNED: "clientId=<id>&ts=<ms>&sig=<64 hex>", NUL-terminated;
+ * empty (and ts_ms 0) when the supervisor could not sign: that attempt
+ * fails.
+ */
 struct ipc_signed {
 	int64_t		ts_ms;			/* the signed ts */
 	char		query[IPC_SIGN_QUERY_MAX];

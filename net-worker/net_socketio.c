@@ -203,14 +203,17 @@ sionet_signed(struct ipcmsg *m)
 	if (ipc_get_data(m, &r, sizeof(r)) == -1 ||
 	    !ipc_str_valid(r.query, sizeof(r.query)) ||
 	    s->ipc != SN_IPC_SIGN || ipc_get_id(m) != s->ipc_attempt ||
-	    (qlen = strlen(r.query)) == 0 ||
-	    strspn(r.query, SN_QUERY_CHARS) != qlen)
+	    strspn(r.query, SN_QUERY_CHARS) != (qlen = strlen(r.query)))
 		fatalx("%s: bad signature answer from the supervisor",
 		    __func__);
 	s->ipc = SN_IPC_NONE;
 	sn_enter(s);
 	if (sn_stale(s))
 		goto out;
+	if (qlen == 0) {	/* the supervisor could not sign */
+		sio_dial_failed(&s->sm, sn_now(), 0, "handshake not signed");
+		goto out;
+	}
 	log_debug("socketio: handshake signed, ts %lld",
 	    (long long)r.ts_ms);
 	if (eio_target(s->target, sizeof(s->target), s->url.path,

@@ -41,9 +41,9 @@ signreq_admit(struct sup *s)
 
 /*
  * Sign (clientId, now) and answer with the request's id.  A failure here
- * is our own configuration's (checked at load), so it is fatal for the
- * channel only in the sense that nothing can be dialled: log it and send
- * nothing, the net-worker's dial deadline ends the attempt.
+ * is our own configuration's (checked at load) or the clock's: the answer
+ * is then empty (ts 0, no query) and the attempt fails on the net-worker's
+ * side, which backs off and asks again.
  */
 void
 signreq_answer(struct sup *s, uint32_t id)
@@ -51,14 +51,14 @@ signreq_answer(struct sup *s, uint32_t id)
 	struct ipc_signed	 out;
 	const char		*key = s->cfg.auth_token;
 
+	memset(&out, 0, sizeof(out));
 	if (key == NULL || s->cfg.client_id == NULL ||
 	    sign_answer(&out, key, strlen(key), s->cfg.client_id,
-	    sign_now_ms()) == -1) {
+	    sign_now_ms()) == -1)
 		log_warn("cannot sign the socketio handshake");
-		return;
-	}
-	log_debug("signed the handshake for attempt %u (ts %lld)", id,
-	    (long long)out.ts_ms);
+	else
+		log_debug("signed the handshake for attempt %u (ts %lld)", id,
+		    (long long)out.ts_ms);
 	ipcev_compose(&s->w[W_NET].iev, IPC_SN_SIGNED, id, -1, &out,
 	    sizeof(out));
 	explicit_bzero(&out, sizeof(out));
