@@ -307,6 +307,23 @@ def s_sign_answer(sup, ex):
     idle(sup, 30)
 
 
+def s_stats_burst(sup, ex):
+    """500 stats requests at once: a few whole samples, the channel up."""
+    sup.send(hello())
+    configured(sup)
+    ex.send(hello())
+    ex.wait(lambda: ex.count(HELLO) > 0, 5)
+    ex.send(b"".join(frame(NE_STATS_REQ) for _ in range(500)))
+    t0 = time.monotonic()
+    ex.wait(lambda: ex.count(EN_STATS) > 0, 5)
+    first = time.monotonic() - t0
+    ex.wait(lambda: False, 1.5)
+    result(first_s=first, answers=ex.count(EN_STATS), exec_up=not ex.eof,
+           sizes=sorted(set(len(p) for t, _, p, _ in ex.frames
+                            if t == EN_STATS)))
+    idle(sup, 30)
+
+
 def s_connect_paced(sup, ex):
     """The real net-worker's floor: 150 ms between attempts is fine."""
     sup.send(hello())

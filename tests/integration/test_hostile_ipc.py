@@ -243,6 +243,17 @@ class HostileTest(h.AgentTestCase):
         self.assertEqual(r["stats"], [7984], r)
         self.assertEqual(len(self.runs()), 1, self.context())
 
+    def test_stats_burst(self):
+        """socketio stats requests coalesce in the exec-worker: 500 at
+        once are a few samples, at most one per 250 ms."""
+        self.start_socketio("stats_burst")
+        r = self.result(20)
+        self.assertLess(r["first_s"], 1.0, r)
+        self.assertTrue(r["exec_up"], r)
+        self.assertEqual(r["sizes"], [7984], r)
+        self.assertLessEqual(r["answers"], 10, r)
+        self.assertEqual(len(self.runs()), 1, self.context())
+
     def test_exec_loses_peer(self):
         """The exec-worker without its net channel exits; the pair restarts."""
         self.assert_dropped("close_peer", r"exec-worker \(pid \d+\) exited with status 1")
