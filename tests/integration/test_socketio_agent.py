@@ -274,6 +274,23 @@ class NodeAgentTest(RealServerCase, unittest.TestCase):
         self.assertEqual(pong["args"], [{"ts": 4242}])
         self.assertEqual(len(peer.records("connect")), 1)
 
+    def test_exec_restart(self):
+        """The exec-worker dies: the session stays up, and stats come from
+        the new exec-worker (its channel is a new one: IPC_SN_PEER)."""
+        peer = self.start_peer()
+        self.start_agent(self.env(peer))
+        self.wait_event(peer, "stats")
+        old = self.agent.wait_workers()
+        os.kill(old["exec"], signal.SIGKILL)
+        self.agent.wait_workers(timeout=15, exclude=(old["exec"],))
+        self.agent.wait_log(r"new exec-worker channel", 10)
+        t0 = time.time()
+        self.wait(lambda: [e for e in self.events(peer, "stats")
+                           if e["t"] > t0 + 0.5], 10,
+                  "stats from the new exec-worker", peer)
+        self.assertEqual(len(peer.records("connect")), 1, self.context(peer))
+        self.assertEqual(self.agent.workers()["net"], old["net"])
+
     def test_tls(self):
         """I21: wss:// with a test CA: verified when the CA is given;
         refused with no way to verify; accepted with a warning when
