@@ -291,6 +291,19 @@ class NodeAgentTest(RealServerCase, unittest.TestCase):
         self.assertEqual(len(peer.records("connect")), 1, self.context(peer))
         self.assertEqual(self.agent.workers()["net"], old["net"])
 
+    def test_net_restart(self):
+        """The net-worker dies: the supervisor starts a new one, which gets
+        the socketio settings again, a fresh signature, and a session."""
+        peer = self.start_peer()
+        self.start_agent(self.env(peer))
+        self.wait_event(peer, "stats")
+        old = self.agent.wait_workers()
+        os.kill(old["net"], signal.SIGKILL)
+        c = self.wait_connects(peer, 2, timeout=20)
+        self.check_connect(c[1])
+        self.assertNotEqual(c[0]["query"]["ts"], c[1]["query"]["ts"])
+        self.wait_event(peer, "stats", conn=c[1]["conn"])
+
     def test_tls(self):
         """I21: wss:// with a test CA: verified when the CA is given;
         refused with no way to verify; accepted with a warning when
