@@ -250,6 +250,7 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		e->net_hello = 1;
 		if (e->jobs_configured)
 			jobrun_net_ready(e->jobs);
+		permit_set(&e->net_permit, IPC_NE_STATS_REQ, PERMIT_ALLOW);
 		if (e->peer_fresh)
 			exec_peer_resync(e);
 		return;
@@ -281,6 +282,11 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		if (ipc_get_data(m, &ack, sizeof(ack)) == -1 ||
 		    ipc_get_id(m) != 0 || jobrun_replay(e->jobs, &ack) == -1)
 			goto bad;
+		break;
+	case IPC_NE_STATS_REQ:
+		if (ipc_get_len(m) != 0 || ipc_get_id(m) != 0)
+			goto bad;
+		exec_stats_request(e);
 		break;
 	default:
 		goto bad;
@@ -322,6 +328,7 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,
 	    IPC_FACTS_SAMPLE_MS / 1000.0);
 	e->cpu_tick.data = e;
+	exec_stats_init(e);
 	ev_timer_init(&e->peer_wait, exec_peer_wait_cb, 0, 0);
 	e->peer_wait.data = e;
 }

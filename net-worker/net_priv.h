@@ -68,6 +68,7 @@ struct net {
 	struct permit		 sup_permit;
 	struct permit		 exec_permit;
 	struct ipc_net_config	 cfg;
+	struct ipc_sio_config	 sio_cfg;	/* socketio only */
 	uint8_t			*ca;
 	size_t			 calen;
 	size_t			 caoff;
