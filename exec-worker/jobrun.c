@@ -35,67 +35,7 @@
 #include "journal.h"
 #include "log.h"
 
-#define JOBRUN_AHEAD		512	/* records past the acknowledged */
-#define JOBRUN_AHEAD_BYTES	(256 * 1024)	/* their bytes, per job */
-#define JOBRUN_IPC_MAX		(512 * 1024)	/* queued towards the net */
-
-extern char	**environ;
-
-struct job {
-	LIST_ENTRY(job)		 entry;
-	struct jobrun		*jr;
-	uint32_t		 id;
-	char			 dir[IPC_PATH_MAX];
-	int			 dirfd;
-	struct jobmeta		*meta;
-	struct jobderive	 d;
-	struct journal_reader	 rd;
-	int			 rd_open;
-	int			 immediate;	/* no runner: from meta */
-	int			 has_lock, found;	/* immediate checks */
-	uint64_t		 acked;		/* delivered up to here */
-	uint64_t		 skip;		/* the net-worker has these */
-	uint64_t		 status_seq;	/* 0: not derived yet */
-	uint32_t		 after;
-	int			 announced;
-	int			 launched_pid;
-	int			 last_pid;	/* pid in the last state */
-	int			 launch_failed;
-	uint64_t		 sent_bytes;	/* since the last rewind */
-	uint64_t		 acked_bytes;
-	uint64_t		 cum[JOBRUN_AHEAD];	/* sent_bytes per seq */
-	ev_timer		 escalate;
-	ev_child		 launcher;	/* systemd-run, till it ends */
-};
-
-struct jobrun {
-	struct exec		*e;
-	int			 configured;
-	struct jobs_conf	 conf;
-	char			 repo_dir[IPC_PATH_MAX];
-	char			 hostname[256];
-	char			 branch[256];
-	char			 ssh_key[IPC_PATH_MAX];
-	char			 user[IPC_SHORT_MAX];
-	char			 user_home[IPC_PATH_MAX];
-	char			 home[IPC_PATH_MAX];
-	char			 agent_user[64];
-	char			 state_dir[IPC_PATH_MAX];
-	char			 jobsdir[IPC_PATH_MAX];
-	char			 runner[IPC_PATH_MAX];
-	uid_t			 user_uid;
-	gid_t			 user_gid;
-	unsigned		 keep;
-	int			 mode;		/* enum jobs_launch_mode */
-	struct follow		 follow;
-	int			 follow_ok;
-	LIST_HEAD(, job)	 jobs;
-	struct job		*cur;		/* the job that runs */
-	struct jobs_compartments sc;
-	ev_timer		 after_timer;
-	uint32_t		 after_code;	/* IPC_ES_EXIT code */
-	int			 after_kind;
-};
+#include "jobrun_priv.h"
 
 static void	job_read(struct job *);
 static void	job_free(struct job *);
@@ -577,8 +517,9 @@ job_launcher_cb(struct ev_loop *loop, ev_child *w, int revents)
 	job_fail(j);
 }
 
-static struct job *
-job_new(struct jobrun *jr, uint32_t id, const char *dir, struct jobmeta *m)
+struct job *
+jobrun_job_new(struct jobrun *jr, uint32_t id, const char *dir,
+    struct jobmeta *m)
 {
 	struct job	*j;
 
@@ -599,354 +540,6 @@ job_new(struct jobrun *jr, uint32_t id, const char *dir, struct jobmeta *m)
 	j->launcher.data = j;
 	LIST_INSERT_HEAD(&jr->jobs, j, entry);
 	return j;
-}
-
-/* A file of the job, written whole and synced before the runner starts. */
-static int
-job_put_file(const char *dir, const char *name, const char *text,
-    size_t len)
-{
-	char	 path[IPC_PATH_MAX + 16];
-	int	 fd;
-	ssize_t	 n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1)
-		return -1;
-	while (len > 0) {
-		if ((n = write(fd, text, len)) <= 0) {
-			close(fd);
-			return -1;
-		}
-		text += n;
-		len -= n;
-	}
-	if (fsync(fd) == -1) {
-		close(fd);
-		return -1;
-	}
-	return close(fd);
-}
-
-static int
-job_read_file(int dirfd, const char *name, char **text, size_t *len)
-{
-	struct stat	 sb;
-	char		*b;
-	int		 fd;
-	ssize_t		 n;
-
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(fd, &sb) == -1 || sb.st_size > 4 * 1024 * 1024 ||
-	    (b = malloc(sb.st_size + 1)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	n = read(fd, b, sb.st_size);
-	close(fd);
-	if (n != sb.st_size) {
-		free(b);
-		return -1;
-	}
-	b[n] = '\0';
-	*text = b;
-	*len = n;
-	return 0;
-}
-
-/* The steps of a plan as the runner's plan steps. */
-struct build {
-	struct jobplan_step	 st[JM_STEPS_MAX];
-	char			**env[JM_STEPS_MAX];
-	int			 n;
-};
-
-static int
-build_add(struct jobrun *jr, struct build *b, struct jobmeta *m,
-    const struct jobs_plan *p, const struct jobs_step *st, int flags,
-    const char *label)
-{
-	struct jobmeta_step	*ms;
-	struct jobplan_step	*ps;
-
-	if (b->n >= JM_STEPS_MAX)
-		return -1;
-	ms = &m->step[m->nsteps++];
-	ps = &b->st[b->n];
-	if ((b->env[b->n] = jobs_env_build(environ, &jr->conf, p, st)) ==
-	    NULL)
-		return -1;
-	b->n++;
-	ps->argv = st->argv;
-	ps->envp = b->env[b->n - 1];
-	ps->cwd = jr->repo_dir;
-	ps->uid = ps->gid = -1;
-	if (st->as_user) {
-		ps->uid = jr->user_uid;
-		ps->gid = jr->user_gid;
-	}
-	ms->flags = flags;
-	if (st->flags & JOBS_SF_WARN_ONLY) {
-		ms->flags |= JM_SF_WARN;
-		ps->cont = 1;
-		snprintf(ms->warn, sizeof(ms->warn), "⚠️ %s %s failed (exit ",
-		    st->argv[0], st->argv[1] != NULL && strcmp(st->argv[1],
-		    "-C") == 0 && st->argv[3] != NULL ? st->argv[3] : "");
-	}
-	if (flags & JM_SF_TEST)
-		ps->cont = 1;
-	if (label != NULL)
-		strlcpy(ms->label, label, sizeof(ms->label));
-	else if (st->banner != NULL) {
-		ms->flags |= JM_SF_BANNER;
-		strlcpy(ms->label, st->banner, sizeof(ms->label));
-	}
-	return 0;
-}
-
-static void
-build_free(struct build *b)
-{
-	for (int i = 0; i < b->n; i++)
-		jobs_env_free(b->env[i]);
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* test (§6.4): every *.sh in byte order; the executable ones run. */
-static int
-build_tests(struct jobrun *jr, struct build *b, struct jobmeta *m,
-    struct jobs_step *steps, int max)
-{
-	char		*dir, *names[JM_STEPS_MAX], path[IPC_PATH_MAX * 2];
-	char		 line[JM_TEXT_MAX];
-	struct dirent	*de;
-	struct stat	 sb;
-	struct jobs_plan p;
-	DIR		*dp;
-	int		 n = 0, k = 0;
-
-	memset(&p, 0, sizeof(p));
-	p.kind = JOB_TEST;
-	if ((dir = jobs_test_dir(&jr->conf)) == NULL)
-		return -1;
-	if ((dp = opendir(dir)) != NULL) {
-		while ((de = readdir(dp)) != NULL && n < JM_STEPS_MAX)
-			if (jobs_test_name(de->d_name) &&
-			    (names[n] = strdup(de->d_name)) != NULL)
-				n++;
-		closedir(dp);
-	}
-	qsort(names, n, sizeof(names[0]), name_cmp);
-	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (stat(path, &sb) == -1 || !S_ISREG(sb.st_mode))
-			continue;
-		if ((sb.st_mode & 0111) == 0 || k >= max) {
-			jobs_test_line(JOBS_TL_SKIPPED, names[i], 0, line,
-			    sizeof(line));
-			if (m->npre < JM_PRE_MAX)
-				strlcpy(m->pre[m->npre++], line, JM_TEXT_MAX);
-			continue;
-		}
-		if (jobs_test_argv(&jr->conf, path, &steps[k]) == -1 ||
-		    build_add(jr, b, m, &p, &steps[k], JM_SF_TEST,
-		    names[i]) == -1) {
-			k++;
-			break;
-		}
-		k++;
-	}
-	m->ntests = m->nsteps;
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(dir);
-	return k;
-}
-
-static int
-find_exe(const char *name, char *out, size_t size)
-{
-	const char	*path = getenv("PATH"), *p, *c;
-
-	if (strchr(name, '/') != NULL) {
-		strlcpy(out, name, size);
-		return access(name, X_OK);
-	}
-	for (p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0'; p = c) {
-		size_t	 l;
-
-		c = strchr(p, ':');
-		l = c != NULL ? (size_t)(c - p) : strlen(p);
-		snprintf(out, size, "%.*s/%s", (int)l, p, name);
-		if (l > 0 && access(out, X_OK) == 0)
-			return 0;
-		c = c != NULL ? c + 1 : p + l;
-	}
-	return -1;
-}
-
-/*
- * Make the job: meta and plan into a new job directory, then the runner.
- * 0, or -1 with *why for REFUSED.
- */
-static int
-job_create(struct jobrun *jr, int kind, struct job **out, const char **why)
-{
-	static struct build	 b;
-	struct jobs_plan	 p;
-	struct jobs_step	 extra[JM_STEPS_MAX];
-	struct jobmeta		*m;
-	struct jobs_launch	 l;
-	char			 dir[IPC_PATH_MAX], cand[8][IPC_PATH_MAX];
-	char			 exe[IPC_PATH_MAX], lock[IPC_PATH_MAX + 16];
-	char			*text = NULL;
-	size_t			 len;
-	uint64_t		 id;
-	int			 immediate = 0, has_lock = 1, found = 1;
-	int			 nextra = 0, nc, rv = -1;
-	struct job		*j;
-	pid_t			 pid;
-
-	*why = NULL;
-	memset(extra, 0, sizeof(extra));
-	memset(&b, 0, sizeof(b));
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		fatal(NULL);
-	m->kind = kind;
-	if (jobs_plan_build(&jr->conf, kind, &p, why) == -1)
-		goto done;
-	if (p.pre_line != NULL)
-		strlcpy(m->pre[m->npre++], p.pre_line, JM_TEXT_MAX);
-	if (p.post_line != NULL)
-		strlcpy(m->post, p.post_line, sizeof(m->post));
-	switch (kind) {
-	case JOB_TEST:
-		nextra = build_tests(jr, &b, m, extra, JM_STEPS_MAX);
-		if (nextra < 0) {
-			*why = "no test directory";
-			goto done;
-		}
-		immediate = m->nsteps == 0;
-		break;
-	case JOB_CHECK_VERSION:
-		nc = jobs_version_candidates(&jr->conf, cand, 8);
-		found = 0;
-		for (int i = 0; i < nc && !found; i++)
-			found = find_exe(cand[i], exe, sizeof(exe)) == 0;
-		if (!found) {
-			immediate = 1;
-			break;
-		}
-		extra[0].runs_as = JOBS_AS_ROOT;
-		if ((extra[0].argv[0] = strdup(exe)) == NULL ||
-		    (extra[0].argv[1] = strdup("--version")) == NULL)
-			fatal(NULL);
-		nextra = 1;
-		if (build_add(jr, &b, m, &p, &extra[0], JM_SF_CAPTURE |
-		    JM_SF_VERSION, NULL) == -1)
-			goto done;
-		break;
-	case JOB_RESTART:
-	case JOB_REBOOT:
-	case JOB_REFRESH_GIT:
-		immediate = 1;
-		break;
-	case JOB_UPDATE_AGENT:
-		*why = "update-agent is not available in this version";
-		goto done;
-	default:
-		if (kind == JOB_REFRESH_LOCK) {
-			snprintf(lock, sizeof(lock), "%s/flake.lock",
-			    jr->repo_dir);
-			if (access(lock, F_OK) == -1) {
-				has_lock = 0;
-				immediate = 1;
-				break;
-			}
-		}
-		if (p.nsteps == 0) {
-			*why = "nothing to run on this platform";
-			goto done;
-		}
-		for (int i = 0; i < p.nsteps; i++) {
-			int	 f = 0;
-
-			if (kind == JOB_PULL_SWITCH)
-				f = i == p.nsteps - 1 ? JM_SF_PHASE2 :
-				    JM_SF_PULLSTEP;
-			if (kind == JOB_REFRESH_LOCK ||
-			    kind == JOB_REFRESH_SYSTEM ||
-			    kind == JOB_REFRESH_ALL)
-				f = JM_SF_CAPTURE;
-			if (build_add(jr, &b, m, &p, &p.step[i], f, NULL) ==
-			    -1)
-				goto done;
-		}
-		break;
-	}
-
-	if (journal_job_create(jr->jobsdir, &id, dir, sizeof(dir)) == -1) {
-		log_warn("%s", jr->jobsdir);
-		*why = "cannot create the job directory";
-		goto done;
-	}
-	if ((text = jobmeta_encode(m, &len)) == NULL ||
-	    job_put_file(dir, JOBPLAN_META, text, len) == -1) {
-		*why = "cannot write the job's meta";
-		goto done;
-	}
-	free(text);
-	text = NULL;
-	j = job_new(jr, (uint32_t)id, dir, m);
-	m = NULL;
-	j->immediate = immediate;
-	j->has_lock = has_lock;
-	j->found = found;
-	*out = j;
-	rv = 0;
-	if (immediate)
-		goto done;
-	if ((text = jobplan_encode(b.st, b.n, &len)) == NULL ||
-	    job_put_file(dir, JOBPLAN_FILE, text, len) == -1) {
-		log_warn("job %u: plan", j->id);
-		j->immediate = 1;	/* it fails, from meta alone */
-		goto done;
-	}
-	memset(&l, 0, sizeof(l));
-	l.id = id;
-	l.runner = jr->runner;
-	l.jobdir = dir;
-	l.name = jobplan_name(kind);
-	l.plan = JOBPLAN_FILE;
-	l.envp = b.env[0];
-	if (jr->follow_ok && follow_add(&jr->follow, id, dir) == -1)
-		log_warn("job %u: follow", j->id);
-	j->rd_open = journal_reader_open(&j->rd, dir, 0) == 0;
-	if ((pid = jobs_launch_start(&l, jr->mode)) == -1) {
-		log_warn("job %u: starting the runner", j->id);
-		j->launch_failed = 1;
-	} else if (jr->mode == JOBS_SYSTEMD) {
-		/* Reaped from the loop: systemd-run is never waited for. */
-		ev_child_set(&j->launcher, pid, 0);
-		ev_child_start(jr->e->loop, &j->launcher);
-	} else
-		j->launched_pid = pid;
- done:
-	free(text);
-	build_free(&b);
-	for (int i = 0; i < nextra; i++)
-		for (int k = 0; k < JOBS_ARGV_MAX; k++)
-			free(extra[i].argv[k]);
-	jobs_plan_free(&p);
-	free(m);
-	return rv;
 }
 
 int
@@ -975,7 +568,7 @@ jobrun_start(struct jobrun *jr, uint32_t id, const struct ipc_job_start *s)
 	default:
 		break;
 	}
-	if (!jr->configured || job_create(jr, kind, &j, &why) == -1) {
+	if (!jr->configured || jobrun_create(jr, kind, &j, &why) == -1) {
 		log_warnx("%s refused: %s", jobplan_name(kind),
 		    why != NULL && jr->configured ? why : "not configured");
 		job_answer(jr, id, JOB_ANS_REFUSED, 0, kind);
@@ -1076,7 +669,7 @@ jobrun_adopt(struct jobrun *jr)
 			continue;
 		if ((m = calloc(1, sizeof(*m))) == NULL)
 			fatal(NULL);
-		if (job_read_file(fd, JOBPLAN_META, &text, &len) == -1 ||
+		if (jobrun_read_file(fd, JOBPLAN_META, &text, &len) == -1 ||
 		    jobmeta_decode(text, len, m) == -1 ||
 		    (!list[i].started && m->nsteps > 0)) {
 			/* Never ran, or not ours: nothing to report. */
@@ -1092,7 +685,7 @@ jobrun_adopt(struct jobrun *jr)
 		free(text);
 		text = NULL;
 		close(fd);
-		j = job_new(jr, (uint32_t)list[i].id, dir, m);
+		j = jobrun_job_new(jr, (uint32_t)list[i].id, dir, m);
 		j->immediate = m->nsteps == 0;
 		j->acked = list[i].ack.next_seq > 0 ?
 		    list[i].ack.next_seq - 1 : 0;
