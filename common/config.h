@@ -96,6 +96,8 @@ struct config {
 	char		*transport_path;
 	char		*shell_command;
 	struct config_list shell_args;
+	char		*keys_user;		/* "" = key sync off */
+	int		 shell_idle;		/* seconds */
 
 	/* transport, both dialects */
 	char		*ca_file;		/* "" = system bundle */

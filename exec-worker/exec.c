@@ -114,6 +114,11 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_SE_CONFIG:
 		exec_handle_config(e, m);
 		break;
+	case IPC_SE_ADMIN_CONFIG:
+	case IPC_SE_ADMIN_ITEM:
+	case IPC_SE_ADMIN_END:
+		remote_dispatch_sup(&e->remote, &e->sup_permit, m);
+		break;
 	case IPC_SE_PING:
 		ipcev_compose(iev, IPC_ES_PONG, ipc_get_id(m), -1, NULL, 0);
 		break;
@@ -149,6 +154,7 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&e->net_permit, IPC_NE_FACTS_REQ, PERMIT_ALLOW);
+		remote_net_hello(&e->remote, &e->net_permit);
 		return;
 	}
 	if (!permit_check(&e->net_permit, type))
@@ -158,6 +164,13 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		if (ipc_get_len(m) != 0 || ipc_get_id(m) != 0)
 			goto bad;
 		exec_request_facts(e);
+		break;
+	case IPC_NE_ADMIN_RUN: case IPC_NE_SHELL_START:
+	case IPC_NE_SHELL_INPUT: case IPC_NE_SHELL_RESIZE:
+	case IPC_NE_SHELL_CLOSE: case IPC_NE_KEYS_INSTALL:
+	case IPC_NE_BACKUP_PLAN: case IPC_NE_BACKUP_START:
+		if (remote_dispatch_net(&e->remote, m) == -1)
+			goto bad;
 		break;
 	default:
 		goto bad;
@@ -192,6 +205,7 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,
 	    IPC_FACTS_SAMPLE_MS / 1000.0);
 	e->cpu_tick.data = e;
+	remote_init(&e->remote, e->loop, &e->net, &e->sup_permit);
 }
 
 static void

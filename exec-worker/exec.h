@@ -10,6 +10,7 @@
 #include "facts.h"
 #include "ipcev.h"
 #include "permit.h"
+#include "remote.h"
 
 struct exec {
 	struct ev_loop	*loop;
@@ -25,6 +26,7 @@ struct exec {
 	ev_timer	 facts_answer;	/* coalesces requests */
 	ev_timer	 cpu_tick;	/* CPU samples between requests */
 	ev_signal	 sigterm;
+	struct remote	 remote;	/* remote administration */
 };
 
 __dead void	exec_main(int, char **);

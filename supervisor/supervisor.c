@@ -382,7 +382,7 @@ sup_handle_exec_hello(struct sup *s)
 		strlcpy(ec.agent_exe, exe, sizeof(ec.agent_exe));
 	}
 	if (ipcev_compose(&w->iev, IPC_SE_CONFIG, 0, -1, &ec,
-	    sizeof(ec)) == -1)
+	    sizeof(ec)) == -1 || sup_send_admin(&w->iev, &s->cfg) == -1)
 		return;
 	permit_set(&s->exec_permit, IPC_ES_PONG, PERMIT_ALLOW);
 	w->ready = 1;
