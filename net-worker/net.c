@@ -27,6 +27,7 @@
 #include "net.h"
 #include "permit.h"
 #include "proto.h"
+#include "netrem.h"
 #include "tls.h"
 
 #define NET_HIGHWATER		(4 * 1024 * 1024)
@@ -65,6 +66,7 @@ struct net {
 	ev_timer		 stop_timer;
 	ev_signal		 sigterm;
 	char			 headers[IPC_TOKEN_MAX + 64];
+	struct netrem		 remote;	/* remote administration */
 };
 
 static struct net	 net;
@@ -126,6 +128,25 @@ net_send(struct net *n, char *json, const char *what)
 	else
 		log_debug("sent %s", what);
 	free(json);
+}
+
+/* Remote administration events, as nixfleet frames of the same names. */
+static void
+net_remote_emit(void *arg, const char *event, json_t *payload)
+{
+	struct net	*n = arg;
+	char		*s;
+
+	if (n->state < NET_OPEN || n->conn == NULL) {
+		log_debug("%s dropped: not connected", event);
+		json_decref(payload);
+		return;
+	}
+	if ((s = nixfleet_event(event, payload)) == NULL) {
+		log_warnx("%s dropped: out of memory", event);
+		return;
+	}
+	net_send(n, s, event);
 }
 
 static void
@@ -193,6 +214,8 @@ net_handle_text(struct net *n, const char *data, size_t len)
 		    in.error);
 		break;
 	case NF_IN_UNKNOWN:
+		if (netrem_nixfleet(&n->remote, data, len))
+			break;
 		log_warnx("unknown message type \"%s\" ignored", in.type_name);
 		break;
 	case NF_IN_REGISTERED:
@@ -551,6 +574,7 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&n->exec_permit, IPC_EN_FACTS, PERMIT_ALLOW);
+		netrem_permit(&n->exec_permit);
 		ipcev_compose(iev, IPC_NE_FACTS_REQ, 0, -1, NULL, 0);
 		return;
 	}
@@ -559,6 +583,13 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	switch (type) {
 	case IPC_EN_FACTS:
 		net_handle_facts(n, m);
+		break;
+	case IPC_EN_ADMIN_RESULT: case IPC_EN_SHELL_OUTPUT:
+	case IPC_EN_SHELL_CLOSED: case IPC_EN_KEYS_RESULT:
+	case IPC_EN_BACKUP_PLAN: case IPC_EN_BACKUP_PROGRESS:
+	case IPC_EN_BACKUP_DONE:
+		if (netrem_dispatch_exec(&n->remote, m) == -1)
+			goto bad;
 		break;
 	default:
 		goto bad;
@@ -620,6 +651,7 @@ net_main(int argc, char **argv)
 	ipcev_init(&n->sup, n->loop, IPC_FD_SUP, IPC_MAX_SN, "supervisor",
 	    net_dispatch_sup, n);
 	ipcbuf_allow_fdpass(n->sup.buf);
+	netrem_init(&n->remote, &n->exec, net_remote_emit, n);
 	ipcev_init(&n->exec, n->loop, IPC_FD_PEER, IPC_MAX_NE, "exec-worker",
 	    net_dispatch_exec, n);
 	ipcev_hello(&n->sup, IPC_ROLE_NET);
