@@ -785,6 +785,12 @@ struct ipc_backup_done {
 	char		error[512];
 };
 _Static_assert(sizeof(struct ipc_backup_done) == 784, "ipc_backup_done");
+/*
+ * The net-worker's last words before the sandbox kills it by SIGSYS, on
+ * its stderr: "<3>net: " IPC_SIGSYS_LINE "<nr> arch 0x<audit arch>".  The
+ * supervisor names the call from them (worker.c).
+ */
+#define IPC_SIGSYS_LINE		"sandbox: forbidden system call "
 
 const char	*ipc_type_name(uint32_t);
 

@@ -174,10 +174,11 @@ keys_same(const char *a, const char *b)
 		const char	*ta, *ba, *tb, *bb;
 		size_t		 tla, bla, tlb, blb;
 
-		(void)keys_field(ia, la, 0, &ta, &tla);
-		(void)keys_field(ia, la, 1, &ba, &bla);
-		(void)keys_field(ib, lb, 0, &tb, &tlb);
-		(void)keys_field(ib, lb, 1, &bb, &blb);
+		if (keys_field(ia, la, 0, &ta, &tla) == -1 ||
+		    keys_field(ia, la, 1, &ba, &bla) == -1 ||
+		    keys_field(ib, lb, 0, &tb, &tlb) == -1 ||
+		    keys_field(ib, lb, 1, &bb, &blb) == -1)
+			return 0;
 		return tla == tlb && bla == blb &&
 		    memcmp(ta, tb, tla) == 0 && memcmp(ba, bb, bla) == 0;
 	}

@@ -170,7 +170,8 @@ nixfleet_json_str(const char *s, size_t max)
 
 	if (s == NULL)
 		s = "";
-	len = strnlen(s, max);
+	/* SIZE_MAX means "no bound": strnlen's bound must fit an object. */
+	len = max == SIZE_MAX ? strlen(s) : strnlen(s, max);
 	if (nixfleet_utf8_valid(s, len))
 		return json_stringn_nocheck(s, len);
 	if ((clean = nixfleet_utf8_sanitize(s, len, &n)) == NULL)

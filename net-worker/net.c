@@ -6,6 +6,7 @@
  * WebSocket over it, speaks the dialect, keeps the heartbeat timer, and
  * decides when to reconnect.  It opens no file and no socket itself.
  */
+#include <sys/random.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <mbedtls/ctr_drbg.h>
 
 #include "backoff.h"
@@ -30,7 +32,6 @@
 #include "netrem.h"
 #include "tls.h"
 
-#define NET_HIGHWATER		(4 * 1024 * 1024)
 #define NET_FACTS_WAIT_S	0.25	/* a heartbeat waits this long */
 #define NET_STOP_MAX_S		5.0
 
@@ -607,9 +608,10 @@ net_main(int argc, char **argv)
 	const char	*root = NULL;
 	uid_t		 uid = 0;
 	gid_t		 gid = 0;
+	uint32_t	 max_msg = 0, seed;
 	int		 ch, level = LOG_LVL_INFO;
 
-	while ((ch = getopt(argc, argv, "l:u:g:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "l:u:g:r:m:")) != -1) {
 		switch (ch) {
 		case 'l':
 			level = atoi(optarg);
@@ -623,9 +625,12 @@ net_main(int argc, char **argv)
 		case 'r':
 			root = optarg;
 			break;
+		case 'm':
+			max_msg = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			fatalx("usage: nixfleet-agent-net [-l level] "
-			    "[-u uid -g gid -r root]");
+			    "[-m max-message] [-u uid -g gid -r root]");
 		}
 	}
 	log_init(level, 1);
@@ -639,10 +644,18 @@ net_main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	if (tls_global_init() == -1)
 		fatalx("cannot seed the random generator");
+	/* jansson would read /dev/urandom on first use, or fall back to time */
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		fatal("getrandom");
+	json_object_seed(seed | 1);
 	n->loop = ev_default_loop(EVBACKEND_EPOLL);
 	if (n->loop == NULL)
 		fatalx("cannot create the event loop");
-	net_sandbox(uid, gid, root);
+	/* libev installs its handler now: no rt_sigaction afterwards. */
+	ev_signal_init(&n->sigterm, net_sigterm_cb, SIGTERM);
+	n->sigterm.data = n;
+	ev_signal_start(n->loop, &n->sigterm);
+	net_sandbox(uid, gid, root, max_msg);
 
 	fcntl(IPC_FD_SUP, F_SETFL, O_NONBLOCK);
 	fcntl(IPC_FD_PEER, F_SETFL, O_NONBLOCK);
@@ -657,9 +670,6 @@ net_main(int argc, char **argv)
 	ipcev_hello(&n->sup, IPC_ROLE_NET);
 	ipcev_hello(&n->exec, IPC_ROLE_NET);
 
-	ev_signal_init(&n->sigterm, net_sigterm_cb, SIGTERM);
-	n->sigterm.data = n;
-	ev_signal_start(n->loop, &n->sigterm);
 	ev_timer_init(&n->retry, net_retry_cb, 0, 0);
 	ev_timer_init(&n->heartbeat, net_heartbeat_cb, 0, 0);
 	ev_timer_init(&n->facts_wait, net_facts_wait_cb, 0, 0);

@@ -1,12 +1,13 @@
 /*
  * sandbox-none.c: built without libseccomp.  The chroot, the user
- * switch and the rlimits still apply; there is no syscall filter.
+ * switch, the rlimits and Landlock still apply; there is no syscall
+ * filter.
  */
 #include "log.h"
 #include "net.h"
 
-void
+const char *
 sandbox_filter(void)
 {
-	log_info("built without seccomp: no syscall filter");
+	return "no seccomp (built without libseccomp)";
 }

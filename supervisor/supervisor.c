@@ -31,7 +31,6 @@ static void	sup_shutdown(struct sup *, int status);
 static void	sup_stop_worker(struct sup *, int);
 static int	sup_load_ca(struct sup *);
 static int	sup_prepare(struct sup *);
-static int	sup_prepare_user(struct sup *);
 static int	sup_check_privsep_dir(const char *);
 
 extern char	**environ;
@@ -127,7 +126,7 @@ sup_prepare(struct sup *s)
 		log_warnx("TLS certificate verification is disabled by "
 		    "configuration");
 	if (s->root) {
-		if (sup_prepare_user(s) == -1 ||
+		if (worker_net_identity(s) == -1 ||
 		    sup_check_privsep_dir(s->cfg.privsep_dir) == -1)
 			return -1;
 	}
@@ -205,30 +204,6 @@ sup_load_ca(struct sup *s)
 		return -1;
 	}
 	log_debug("CA bundle %s (%zu bytes)", path, s->calen);
-	return 0;
-}
-
-static int
-sup_prepare_user(struct sup *s)
-{
-	struct passwd	*pw;
-
-	if ((pw = getpwnam(s->cfg.net_user)) == NULL) {
-		log_warnx("net-worker user %s does not exist, using nobody; "
-		    "create a dedicated user for better isolation",
-		    s->cfg.net_user);
-		if ((pw = getpwnam("nobody")) == NULL) {
-			log_error("neither %s nor nobody exists",
-			    s->cfg.net_user);
-			return -1;
-		}
-	}
-	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		log_error("net-worker user %s has uid or gid 0", pw->pw_name);
-		return -1;
-	}
-	s->net_uid = pw->pw_uid;
-	s->net_gid = pw->pw_gid;
 	return 0;
 }
 
@@ -704,6 +679,7 @@ sup_main(int argc, char **argv)
 	log_setlevel(s->cfg.log_level);
 	if (s->args.action == ACTION_PRINT) {
 		config_print(&s->cfg, stdout);
+		worker_print_sandbox(s, stdout);
 		return 0;
 	}
 	s->root = geteuid() == 0;

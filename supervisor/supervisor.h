@@ -24,6 +24,14 @@
 #define SUP_RESTART_WINDOW	60	/* seconds */
 #define SUP_BACKOFF_MAX		30	/* seconds */
 #define SUP_STOP_GRACE_MS	4500	/* SIGTERM to exit, within 5 s */
+/*
+ * Without a netUser of its own the net-worker gets the first id from here
+ * that no user, group or process has: above systemd's dynamic users
+ * (61184-65519) and its container range (524288-1879048191), below
+ * 2^31 (signed-uid trouble) and the foreign-uid range at 0x7ffe0000.
+ */
+#define WORKER_NET_ID_BASE	2000000000U
+#define WORKER_NET_ID_COUNT	1000
 
 enum worker_id {
 	W_NET = 0,
@@ -45,6 +53,9 @@ struct worker {
 	int		 told_stop;	/* shutdown requested */
 	uint32_t	 ping_sent;	/* watchdog sequence */
 	uint32_t	 ping_seen;
+	int		 sigsys_seen;	/* its sandbox reported a call */
+	long		 sigsys_nr;
+	uint32_t	 sigsys_arch;
 };
 
 struct connector;
@@ -57,6 +68,7 @@ struct sup {
 	int		 root;		/* running as uid 0 */
 	uid_t		 net_uid;
 	gid_t		 net_gid;
+	int		 net_id_free;	/* a free id, not a user's */
 	char		*ca;		/* CA bundle bytes, NUL-terminated */
 	size_t		 calen;		/* including the NUL */
 	char		 dash_url[1024];	/* what the net-worker dials */
@@ -100,6 +112,15 @@ int	worker_start_all(struct sup *);
 void	worker_stop_all(struct sup *, int sig);
 int	worker_running(const struct sup *);
 void	worker_schedule_restart(struct sup *, const char *why);
+int	worker_net_identity(struct sup *);
+pid_t	worker_id_in_use(id_t, pid_t except);
+int	worker_pick_free_id(id_t base, unsigned int count, pid_t except,
+	    id_t *);
+void	worker_print_sandbox(const struct sup *, FILE *);
+int	worker_sigsys_parse(const char *line, long *nr, uint32_t *arch);
+const char *worker_syscall_name(long nr, uint32_t arch, char *, size_t);
+void	worker_death_reason(const char *name, pid_t, int status, long nr,
+	    uint32_t arch, char *, size_t);
 
 /* connect.c */
 void	connect_request(struct sup *, uint32_t endpoint, uint32_t timeout_ms);

@@ -3,11 +3,16 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +168,7 @@ worker_spawn(struct sup *s, struct worker *w, char **argv, char **envp,
 	w->told_stop = 0;
 	w->ping_sent = w->ping_seen = 0;
 	w->loglen = 0;
+	w->sigsys_seen = 0;
 	ev_child_init(&w->child, worker_child_cb, pid, 0);
 	w->child.data = s;
 	ev_child_start(s->loop, &w->child);
@@ -192,6 +198,8 @@ worker_log_flush(struct worker *w, int all)
 
 	while ((nl = memchr(p, '\n', left)) != NULL) {
 		*nl = '\0';
+		if (worker_sigsys_parse(p, &w->sigsys_nr, &w->sigsys_arch))
+			w->sigsys_seen = 1;
 		log_relay(name, p);
 		left -= nl + 1 - p;
 		p = nl + 1;
@@ -241,7 +249,7 @@ int
 worker_start_all(struct sup *s)
 {
 	char		*argv[W_COUNT][WORKER_ARGS], *envp[W_COUNT][WORKER_ENVS];
-	char		 lvl[8], uid[16], gid[16];
+	char		 lvl[8], uid[16], gid[16], maxmsg[16];
 	int		 sn[2], se[2], ne[2], logfd[W_COUNT], i, k;
 
 	for (i = 0; i < W_COUNT; i++)
@@ -255,10 +263,14 @@ worker_start_all(struct sup *s)
 	snprintf(lvl, sizeof(lvl), "%d", log_getlevel());
 	snprintf(uid, sizeof(uid), "%u", (unsigned)s->net_uid);
 	snprintf(gid, sizeof(gid), "%u", (unsigned)s->net_gid);
+	snprintf(maxmsg, sizeof(maxmsg), "%u", (unsigned)s->cfg.max_message);
 	k = 0;
 	argv[W_NET][k++] = "nixfleet-agent-net";
 	argv[W_NET][k++] = "-l";
 	argv[W_NET][k++] = lvl;
+	/* It sizes its memory limit from this before the config arrives. */
+	argv[W_NET][k++] = "-m";
+	argv[W_NET][k++] = maxmsg;
 	if (s->root) {
 		/* The worker drops to these itself, after its setup. */
 		argv[W_NET][k++] = "-u";
@@ -325,7 +337,7 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct sup	*s = c->data;
 	struct worker	*w = NULL;
-	char		 why[128];
+	char		 why[256];
 	int		 i;
 
 	for (i = 0; i < W_COUNT; i++)
@@ -334,16 +346,13 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	ev_child_stop(loop, c);
 	if (w == NULL)
 		return;
-	if (WIFSIGNALED(c->rstatus))
-		snprintf(why, sizeof(why), "%s (pid %d) killed by signal %d",
-		    w->name, c->rpid, WTERMSIG(c->rstatus));
-	else
-		snprintf(why, sizeof(why), "%s (pid %d) exited with status "
-		    "%d", w->name, c->rpid, WEXITSTATUS(c->rstatus));
 	w->pid = 0;
 	w->ready = 0;
-	if (ev_is_active(&w->logio))	/* its last words */
+	/* Its last words first: they may name the call the sandbox denied. */
+	if (ev_is_active(&w->logio))
 		worker_log_cb(loop, &w->logio, EV_READ);
+	worker_death_reason(w->name, c->rpid, c->rstatus, w->sigsys_seen ?
+	    w->sigsys_nr : -1, w->sigsys_arch, why, sizeof(why));
 	if (s->stopping || s->reload || s->restarting)
 		log_info("%s", why);
 	sup_workers_lost(s, why);
@@ -419,4 +428,217 @@ worker_restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	s->reload = 0;
 	if (worker_start_all(s) == -1)
 		sup_give_up(s, "cannot start the workers");
+}
+
+/*
+ * "<3>net: sandbox: forbidden system call 41 arch 0xc000003e", the line
+ * the net-worker's SIGSYS handler writes (sandbox-seccomp.c).  1 and the
+ * number and audit architecture if line is one.
+ */
+int
+worker_sigsys_parse(const char *line, long *nr, uint32_t *arch)
+{
+	const char	*p;
+	char		*end;
+	unsigned long	 a;
+	long		 n;
+
+	if ((p = strstr(line, IPC_SIGSYS_LINE)) == NULL)
+		return 0;
+	p += strlen(IPC_SIGSYS_LINE);
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	errno = 0;
+	n = strtol(p, &end, 10);
+	if (errno != 0 || n < 0 || strncmp(end, " arch 0x", 8) != 0)
+		return 0;
+	p = end + 8;
+	if (!isxdigit((unsigned char)*p))
+		return 0;
+	a = strtoul(p, &end, 16);
+	if (*end != '\0' || a > UINT32_MAX)
+		return 0;
+	*nr = n;
+	*arch = (uint32_t)a;
+	return 1;
+}
+
+/*
+ * Why a worker ended, from its wait status and, for SIGSYS, the call its
+ * last line named (nr -1: none).
+ */
+void
+worker_death_reason(const char *name, pid_t pid, int status, long nr,
+    uint32_t arch, char *buf, size_t size)
+{
+	char	 call[64];
+
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS && nr >= 0)
+		snprintf(buf, size, "%s (pid %d) killed by its sandbox: "
+		    "forbidden system call %s (%ld, arch 0x%x)", name,
+		    (int)pid, worker_syscall_name(nr, arch, call, sizeof(call)),
+		    nr, arch);
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, size, "%s (pid %d) killed by its sandbox "
+		    "(SIGSYS, the call not reported)", name, (int)pid);
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "%s (pid %d) killed by signal %d", name,
+		    (int)pid, WTERMSIG(status));
+	else
+		snprintf(buf, size, "%s (pid %d) exited with status %d", name,
+		    (int)pid, WEXITSTATUS(status));
+}
+
+/*
+ * A process whose real, effective, saved or file-system uid (or gid) is
+ * id, other than except: its pid, else 0.  /proc shows every process to
+ * root.
+ */
+pid_t
+worker_id_in_use(id_t id, pid_t except)
+{
+	DIR		*d;
+	struct dirent	*de;
+	FILE		*fp;
+	char		 path[64], line[256];
+	unsigned long	 v[4];
+	pid_t		 pid, found = 0;
+	int		 i, n;
+
+	if ((d = opendir("/proc")) == NULL)
+		return -1;
+	while (found == 0 && (de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (pid == except)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		if ((fp = fopen(path, "re")) == NULL)
+			continue;	/* gone meanwhile */
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			if (strncmp(line, "Uid:", 4) != 0 &&
+			    strncmp(line, "Gid:", 4) != 0)
+				continue;
+			n = sscanf(line + 4, "%lu %lu %lu %lu", &v[0], &v[1],
+			    &v[2], &v[3]);
+			for (i = 0; i < n; i++)
+				if (v[i] == (unsigned long)id)
+					found = pid;
+		}
+		fclose(fp);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The first id in [base, base + count) that no user, no group and no
+ * process has (except our own net-worker's, on a reload); -1 if none.
+ */
+int
+worker_pick_free_id(id_t base, unsigned int count, pid_t except, id_t *out)
+{
+	unsigned int	 i;
+	id_t		 id;
+
+	for (i = 0; i < count; i++) {
+		id = base + i;
+		if (getpwuid(id) != NULL || getgrgid(id) != NULL ||
+		    worker_id_in_use(id, except) != 0)
+			continue;
+		*out = id;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The net-worker's uid and gid, never one another process has: the
+ * configured user (netUser), which must exist and run nothing else; or,
+ * when netUser is left at its default and no such user exists, a free id
+ * from WORKER_NET_ID_BASE on (supervisor.h), used as both uid and gid.
+ */
+int
+worker_net_identity(struct sup *s)
+{
+	struct passwd	*pw;
+	pid_t		 other, ours = s->w[W_NET].pid;
+	id_t		 id;
+
+	if ((pw = getpwnam(s->cfg.net_user)) != NULL) {
+		if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+			log_error("net-worker user %s has uid or gid 0",
+			    pw->pw_name);
+			return -1;
+		}
+		if ((other = worker_id_in_use(pw->pw_uid, ours)) != 0) {
+			log_error("net-worker user %s (uid %u) is in use by "
+			    "pid %d: give the net-worker a user of its own",
+			    pw->pw_name, (unsigned)pw->pw_uid, (int)other);
+			return -1;
+		}
+		s->net_uid = pw->pw_uid;
+		s->net_gid = pw->pw_gid;
+		s->net_id_free = 0;
+		log_info("the net-worker runs as user %s (uid %u, gid %u)",
+		    pw->pw_name, (unsigned)s->net_uid, (unsigned)s->net_gid);
+		return 0;
+	}
+	if (config_source_of(&s->cfg, "netUser") != SRC_DEFAULT) {
+		log_error("net-worker user %s does not exist", s->cfg.net_user);
+		return -1;
+	}
+	/* A reload keeps the id the running net-worker has, if still free. */
+	if (s->net_id_free && getpwuid(s->net_uid) == NULL &&
+	    getgrgid(s->net_gid) == NULL &&
+	    worker_id_in_use(s->net_uid, ours) == 0)
+		return 0;
+	if (worker_pick_free_id(WORKER_NET_ID_BASE, WORKER_NET_ID_COUNT, ours,
+	    &id) == -1) {
+		log_error("no free uid in %u-%u for the net-worker; create "
+		    "the user %s", WORKER_NET_ID_BASE, WORKER_NET_ID_BASE +
+		    WORKER_NET_ID_COUNT - 1, s->cfg.net_user);
+		return -1;
+	}
+	s->net_uid = (uid_t)id;
+	s->net_gid = (gid_t)id;
+	s->net_id_free = 1;
+	log_info("no user %s: the net-worker runs as uid and gid %u, which "
+	    "no user, group or process has", s->cfg.net_user, (unsigned)id);
+	return 0;
+}
+
+/*
+ * --print-config: the sandbox a net-worker started now would get, as far
+ * as the supervisor can tell without starting one (the worker logs what
+ * it really applied).
+ */
+void
+worker_print_sandbox(const struct sup *s, FILE *fp)
+{
+	long	 abi;
+
+#ifdef SYS_landlock_create_ruleset
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1U);
+#else
+	abi = -1;
+	errno = ENOSYS;
+#endif
+	fprintf(fp, "net-worker sandbox = %s+no capabilities+rlimits+%s+",
+	    geteuid() == 0 ? "chroot+own uid" : "no chroot, no uid switch "
+	    "(unprivileged)",
+	    HAVE_SECCOMP ? (SECCOMP_DEBUG ?
+	    "seccomp(allow-list, log only: debug build)" :
+	    "seccomp(allow-list, kill)") : "no seccomp (built without "
+	    "libseccomp)");
+	if (abi > 0)
+		fprintf(fp, "landlock abi %ld", abi);
+	else
+		fprintf(fp, "no landlock (%s)", errno == EOPNOTSUPP ?
+		    "disabled at boot" : "not in this kernel");
+	fprintf(fp, "  (probed by the supervisor)\n");
+	fprintf(fp, "net-worker uid = user %s if it exists, else a free id "
+	    "from %u to %u  (derived from netUser)\n", s->cfg.net_user,
+	    WORKER_NET_ID_BASE, WORKER_NET_ID_BASE + WORKER_NET_ID_COUNT - 1);
 }

@@ -3,7 +3,11 @@
 root: supervisor and two workers, the net-worker's sandbox, restarts after
 a crash or a protocol violation, SIGTERM, the restart limit."""
 
+import ctypes
+import grp
 import os
+import pwd
+import re
 import signal
 import stat
 import sys
@@ -25,6 +29,22 @@ def seccomp_built():
         return "sandbox-seccomp.c" in (h.BUILD_DIR / "compile_commands.json").read_text()
     except OSError:
         return False
+
+
+# The first id the supervisor tries without a nixfleet-agent user
+# (WORKER_NET_ID_BASE), and the net-worker's RLIMIT_DATA with the default
+# 1 MiB message limit (net.h: 64 MiB + 4 x 4 MiB CA + 2 x 4 MiB queue +
+# 32 x the message limit).
+NET_ID_BASE = 2000000000
+DATA_LIMIT = (64 + 16 + 8 + 32) * 1024 * 1024
+
+
+def landlock_abi():
+    """The kernel's Landlock ABI version, 0 without Landlock."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    abi = libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0), ctypes.c_uint(1))
+    return abi if abi > 0 else 0
 
 
 # Log lines that say the supervisor dropped a peer for a protocol
@@ -71,21 +91,57 @@ class ProcessTest(h.AgentTestCase):
         pid = self.w["net"]
         self.wait_message(self.dash, "register", 10)  # fully set up by now
         st = h.proc_status(pid)
-        user = h.net_user()
         uids = [int(x) for x in st["Uid"].split()]
         gids = [int(x) for x in st["Gid"].split()]
-        self.assertEqual(uids, [user.pw_uid] * 4, st["Uid"])
-        self.assertEqual(gids, [user.pw_gid] * 4, st["Gid"])
+        uid = uids[0]
+        try:
+            user = pwd.getpwnam("nixfleet-agent")
+            self.assertEqual(uids, [user.pw_uid] * 4, st["Uid"])
+            self.assertEqual(gids, [user.pw_gid] * 4, st["Gid"])
+        except KeyError:
+            # No dedicated user: a free id of the documented range, never
+            # nobody's, which no user or group has.
+            self.assertEqual(uids, [uid] * 4, st["Uid"])
+            self.assertEqual(gids, [uid] * 4, st["Gid"])
+            self.assertGreaterEqual(uid, NET_ID_BASE)
+            self.assertLess(uid, NET_ID_BASE + 1000)
+            self.assertRaises(KeyError, pwd.getpwuid, uid)
+            self.assertRaises(KeyError, grp.getgrgid, uid)
+        self.assertNotEqual(uid, 65534, "the shared nobody")
         self.assertNotIn(0, uids + gids)
         self.assertNotIn("0", st["Groups"].split(), "supplementary group 0")
+        # No other process has the uid: nothing it could signal or trace.
+        for other in h.all_pids():
+            if other == pid:
+                continue
+            try:
+                ost = h.proc_status(other)
+            except (OSError, KeyError):
+                continue
+            ids = [int(x) for x in ost["Uid"].split() + ost["Gid"].split()]
+            self.assertNotIn(uid, ids, "pid %d shares the net-worker's id" % other)
         self.assertEqual(os.readlink("/proc/%d/root" % pid),
                          os.path.realpath(self.env["NIXFLEET_PRIVSEP_DIR"]))
         self.assertEqual(st["NoNewPrivs"], "1")
         self.assertEqual(st["CapEff"], "0000000000000000")
         self.assertEqual(st["CapPrm"], "0000000000000000")
         self.assertEqual(st["CapAmb"], "0000000000000000")
+        self.assertEqual(st["CapBnd"], "0000000000000000")
+        limits = Path("/proc/%d/limits" % pid).read_text()
+        self.assertRegex(limits, r"Max open files\s+16\s+16\s")
+        self.assertRegex(limits, r"Max data size\s+%d\s+%d\s" % (DATA_LIMIT, DATA_LIMIT))
+        # The level reached, said once by the worker itself.
+        lines = self.agent.log_matches(r"net: sandbox: (.*)$")
+        self.assertEqual(len(lines), 1, self.agent.log())
+        level = lines[0].group(1)
+        self.assertIn("chroot+uid %d+no capabilities+rlimits" % uid, level)
         if seccomp_built():
             self.assertEqual(st["Seccomp"], "2")
+            self.assertIn("seccomp(allow-list, kill)", level)
+        if landlock_abi() > 0:
+            self.assertIn("landlock abi %d" % landlock_abi(), level)
+        else:
+            self.assertIn("no landlock", level)
         # No file open but /dev/null: only sockets, pipes, anonymous inodes.
         for fd in os.listdir("/proc/%d/fd" % pid):
             try:
@@ -94,6 +150,17 @@ class ProcessTest(h.AgentTestCase):
                 continue
             if target.startswith("/"):
                 self.assertEqual(target, "/dev/null", "net-worker fd %s -> %s" % (fd, target))
+
+    def test_print_config_sandbox(self):
+        r = h.run_agent(["--print-config"], env=self.env)
+        self.assertEqual(r.returncode, 0, r.err)
+        m = re.search(r"^net-worker sandbox = (.*)$", r.out, re.M)
+        self.assertIsNotNone(m, r.out)
+        self.assertIn("chroot+own uid+no capabilities+rlimits", m.group(1))
+        if seccomp_built():
+            self.assertIn("seccomp(allow-list, kill)", m.group(1))
+        if landlock_abi() > 0:
+            self.assertIn("landlock abi %d" % landlock_abi(), m.group(1))
 
     def test_privsep_dir_still_empty(self):
         self.wait_message(self.dash, "register", 10)
@@ -143,6 +210,39 @@ class ProcessTest(h.AgentTestCase):
         self.assertTrue(self.agent.running())
         self.wait(lambda: not h.alive(old), 3, "the old %s-worker to be gone" % role)
         self.wait_log(self.agent, DROP_RE, 3, start=start)
+
+    def test_sigsys_death_named(self):
+        """A net-worker its filter kills is reported with the call's name.
+        The worker's own SIGSYS line is proven by check_sandbox on a real
+        trap; here the supervisor's side: its reaper reads the line from the
+        worker's stderr pipe and names the call, not "killed by signal"."""
+        self.wait_message(self.dash, "register", 10)
+        old = self.w["net"]
+        start = len(self.agent.log())
+        # The worker's stderr is the supervisor's pipe: say what its
+        # handler says, then die by SIGSYS as the second trap does.
+        with open("/proc/%d/fd/2" % old, "wb", buffering=0) as err:
+            err.write(b"<3>net: sandbox: forbidden system call 41 arch 0xc000003e\n")
+        os.kill(old, signal.SIGSYS)
+        m = self.wait_log(self.agent, r"net-worker \(pid %d\) killed by its sandbox: "
+                          r"forbidden system call (\S+) \(41, arch 0xc000003e\)" % old,
+                          5, start=start)
+        # Named from libseccomp's table; a build without it gives the number.
+        self.assertEqual(m.group(1), "socket" if seccomp_built() else "#41")
+        self.new_worker("net", old, 5.0)
+        self.assertTrue(self.agent.running())
+
+    def test_sigsys_unreported(self):
+        """A SIGSYS not from the filter (root's kill -SYS) writes no report
+        line; the death is still the sandbox's, not a crash."""
+        self.wait_message(self.dash, "register", 10)
+        old = self.w["net"]
+        start = len(self.agent.log())
+        os.kill(old, signal.SIGSYS)
+        self.wait_log(self.agent, r"net-worker \(pid %d\) killed by its sandbox "
+                      r"\(SIGSYS, the call not reported\)" % old, 5, start=start)
+        self.assertEqual(self.agent.log_matches(r"forbidden system call", start), [])
+        self.new_worker("net", old, 5.0)
 
     def test_garbage_from_net_worker(self):
         self.garbage("net")
