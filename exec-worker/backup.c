@@ -3,14 +3,17 @@
  * §6.5).  The plan is walk.c's, kept in memory and persisted with
  * walk_store.c.  A local copy runs on the event loop in slices of a few
  * 32 KiB blocks, so shells and commands stay responsive while it runs.
- * Remote runs (rsync over ssh) are not here yet: they are refused.
+ * A remote run is one rsync per source directory, its merged output read
+ * on an io watcher for the progress lines.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +39,22 @@ struct backup {
 	uint64_t		 transferred, files_completed;
 	uint64_t		 t0_ms, last_emit_ms;
 	ev_timer		 step;
+	/* rsync */
+	int			 remote;
+	size_t			 srcidx;	/* source directory running */
+	pid_t			 pid;
+	int			 out;		/* merged stdout and stderr */
+	uint64_t		 done_bytes;	/* earlier runs' total */
+	char			 line[1024];
+	size_t			 linelen;
+	char			 file[IPC_PATH_MAX];
+	int			 reaped, status;
+	ev_io			 out_w;
+	ev_child		 child_w;
 };
+
+extern char	**environ;
+static void	backup_rsync_next(struct backup *);
 
 static const char *
 backup_base(void)
@@ -131,6 +149,12 @@ static void
 backup_forget(struct backup *b)
 {
 	ev_timer_stop(b->r->loop, &b->step);
+	ev_io_stop(b->r->loop, &b->out_w);
+	ev_child_stop(b->r->loop, &b->child_w);
+	if (b->pid > 0 && !b->reaped)
+		(void)kill(-b->pid, SIGKILL);
+	if (b->remote && b->out != -1)
+		close(b->out);
 	if (b->src != -1)
 		close(b->src);
 	if (b->dst != -1)
@@ -167,7 +191,7 @@ backup_plan_req(struct remote *r, uint32_t id, const void *data, size_t len)
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		fatal(NULL);
 	b->r = r;
-	b->src = b->dst = -1;
+	b->src = b->dst = b->out = -1;
 	if (!r->ready) {
 		backup_done(r, id, rq.plan_id, 0, 0, 0, "backups not configured");
 		free(b);
@@ -229,7 +253,7 @@ backup_progress(struct backup *b, const char *file)
 	p.transferred = b->transferred;
 	p.total_bytes = b->plan.total_bytes;
 	p.files_completed = b->files_completed;
-	p.op = IPC_BK_COPY;
+	p.op = b->remote ? IPC_BK_RSYNC : IPC_BK_COPY;
 	strlcpy(p.plan_id, b->plan.req.plan_id, sizeof(p.plan_id));
 	strlcpy(p.file, file, sizeof(p.file));
 	if (ipcev_active(b->r->net))
@@ -253,6 +277,7 @@ backup_finish(struct backup *b, const char *error)
 		close(b->dst);
 	b->src = b->dst = -1;
 	b->running = 0;
+	b->pid = 0;
 }
 
 /* dest = destRoot/rel, parents made 0700; -1 with err. */
@@ -352,6 +377,198 @@ backup_step_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	backup_finish(b, err);
 }
 
+/* ---------------------------------------------------------------- */
+/* Remote runs (§6.5): rsync -a --info=progress2 [-e "ssh -p N"] */
+
+static int
+backup_have_rsync(void)
+{
+	const char	*path = getenv("PATH"), *p, *e;
+	char		 f[PATH_MAX];
+
+	for (p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0'; p = e) {
+		if ((e = strchr(p, ':')) == NULL)
+			e = p + strlen(p);
+		if (snprintf(f, sizeof(f), "%.*s/rsync", (int)(e - p), p) <
+		    (int)sizeof(f) && e > p && access(f, X_OK) == 0)
+			return 1;
+		if (*e == ':')
+			e++;
+	}
+	return 0;
+}
+
+/* One line of rsync's output: a progress2 line, or the current file. */
+static void
+backup_rsync_line(struct backup *b, const char *s)
+{
+	const char	*p = s + strspn(s, " \t");
+	uint64_t	 v = 0;
+	size_t		 n = 0;
+
+	if (*p == '\0')
+		return;
+	for (; (*p >= '0' && *p <= '9') || *p == ','; p++, n++)
+		if (*p != ',')
+			v = v * 10 + (uint64_t)(*p - '0');
+	if (n > 0 && (*p == ' ' || *p == '\t')) {
+		p += strspn(p, " \t");
+		if (*p >= '0' && *p <= '9') {
+			p += strspn(p, "0123456789");
+			if (*p == '%') {
+				b->transferred = b->done_bytes + v;
+				if (admin_now_ms() - b->last_emit_ms >= 1000)
+					backup_progress(b, b->file);
+				return;
+			}
+		}
+	}
+	strlcpy(b->file, s, sizeof(b->file));
+}
+
+static void
+backup_rsync_end(struct backup *b)
+{
+	char	err[64];
+
+	ev_io_stop(b->r->loop, &b->out_w);
+	close(b->out);
+	b->out = -1;
+	b->files_completed++;
+	b->done_bytes = b->transferred;
+	backup_progress(b, b->file);
+	if (!WIFEXITED(b->status) || WEXITSTATUS(b->status) != 0) {
+		snprintf(err, sizeof(err), "rsync failed: exit status %d",
+		    WIFEXITED(b->status) ? WEXITSTATUS(b->status) : -1);
+		backup_finish(b, err);
+		return;
+	}
+	b->srcidx++;
+	backup_rsync_next(b);
+}
+
+static void
+backup_rsync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct backup	*b = w->data;
+	char		 buf[4096];
+	ssize_t		 n, i;
+
+	if ((n = read(b->out, buf, sizeof(buf))) == -1 &&
+	    (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		ev_io_stop(loop, w);
+		if (b->linelen > 0) {
+			b->line[b->linelen] = '\0';
+			backup_rsync_line(b, b->line);
+			b->linelen = 0;
+		}
+		if (b->reaped)
+			backup_rsync_end(b);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\r' || buf[i] == '\n') {
+			b->line[b->linelen] = '\0';
+			backup_rsync_line(b, b->line);
+			b->linelen = 0;
+		} else if (b->linelen < sizeof(b->line) - 1)
+			b->line[b->linelen++] = buf[i];
+	}
+}
+
+static void
+backup_rsync_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct backup	*b = w->data;
+
+	ev_child_stop(loop, w);
+	b->reaped = 1;
+	b->status = w->rstatus;
+	if (!ev_is_active(&b->out_w))
+		backup_rsync_end(b);
+}
+
+static void
+backup_rsync_next(struct backup *b)
+{
+	const struct walk_request *rq = &b->plan.req;
+	char		 port[16], target[1024], dst[PATH_MAX], srcarg[PATH_MAX];
+	char		*argv[16 + 2 * IPC_BACKUP_LIST_MAX], *base, *src;
+	char		 err[WALK_ERROR_MAX];
+	size_t		 i, k = 0, dl;
+	int		 pp[2], null;
+	pid_t		 pid;
+
+	while (b->srcidx < rq->nsources && rq->sources[b->srcidx][strspn(
+	    rq->sources[b->srcidx], " \t")] == '\0')
+		b->srcidx++;
+	if (b->srcidx >= rq->nsources) {
+		backup_finish(b, NULL);
+		return;
+	}
+	src = rq->sources[b->srcidx];
+	if ((base = strrchr(src, '/')) != NULL && base[1] != '\0')
+		base++;
+	else
+		base = src;
+	dl = strlen(rq->dest_root);
+	while (dl > 1 && rq->dest_root[dl - 1] == '/')
+		dl--;
+	if (rq->user != NULL && rq->user[0] != '\0')
+		snprintf(target, sizeof(target), "%s@%s", rq->user, rq->host);
+	else
+		strlcpy(target, rq->host, sizeof(target));
+	snprintf(srcarg, sizeof(srcarg), "%s/", src);
+	snprintf(dst, sizeof(dst), "%s:%.*s/%s/", target, (int)dl,
+	    rq->dest_root, base);
+	argv[k++] = "rsync";
+	argv[k++] = "-a";
+	argv[k++] = "--info=progress2";
+	argv[k++] = "--out-format=%n";
+	for (i = 0; i < rq->nglobs && i < IPC_BACKUP_LIST_MAX; i++) {
+		argv[k++] = "--exclude";
+		argv[k++] = rq->globs[i];
+	}
+	if (rq->port > 0) {
+		snprintf(port, sizeof(port), "ssh -p %d", rq->port);
+		argv[k++] = "-e";
+		argv[k++] = port;
+	}
+	argv[k++] = srcarg;
+	argv[k++] = dst;
+	argv[k] = NULL;
+	if (pipe2(pp, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		snprintf(err, sizeof(err), "rsync: %s", strerror(errno));
+		backup_finish(b, err);
+		return;
+	}
+	if (pid == 0) {
+		(void)setpgid(0, 0);
+		(void)signal(SIGPIPE, SIG_DFL);
+		if ((null = open("/dev/null", O_RDONLY)) == -1 ||
+		    dup2(null, 0) == -1 || dup2(pp[1], 1) == -1 ||
+		    dup2(pp[1], 2) == -1)
+			_exit(127);
+		closefrom(3);
+		execvp("rsync", argv);
+		_exit(127);
+	}
+	close(pp[1]);
+	(void)fcntl(pp[0], F_SETFL, O_NONBLOCK);
+	b->pid = pid;
+	b->out = pp[0];
+	b->reaped = 0;
+	b->linelen = 0;
+	ev_io_init(&b->out_w, backup_rsync_read_cb, b->out, EV_READ);
+	ev_child_init(&b->child_w, backup_rsync_child_cb, pid, 0);
+	b->out_w.data = b->child_w.data = b;
+	ev_io_start(b->r->loop, &b->out_w);
+	ev_child_start(b->r->loop, &b->child_w);
+	log_info("backup %s: rsync %s -> %s", rq->plan_id, srcarg, dst);
+}
+
 int
 backup_start_req(struct remote *r, uint32_t id, const void *data,
     size_t len)
@@ -382,6 +599,7 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 			fatal(NULL);
 		b->r = r;
 		b->plan = loaded;
+		b->src = b->dst = b->out = -1;
 		ev_init(&b->step, NULL);
 		LIST_INSERT_HEAD(&r->backups, b, entry);
 	}
@@ -401,11 +619,22 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 		b->plan.req.host = rq.host;
 		rq.host = NULL;
 	}
-	if (b->plan.req.host != NULL && b->plan.req.host[strspn(
-	    b->plan.req.host, " \t")] != '\0') {
-		backup_done(r, id, rq.plan_id, 0, 0, 0,
-		    "remote backups are not available in this version");
-		goto out;
+	if (flags & IPC_BKF_USER) {
+		free(b->plan.req.user);
+		b->plan.req.user = rq.user;
+		rq.user = NULL;
+	}
+	if (flags & IPC_BKF_PORT)
+		b->plan.req.port = rq.port;
+	b->remote = b->plan.req.host != NULL && b->plan.req.host[strspn(
+	    b->plan.req.host, " \t")] != '\0';
+	if (b->remote) {
+		if (!backup_have_rsync()) {
+			backup_done(r, id, rq.plan_id, 0, 0, 0,
+			    "rsync not found on PATH");
+			goto out;
+		}
+		goto start;
 	}
 	roots = remote_strv(r, IPC_AL_DST_ROOT, &nroots);
 	ok = walk_clean(b->plan.req.dest_root, dest, sizeof(dest)) == 0;
@@ -418,13 +647,21 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 		backup_done(r, id, rq.plan_id, 0, 0, 0, err);
 		goto out;
 	}
+ start:
 	if (r->pending > 0)
 		r->pending--;
 	b->running = 1;
 	b->idx = 0;
+	b->srcidx = 0;
+	b->done_bytes = 0;
+	b->out = -1;
 	b->src = b->dst = -1;
 	b->transferred = b->files_completed = 0;
 	b->t0_ms = b->last_emit_ms = admin_now_ms();
+	if (b->remote) {
+		backup_rsync_next(b);
+		goto out;
+	}
 	ev_init(&b->step, backup_step_cb);
 	b->step.repeat = 1e-6;
 	b->step.data = b;

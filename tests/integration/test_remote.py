@@ -79,6 +79,11 @@ class RemoteTest(h.AgentTestCase):
         self.wait(lambda: "33 101" in self.shell_text("s1"), 10, "the new size")
         for p in self.payloads("shell_output"):
             self.assertLessEqual(len(p["data"].encode()), 4096)
+        # Output larger than a chunk arrives whole, in chunks of <= 4 KiB.
+        self.send("shell_input", {"session": "s1", "data": "seq 100000 103000\n"})
+        self.wait(lambda: "103000\r\n" in self.shell_text("s1"), 15, "seq output")
+        text = self.shell_text("s1")
+        self.assertIn("\r\n".join(str(i) for i in range(100000, 103001)), text)
         self.send("shell_close", {"session": "s1"})
         closed = self.wait_payload("shell_closed", lambda p: p["session"] == "s1")
         self.assertEqual(closed["code"], -1, closed)
@@ -226,6 +231,46 @@ class RemoteTest(h.AgentTestCase):
         err = self.wait_payload("backup_error")
         self.assertEqual(err, {"planId": "p2",
                                "error": 'destRoot "/elsewhere" not allowed'})
+
+    def test_backup_rsync(self):
+        """A remote run through rsync, with a stand-in ssh on PATH that
+        runs the remote half locally (the arguments are rsync's own)."""
+        fake = Path(self.work.mkdir("fakebin"))
+        log = self.work.path("ssh.log")
+        (fake / "ssh").write_text(
+            "#!/bin/sh\n"
+            "echo \"$@\" >> %s\n"
+            "while [ $# -gt 0 ]; do\n"
+            "  case \"$1\" in -p|-l) shift 2;; -*) shift;; *) break;; esac\n"
+            "done\n"
+            "shift\n"
+            "exec sh -c \"$*\"\n" % log)
+        (fake / "ssh").chmod(0o755)
+        src = Path(self.work.mkdir("rsrc"))
+        (src / "d").mkdir()
+        (src / "d" / "f.txt").write_text("remote\n")
+        (src / "x.log").write_text("skip\n")
+        dest = Path(self.work.mkdir("rdest"))
+        self.run_agent(PATH=str(fake) + ":" + h.PATH,
+                       TMPDIR=str(self.work.mkdir("tmp")))
+        job = {"planId": "r1", "host": "localhost", "user": "", "port": 2222,
+               "sourceDirs": [str(src)], "destRoot": str(dest) + "/",
+               "ignoreGlobs": ["*.log"]}
+        self.send("backup_plan", job)
+        self.wait_payload("backup_plan")
+        self.send("backup_start", {"planId": "r1"})
+        done = self.wait_payload("backup_complete", timeout=30)
+        self.assertTrue(done["ok"])
+        self.assertEqual((dest / "rsrc/d/f.txt").read_text(), "remote\n")
+        self.assertFalse((dest / "rsrc/x.log").exists())
+        prog = self.payloads("backup_progress")
+        self.assertTrue(prog and all(p["op"] == "rsync" for p in prog), prog)
+        self.assertEqual(prog[-1]["filesCompleted"], 1)
+        self.assertIn("-p 2222 localhost rsync --server", Path(log).read_text())
+        # A failing run reports rsync's status.
+        self.send("backup_start", {"planId": "r1", "destRoot": "/proc/no/such"})
+        err = self.wait_payload("backup_error", timeout=30)
+        self.assertRegex(err["error"], r"^rsync failed: exit status [1-9]")
 
 
 if __name__ == "__main__":
