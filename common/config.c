@@ -219,6 +219,9 @@ const struct cfg_setting cfg_settings[C_MAX] = {
 	    { "ADMIN_SHELL_IDLE_SEC" }, NULL, T_INT, S_BOTH, F_POSDEF,
 	    O(shell_idle), NULL, 1800, 0, 1, 604800,
 	    "PTY shell idle timeout, seconds" },
+	[C_SHELL_USER] = { "shell.user", "shell.user", { "ADMIN_SHELL_USER" },
+	    NULL, T_STR, S_BOTH, 0, O(shell_user), "",
+	    .help = "account PTY shells run as (\"\": the agent's)" },
 };
 
 /* Accepted without effect (socketio-protocol.md §7.2), children too. */

@@ -98,6 +98,7 @@ struct config {
 	struct config_list shell_args;
 	char		*keys_user;		/* "" = key sync off */
 	int		 shell_idle;		/* seconds */
+	char		*shell_user;		/* "" = the agent's */
 
 	/* transport, both dialects */
 	char		*ca_file;		/* "" = system bundle */

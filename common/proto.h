@@ -594,8 +594,9 @@ struct ipc_admin_config {
 	char		shell[IPC_PATH_MAX];	/* shell.command */
 	char		token[IPC_TOKEN_MAX];	/* admin.commandToken, secret */
 	char		keys_user[IPC_SHORT_MAX];	/* "" = key sync off */
+	char		shell_user[IPC_SHORT_MAX];	/* "" = the worker's */
 };
-_Static_assert(sizeof(struct ipc_admin_config) == 2136, "ipc_admin_config");
+_Static_assert(sizeof(struct ipc_admin_config) == 2200, "ipc_admin_config");
 
 enum ipc_admin_list {
 	IPC_AL_COMMAND = 1,		/* admin.allowedCommands */

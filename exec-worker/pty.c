@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,13 +271,41 @@ pty_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	remote_slot_free(r);
 }
 
-/* The child: session leader on the slave, the reduced environment. */
-static __dead void
-pty_child(struct remote *r, const char *slave, int rep)
+/* The login user of a shell: what the child needs of the passwd entry. */
+struct pty_user {
+	char	 name[IPC_SHORT_MAX];
+	char	 home[IPC_PATH_MAX];
+	uid_t	 uid;
+	gid_t	 gid;
+};
+
+static int
+pty_env_skip(const char *e)
 {
-	char		*argv[PTY_ARGS_MAX + 2], *envp[ADMIN_ENV_MAX + 2];
+	static const char *const over[] = { "TERM=", "HOME=", "USER=" };
+	size_t	 i;
+
+	for (i = 0; i < nitems(over); i++)
+		if (strncmp(e, over[i], strlen(over[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The child: session leader on the slave, §6.1's reduced environment with
+ * TERM=xterm-256color; for a configured user also its groups, ids, home
+ * (as the cwd too), USER, LOGNAME and SHELL, as a login would set them.
+ */
+static __dead void
+pty_child(struct remote *r, const char *slave, int rep,
+    const struct pty_user *u)
+{
+	char		*argv[PTY_ARGS_MAX + 2], *envp[ADMIN_ENV_MAX + 8];
+	char		*red[ADMIN_ENV_MAX + 1], home[IPC_PATH_MAX + 8];
+	char		 user[IPC_SHORT_MAX + 8], logname[IPC_SHORT_MAX + 8];
+	char		 shell[IPC_PATH_MAX + 8];
 	const char *const *args;
-	size_t		 nargs, i, k;
+	size_t		 nargs, i, k = 0;
 	int		 fd, sig, e;
 	sigset_t	 all;
 
@@ -292,19 +322,33 @@ pty_child(struct remote *r, const char *slave, int rep)
 	    FD_CLOEXEC) == -1))
 		goto fail;
 	closefrom(4);
+	if (u != NULL && (initgroups(u->name, u->gid) == -1 ||
+	    setgid(u->gid) == -1 || setuid(u->uid) == -1))
+		goto fail;
 	args = remote_strv(r, IPC_AL_SHELL_ARG, &nargs);
 	argv[0] = r->cfg.shell;
 	for (i = 0; i < nargs && i < PTY_ARGS_MAX; i++)
 		argv[i + 1] = (char *)args[i];
 	argv[i + 1] = NULL;
-	/* §6.1's reduced set, TERM replaced. */
-	k = admin_env_build(environ, envp);
-	for (i = 0; i < k; i++)
-		if (strncmp(envp[i], "TERM=", 5) == 0)
-			break;
-	envp[i] = "TERM=xterm-256color";
-	if (i == k)
-		envp[++k] = NULL;
+	admin_env_build(environ, red);
+	for (i = 0; red[i] != NULL; i++)
+		if (u == NULL ? strncmp(red[i], "TERM=", 5) != 0 :
+		    !pty_env_skip(red[i]))
+			envp[k++] = red[i];
+	envp[k++] = "TERM=xterm-256color";
+	if (u != NULL) {
+		snprintf(home, sizeof(home), "HOME=%s", u->home);
+		snprintf(user, sizeof(user), "USER=%s", u->name);
+		snprintf(logname, sizeof(logname), "LOGNAME=%s", u->name);
+		snprintf(shell, sizeof(shell), "SHELL=%s", r->cfg.shell);
+		envp[k++] = home;
+		envp[k++] = user;
+		envp[k++] = logname;
+		envp[k++] = shell;
+		if (chdir(u->home) == -1)
+			(void)chdir("/");
+	}
+	envp[k] = NULL;
 	execve(argv[0], argv, envp);
  fail:
 	e = errno;
@@ -325,6 +369,8 @@ pty_start(struct remote *r, const struct ipc_shell *sh)
 {
 	struct shell	*s;
 	struct winsize	 ws = { .ws_row = 24, .ws_col = 80 };
+	struct pty_user	 pu, *u = NULL;
+	struct passwd	*pw;
 	char		*slave, err[256];
 	int		 master, rep[2], e = 0, st;
 	ssize_t		 n;
@@ -339,6 +385,19 @@ pty_start(struct remote *r, const struct ipc_shell *sh)
 	if (pty_find(r, sh->session) != NULL) {
 		log_info("shell_start %s: already live, ignored", sh->session);
 		return 0;
+	}
+	if (r->cfg.shell_user[0] != '\0') {
+		if ((pw = getpwnam(r->cfg.shell_user)) == NULL) {
+			snprintf(err, sizeof(err), "exec: \"%s\": unknown user "
+			    "\"%s\"", r->cfg.shell, r->cfg.shell_user);
+			return pty_refuse(r, sh->session, err);
+		}
+		memset(&pu, 0, sizeof(pu));
+		strlcpy(pu.name, pw->pw_name, sizeof(pu.name));
+		strlcpy(pu.home, pw->pw_dir, sizeof(pu.home));
+		pu.uid = pw->pw_uid;
+		pu.gid = pw->pw_gid;
+		u = &pu;
 	}
 	if (remote_slot_take(r) == -1)
 		return pty_refuse(r, sh->session,
@@ -362,7 +421,7 @@ pty_start(struct remote *r, const struct ipc_shell *sh)
 		return pty_refuse(r, sh->session, err);
 	}
 	if (pid == 0)
-		pty_child(r, slave, rep[1]);
+		pty_child(r, slave, rep[1], u);
 	close(rep[1]);
 	while ((n = read(rep[0], &e, sizeof(e))) == -1 && errno == EINTR)
 		;

@@ -100,7 +100,9 @@ remote_dispatch_sup(struct remote *r, struct permit *pm, struct ipcmsg *m)
 		    !ipc_str_valid(r->cfg.shell, sizeof(r->cfg.shell)) ||
 		    !ipc_str_valid(r->cfg.token, sizeof(r->cfg.token)) ||
 		    !ipc_str_valid(r->cfg.keys_user,
-		    sizeof(r->cfg.keys_user)))
+		    sizeof(r->cfg.keys_user)) ||
+		    !ipc_str_valid(r->cfg.shell_user,
+		    sizeof(r->cfg.shell_user)))
 			fatalx("%s: bad admin configuration", __func__);
 		if (r->cfg.max_concurrent == 0 || r->cfg.max_concurrent > 64)
 			r->cfg.max_concurrent = 1;

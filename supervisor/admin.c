@@ -63,6 +63,8 @@ sup_send_admin(struct ipcev *iev, const struct config *cfg)
 		strlcpy(ac.token, cfg->command_token, sizeof(ac.token));
 	if (cfg->keys_user != NULL)
 		strlcpy(ac.keys_user, cfg->keys_user, sizeof(ac.keys_user));
+	if (cfg->shell_user != NULL)
+		strlcpy(ac.shell_user, cfg->shell_user, sizeof(ac.shell_user));
 	rc = ipcev_compose(iev, IPC_SE_ADMIN_CONFIG, 0, -1, &ac, sizeof(ac));
 	explicit_bzero(&ac, sizeof(ac));
 	if (rc == -1 ||

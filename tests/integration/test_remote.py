@@ -106,6 +106,22 @@ class RemoteTest(h.AgentTestCase):
         self.assertEqual((closed["code"], closed["reason"]), (3, "exit status 3"))
         self.assertNotIn("signal", closed)
 
+    def test_shell_as_user(self):
+        user = "nfsh%d" % (os.getpid() % 100000)
+        home = "/tmp/%s-home" % user
+        subprocess.run(["useradd", "-m", "-d", home, "-s", "/bin/sh", user],
+                       check=True)
+        self.addCleanup(subprocess.run, ["userdel", "-r", user],
+                        capture_output=True)
+        self.run_agent(ENABLE_SHELL="1", ADMIN_SHELL_USER=user)
+        self.send("shell_start", {"session": "u"})
+        self.send("shell_input", {"session": "u",
+                                  "data": "echo \"=$(id -un)=$(pwd)=$HOME=$LOGNAME=\"\n"})
+        want = "=%s=%s=%s=%s=" % (user, home, home, user)
+        self.wait(lambda: want in self.shell_text("u"), 10, "the login user")
+        self.send("shell_close", {"session": "u"})
+        self.wait_payload("shell_closed", lambda p: p["session"] == "u")
+
     def test_shell_disabled(self):
         self.run_agent()
         self.send("shell_start", {"session": "s2"})
