@@ -77,6 +77,7 @@ enum ipc_type {
 	IPC_NE_KEYS_INSTALL = IPC_NE | 0x35,
 	IPC_NE_BACKUP_PLAN = IPC_NE | 0x36,
 	IPC_NE_BACKUP_START = IPC_NE | 0x37,
+	IPC_NE_SESSION_END = IPC_NE | 0x38,
 
 	IPC_EN_FACTS = IPC_EN | 0x01,
 	IPC_EN_ADMIN_RESULT = IPC_EN | 0x30,	/* remote administration */
@@ -689,6 +690,13 @@ struct ipc_shell {
 };
 _Static_assert(sizeof(struct ipc_shell) == 144, "ipc_shell");
 
+/*
+ * IPC_NE_SESSION_END, empty, id 0: the dashboard session ended (§4.3):
+ * every shell gets SIGHUP, SIGKILL 2 s later, and its slot back; its
+ * shell_closed is dropped with no session to carry it.  Commands and
+ * backups go on.
+ */
+
 struct ipc_shell_closed {
 	char		session[IPC_SESSION_MAX];
 	int32_t		code;
@@ -756,7 +764,11 @@ struct ipc_backup_plan {
 };
 _Static_assert(sizeof(struct ipc_backup_plan) == 24, "ipc_backup_plan");
 
-/* IPC_EN_BACKUP_PROGRESS, header id 0: a running backup. */
+/*
+ * IPC_EN_BACKUP_PROGRESS: a running backup.  The first one of a run
+ * carries the BACKUP_START's header id (the start is accepted), the rest
+ * id 0.
+ */
 enum ipc_backup_op {
 	IPC_BK_COPY = 1,
 	IPC_BK_RSYNC = 2,

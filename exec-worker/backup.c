@@ -244,7 +244,7 @@ backup_plan_req(struct remote *r, uint32_t id, const void *data, size_t len)
 }
 
 static void
-backup_progress(struct backup *b, const char *file)
+backup_progress_id(struct backup *b, uint32_t id, const char *file)
 {
 	struct ipc_backup_progress	 p;
 
@@ -257,8 +257,14 @@ backup_progress(struct backup *b, const char *file)
 	strlcpy(p.plan_id, b->plan.req.plan_id, sizeof(p.plan_id));
 	strlcpy(p.file, file, sizeof(p.file));
 	if (ipcev_active(b->r->net))
-		ipcev_compose(b->r->net, IPC_EN_BACKUP_PROGRESS, 0, -1, &p,
+		ipcev_compose(b->r->net, IPC_EN_BACKUP_PROGRESS, id, -1, &p,
 		    sizeof(p));
+}
+
+static void
+backup_progress(struct backup *b, const char *file)
+{
+	backup_progress_id(b, 0, file);
 }
 
 static void
@@ -657,7 +663,9 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 	b->out = -1;
 	b->src = b->dst = -1;
 	b->transferred = b->files_completed = 0;
-	b->t0_ms = b->last_emit_ms = admin_now_ms();
+	b->t0_ms = admin_now_ms();
+	/* Accepted: the first progress answers the request. */
+	backup_progress_id(b, id, "");
 	if (b->remote) {
 		backup_rsync_next(b);
 		goto out;

@@ -169,6 +169,7 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_NE_SHELL_INPUT: case IPC_NE_SHELL_RESIZE:
 	case IPC_NE_SHELL_CLOSE: case IPC_NE_KEYS_INSTALL:
 	case IPC_NE_BACKUP_PLAN: case IPC_NE_BACKUP_START:
+	case IPC_NE_SESSION_END:
 		if (remote_dispatch_net(&e->remote, m) == -1)
 			goto bad;
 		break;

@@ -42,6 +42,7 @@ struct shell {
 	char			*q;		/* input not yet written */
 	size_t			 qlen;
 	int			 closing;
+	int			 orphan;	/* its session ended: say nothing */
 	ev_io			 rd, wr;
 	ev_child		 child;
 	ev_timer		 kill_t, idle_t;
@@ -99,7 +100,7 @@ pty_send_output(struct shell *s, const unsigned char *b, size_t n)
 	struct ipc_shell	 h;
 	struct iovec		 iov[2];
 
-	if (n == 0 || !ipcev_active(s->r->net))
+	if (n == 0 || s->orphan || !ipcev_active(s->r->net))
 		return;
 	memset(&h, 0, sizeof(h));
 	strlcpy(h.session, s->session, sizeof(h.session));
@@ -116,8 +117,9 @@ pty_find(struct remote *r, const char *session)
 {
 	struct shell	*s;
 
+	/* An orphan is not found: a new session may reuse its id. */
 	LIST_FOREACH(s, &r->shells, entry)
-		if (strcmp(s->session, session) == 0)
+		if (!s->orphan && strcmp(s->session, session) == 0)
 			return s;
 	return NULL;
 }
@@ -173,6 +175,19 @@ pty_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct shell	*s = w->data;
 
 	if (pty_read_once(s) == 0)
+		pty_close_master(s);
+}
+
+/* Output of a shell whose session ended goes nowhere. */
+static void
+pty_discard_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct shell	*s = w->data;
+	char		 buf[IPC_SHELL_CHUNK];
+	ssize_t		 n;
+
+	if ((n = read(s->master, buf, sizeof(buf))) == 0 ||
+	    (n == -1 && errno != EAGAIN && errno != EINTR))
 		pty_close_master(s);
 }
 
@@ -265,7 +280,8 @@ pty_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		name = admin_signame(WTERMSIG(st));
 	}
 	log_info("shell %s ended: %s", s->session, reason);
-	pty_send_closed(r, s->session, code, reason, name);
+	if (!s->orphan)
+		pty_send_closed(r, s->session, code, reason, name);
 	LIST_REMOVE(s, entry);
 	free(s);
 	remote_slot_free(r);
@@ -525,6 +541,26 @@ pty_close(struct remote *r, const struct ipc_shell *sh)
 	if ((s = pty_find(r, sh->session)) != NULL)
 		pty_hangup(s);
 	return 0;
+}
+
+void
+pty_hangup_all(struct remote *r)
+{
+	struct shell	*s;
+
+	LIST_FOREACH(s, &r->shells, entry) {
+		if (s->orphan)
+			continue;
+		s->orphan = 1;
+		log_info("shell %s: the session ended, hanging up", s->session);
+		if (s->master != -1) {
+			ev_io_stop(r->loop, &s->rd);
+			ev_io_set(&s->rd, s->master, EV_READ);
+			ev_set_cb(&s->rd, pty_discard_cb);
+			ev_io_start(r->loop, &s->rd);
+		}
+		pty_hangup(s);
+	}
 }
 
 void

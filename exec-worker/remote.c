@@ -161,7 +161,7 @@ remote_net_hello(struct remote *r, struct permit *pm)
 	static const uint32_t	 types[] = { IPC_NE_ADMIN_RUN,
 	    IPC_NE_SHELL_START, IPC_NE_SHELL_INPUT, IPC_NE_SHELL_RESIZE,
 	    IPC_NE_SHELL_CLOSE, IPC_NE_KEYS_INSTALL, IPC_NE_BACKUP_PLAN,
-	    IPC_NE_BACKUP_START };
+	    IPC_NE_BACKUP_START, IPC_NE_SESSION_END };
 	size_t			 i;
 
 	for (i = 0; i < nitems(types); i++)
@@ -579,6 +579,11 @@ remote_dispatch_net(struct remote *r, struct ipcmsg *m)
 	case IPC_NE_SHELL_RESIZE:
 	case IPC_NE_SHELL_CLOSE:
 		return remote_shell(r, m, type);
+	case IPC_NE_SESSION_END:
+		if (len != 0 || id != 0)
+			return -1;
+		pty_hangup_all(r);
+		return 0;
 	}
 	/* Requests with an answer: an id, and a bound on how many wait. */
 	if (id == 0 || r->pending >= IPC_ADMIN_PENDING_MAX)

@@ -69,6 +69,8 @@ int	pty_input(struct remote *, const struct ipc_shell *, const void *,
 int	pty_resize(struct remote *, const struct ipc_shell *);
 int	pty_close(struct remote *, const struct ipc_shell *);
 void	pty_stop_all(struct remote *);
+/* §4.3: the session ended; every shell is hung up, its end not sent. */
+void	pty_hangup_all(struct remote *);
 /* 1 when both are in 1..IPC_SHELL_DIM_MAX. */
 int	pty_size_valid(uint32_t cols, uint32_t rows);
 /*

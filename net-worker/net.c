@@ -288,6 +288,8 @@ net_conn_closed(struct conn *c, int end, const char *why, void *arg)
 	n->hb_pending = 0;
 	n->register_sent = 0;
 	net_set_state(n, NET_IDLE, why);
+	if (was_open)
+		netrem_session_end(&n->remote);	/* §4.3: shells end */
 	if (n->stopping) {
 		log_info("connection closed: %s", why);
 		net_exit(n, 0);

@@ -49,6 +49,8 @@ int	netrem_nixfleet(struct netrem *, const char *, size_t);
 /* An IPC_EN_ remote administration answer; -1: a violation. */
 int	netrem_dispatch_exec(struct netrem *, struct ipcmsg *);
 void	netrem_clear(struct netrem *);
+/* The dashboard session ended: the exec-worker hangs up every shell. */
+void	netrem_session_end(struct netrem *);
 
 /* Pure helpers, for the tests. */
 /* §6.3 step 1: trimmed user into out; 0, or -1 when not ^[A-Za-z0-9-]{1,39}$ */

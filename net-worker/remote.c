@@ -676,6 +676,7 @@ static int
 netrem_backup_progress(struct netrem *nr, struct ipcmsg *m)
 {
 	struct ipc_backup_progress	 p;
+	json_t				*echo;
 	double				 pct;
 
 	if (ipc_get_data(m, &p, sizeof(p)) == -1 ||
@@ -683,8 +684,17 @@ netrem_backup_progress(struct netrem *nr, struct ipcmsg *m)
 	    !ipc_str_valid(p.file, sizeof(p.file)) ||
 	    (p.op != IPC_BK_COPY && p.op != IPC_BK_RSYNC))
 		return -1;
-	pct = p.total_bytes == 0 ? (p.op == IPC_BK_RSYNC ? 0 : 100) :
-	    (double)p.transferred * 100.0 / (double)p.total_bytes;
+	/* The first progress of a run answers its backup_start. */
+	if (ipc_get_id(m) != 0) {
+		if ((echo = netrem_untrack(nr, ipc_get_id(m),
+		    IPC_EN_BACKUP_DONE)) == NULL)
+			return -1;
+		json_decref(echo);
+	}
+	/* §6.5: transferred / max(1, totalBytes); rsync says 0 for 0. */
+	pct = p.total_bytes == 0 && p.op == IPC_BK_RSYNC ? 0 :
+	    (double)p.transferred * 100.0 / (double)(p.total_bytes > 0 ?
+	    p.total_bytes : 1);
 	if (pct > 100)
 		pct = 100;
 	netrem_emit(nr, "backup_progress", json_pack("{s:o,s:o,s:s,s:o,s:I,"
@@ -724,6 +734,13 @@ netrem_backup_done(struct netrem *nr, struct ipcmsg *m)
 		    "planId", netrem_str(d.plan_id, strlen(d.plan_id)),
 		    "error", netrem_str(d.error, strlen(d.error))));
 	return 0;
+}
+
+void
+netrem_session_end(struct netrem *nr)
+{
+	if (ipcev_active(nr->exec))
+		ipcev_compose(nr->exec, IPC_NE_SESSION_END, 0, -1, NULL, 0);
 }
 
 int

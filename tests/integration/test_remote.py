@@ -122,6 +122,24 @@ class RemoteTest(h.AgentTestCase):
         self.send("shell_close", {"session": "u"})
         self.wait_payload("shell_closed", lambda p: p["session"] == "u")
 
+    def test_shell_ends_with_the_session(self):
+        """§4.3: a lost connection hangs up every shell and frees its
+        slot; no shell_closed is sent for it."""
+        self.run_agent(ENABLE_SHELL="1")
+        self.send("shell_start", {"session": "old"})
+        m = self.wait_log(self.agent, r"shell old started: \S+, pid (\d+)", 10)
+        pid = int(m.group(1))
+        self.dash.control("drop")
+        self.wait(lambda: not h.alive(pid), 10, "the shell to end")
+        self.wait_connects(self.dash, 2, 15)
+        self.wait_message(self.dash, "register", 10, count=2)
+        self.send("shell_start", {"session": "new"})
+        self.send("shell_input", {"session": "new", "data": "echo n''ew\n"})
+        self.wait(lambda: re.search(r"echo n''ew\r\n(\x1b\[\?2004l\r)?new\r\n",
+                                    self.shell_text("new")), 10, "the new shell")
+        self.assertEqual([p for p in self.payloads("shell_closed")
+                          if p["session"] == "old"], [])
+
     def test_shell_disabled(self):
         self.run_agent()
         self.send("shell_start", {"session": "s2"})
