@@ -1,7 +1,7 @@
 /*
  * conn.c: one WebSocket connection, from a socket the supervisor
- * connected for us to its close: CONNECT tunnel, TLS, upgrade, wslay,
- * keepalive and the close handshake.
+ * connected for us to its close: CONNECT tunnel, TLS, upgrade, wslay
+ * behind the frame gate (wsgate.c), keepalive and the close handshake.
  *
  * Every callback runs the state machine between conn_enter() and
  * conn_leave().  An end found on the way (error, deadline, close) is
@@ -28,6 +28,7 @@
 #include "log.h"
 #include "tls.h"
 #include "url.h"
+#include "wsgate.h"
 
 #define CONN_CLOSE_MS_DEFAULT	5000	/* close_ms 0 */
 #define CONN_BODY_WAIT_MS	2000	/* a refusal's body, at most */
@@ -35,6 +36,9 @@
 #define CONN_IO_AGAIN		(-2)
 #define CONN_IO_ERROR		(-1)
 #define CONN_WHY_MAX		(HTTP_WHY_MAX + 64)
+
+#define CONN_MAX_FRAGS		1024	/* frames of one message, then 1008 */
+#define CONN_MSG_MS_DEFAULT	30000	/* a fragmented message completes */
 
 enum conn_state {
 	CONN_IDLE = 0,		/* no socket */
@@ -97,6 +101,16 @@ struct conn {
 	int			 ws_failed;	/* wslay failed the link */
 	int			 drain;		/* close sent; wait for EOF */
 
+	struct wsgate		 gate;		/* every frame passes it */
+	char			 gwhy[80];	/* why we failed the link */
+	int			 ryield;	/* budget spent: continue later */
+	ev_idle			 resume;
+	ev_timer		 msgwait;	/* the open message's deadline */
+	int			 pong_want;	/* a ping waits for its pong */
+	int			 pong_queued;	/* wslay holds our pong */
+	uint8_t			 pong[WSGATE_CTRL_MAX];
+	size_t			 ponglen;
+
 	int			 busy;		/* conn_enter depth */
 	int			 in_closed;	/* inside cb->closed */
 	int			 free_pending;	/* conn_free while busy */
@@ -110,6 +124,8 @@ static void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_dead_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_closewait_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_stall_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_msgwait_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_resume_cb(struct ev_loop *, ev_idle *, int);
 static void	conn_fail(struct conn *, int, const char *, ...)
 		    __printflike(3, 4);
 static void	conn_set_state(struct conn *, int);
@@ -117,6 +133,7 @@ static void	conn_update_watchers(struct conn *);
 static void	conn_leave(struct conn *);
 static void	conn_ws_step(struct conn *);
 static void	conn_destroy(struct conn *);
+static void	conn_gate_reset(struct conn *);
 
 static char *
 conn_strdup(const char *s)
@@ -178,6 +195,10 @@ conn_new(struct ev_loop *loop, const struct conn_params *p,
 	c->p.pins = (const uint8_t (*)[32])c->pins;
 	if (c->p.close_ms == 0)
 		c->p.close_ms = CONN_CLOSE_MS_DEFAULT;
+	if (c->p.msg_ms == 0)
+		c->p.msg_ms = CONN_MSG_MS_DEFAULT;
+	if (c->p.max_frags == 0)
+		c->p.max_frags = CONN_MAX_FRAGS;
 
 	if (p->url == NULL || url_parse(p->url, &c->url, why) == -1) {
 		if (p->url == NULL)
@@ -206,6 +227,10 @@ conn_new(struct ev_loop *loop, const struct conn_params *p,
 	ev_timer_init(&c->stall, conn_stall_cb, 0., (c->p.stall_ms ?
 	    c->p.stall_ms : CONN_STALL_MS) / 1000.0);
 	c->stall.data = c;
+	ev_timer_init(&c->msgwait, conn_msgwait_cb, c->p.msg_ms / 1000.0, 0.);
+	c->msgwait.data = c;
+	ev_idle_init(&c->resume, conn_resume_cb);
+	c->resume.data = c;
 	return c;
  fail:
 	conn_destroy(c);
@@ -239,6 +264,8 @@ conn_teardown(struct conn *c)
 	ev_timer_stop(c->loop, &c->dead);
 	ev_timer_stop(c->loop, &c->closewait);
 	ev_timer_stop(c->loop, &c->stall);
+	ev_timer_stop(c->loop, &c->msgwait);
+	ev_idle_stop(c->loop, &c->resume);
 	if (c->ws != NULL) {
 		wslay_event_context_free(c->ws);
 		c->ws = NULL;
@@ -689,6 +716,7 @@ conn_open(struct conn *c)
 		wslay_event_config_set_max_recv_msg_length(c->ws,
 		    c->p.max_msg);
 	conn_set_out(c, NULL, 0);
+	conn_gate_reset(c);
 	conn_set_state(c, CONN_OPEN);
 	log_debug("%s: %s: upgraded: %d %s", __func__, c->url.host,
 	    c->resp.status, c->resp.reason);
@@ -755,6 +783,91 @@ conn_traffic(struct conn *c)
 		ev_timer_again(c->loop, &c->dead);
 }
 
+/* Raw bytes for the gate: the 101's leftovers first, then the socket. */
+static ssize_t
+conn_gate_fill(void *arg, uint8_t *buf, size_t size)
+{
+	struct conn	*c = arg;
+	ssize_t		 n;
+
+	if (c->pendoff < c->pendlen) {
+		n = c->pendlen - c->pendoff;
+		if ((size_t)n > size)
+			n = size;
+		memcpy(buf, c->pend + c->pendoff, n);
+		c->pendoff += n;
+	} else if ((n = conn_read(c, buf, size)) <= 0)
+		return n;
+	conn_traffic(c);
+	return n;
+}
+
+/*
+ * Fail the link from here: our close frame with the code, no more
+ * reading.  conn_ws_step sees the shut read side and closes.
+ */
+static void
+conn_gate_fail(void *arg, uint16_t code, const char *why)
+{
+	struct conn	*c = arg;
+
+	if (c->gwhy[0] != '\0')
+		return;
+	snprintf(c->gwhy, sizeof(c->gwhy), "%s", why);
+	log_debug("%s: %s: %s: close %u", __func__, c->url.host, why, code);
+	(void)wslay_event_queue_close(c->ws, code, (const uint8_t *)why,
+	    strlen(why) < 123 ? strlen(why) : 123);
+	wslay_event_shutdown_read(c->ws);
+}
+
+/* Queue the pong of the latest ping, unless wslay still holds one. */
+static void
+conn_pong(struct conn *c)
+{
+	struct wslay_event_msg	 msg = { WSLAY_PONG, c->pong, c->ponglen };
+
+	if (c->ws == NULL)
+		return;
+	if (c->pong_queued && wslay_event_get_queued_msg_count(c->ws) == 0)
+		c->pong_queued = 0;	/* everything went out */
+	if (!c->pong_want || c->pong_queued || c->state != CONN_OPEN ||
+	    wslay_event_get_close_sent(c->ws))
+		return;
+	if (wslay_event_queue_msg(c->ws, &msg) == 0)
+		c->pong_queued = 1;
+	c->pong_want = 0;
+}
+
+/* A whole ping: only the latest one gets its pong. */
+static void
+conn_gate_ping(void *arg, const uint8_t *p, size_t len)
+{
+	struct conn	*c = arg;
+
+	memcpy(c->pong, p, len);
+	c->ponglen = len;
+	c->pong_want = 1;
+	conn_pong(c);
+}
+
+/* A fragmented message opened or completed: its deadline. */
+static void
+conn_gate_msg(void *arg, int open)
+{
+	struct conn	*c = arg;
+
+	ev_timer_stop(c->loop, &c->msgwait);
+	if (open) {
+		ev_timer_set(&c->msgwait, c->p.msg_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &c->msgwait);
+	}
+}
+
+static const struct wsgate_cb	 conn_gate_cb = {
+	conn_gate_fill, conn_gate_ping, conn_gate_msg, conn_gate_fail,
+};
+
+/* wslay's reads, through the gate. */
 static ssize_t
 conn_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     int flags, void *arg)
@@ -766,20 +879,13 @@ conn_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
-	if (c->pendoff < c->pendlen) {
-		n = c->pendlen - c->pendoff < len ? c->pendlen - c->pendoff :
-		    len;
-		memcpy(buf, c->pend + c->pendoff, n);
-		c->pendoff += n;
-		conn_traffic(c);
+	if (c->gwhy[0] != '\0')
+		n = WSGATE_FAILED;
+	else if ((n = wsgate_read(&c->gate, buf, len)) > 0)
 		return n;
-	}
-	n = conn_read(c, buf, len);
-	if (n > 0) {
-		conn_traffic(c);
-		return n;
-	}
-	if (n == CONN_IO_AGAIN) {
+	if (n == WSGATE_YIELD)
+		c->ryield = 1;
+	if (n == WSGATE_YIELD || n == WSGATE_FAILED || n == CONN_IO_AGAIN) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
@@ -787,6 +893,15 @@ conn_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 		c->eof = 1;
 	wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 	return -1;
+}
+
+static void
+conn_gate_reset(struct conn *c)
+{
+	wsgate_init(&c->gate, c->p.max_frags, &conn_gate_cb, c);
+	c->gwhy[0] = '\0';
+	c->pong_want = c->pong_queued = 0;
+	c->ponglen = 0;
 }
 
 static ssize_t
@@ -862,7 +977,10 @@ conn_close_why(struct conn *c, char *buf, size_t size, int *end)
 		*end = CONN_END_ERROR;
 		code = c->ws != NULL && wslay_event_get_close_sent(c->ws) ?
 		    wslay_event_get_status_code_sent(c->ws) : 0;
-		if (code == WSLAY_CODE_MESSAGE_TOO_BIG)
+		if (c->gwhy[0] != '\0' && code != 0)
+			snprintf(buf, size, "protocol error: %s (close %u)",
+			    c->gwhy, code);
+		else if (code == WSLAY_CODE_MESSAGE_TOO_BIG)
 			snprintf(buf, size, "message too big (close %u)", code);
 		else if (code == WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA)
 			snprintf(buf, size, "invalid UTF-8 in a text message "
@@ -920,35 +1038,35 @@ conn_drain_step(struct conn *c)
 static void
 conn_ws_step(struct conn *c)
 {
-	int	 rv, rounds;
+	int	 rv;
 
 	if (c->drain) {
 		conn_drain_step(c);
 		return;
 	}
 	/*
-	 * mbedTLS may hold a decrypted record after the socket drains,
-	 * and epoll cannot see it.
+	 * One budget per step (wsgate.h): when it is spent, the
+	 * rest waits for the next loop iteration, socket readable or not,
+	 * since mbedTLS may hold decrypted records epoll cannot see.
 	 */
-	for (rounds = 0; rounds < 64 && c->end == 0 &&
-	    wslay_event_want_read(c->ws); rounds++) {
-		if ((rv = wslay_event_recv(c->ws)) != 0) {
-			if (c->end != 0)
-				return;
-			if (c->eof && (c->state == CONN_CLOSING ||
-			    c->peer_closed))
-				conn_end_closed(c);
-			else if (c->eof)
-				conn_fail(c, CONN_END_CLOSED, "connection "
-				    "closed by peer (no close frame)");
-			else
-				conn_fail(c, CONN_END_ERROR, "%s",
-				    c->ioerr[0] ? c->ioerr : "receive failed");
+	wsgate_step(&c->gate, ev_now(c->loop));
+	c->ryield = 0;
+	if (wslay_event_want_read(c->ws) && (rv = wslay_event_recv(c->ws)) !=
+	    0) {
+		if (c->end != 0)
 			return;
-		}
-		if (c->tls == NULL || tls_pending(c->tls) == 0)
-			break;
+		if (c->eof && (c->state == CONN_CLOSING || c->peer_closed))
+			conn_end_closed(c);
+		else if (c->eof)
+			conn_fail(c, CONN_END_CLOSED, "connection closed by "
+			    "peer (no close frame)");
+		else
+			conn_fail(c, CONN_END_ERROR, "%s", c->ioerr[0] ?
+			    c->ioerr : "receive failed");
+		return;
 	}
+	if (c->ryield && c->end == 0 && wslay_event_get_read_enabled(c->ws))
+		ev_idle_start(c->loop, &c->resume);
 	if (c->end != 0)
 		return;
 	/* Read shut without a close from the peer: wslay failed it. */
@@ -967,6 +1085,8 @@ conn_ws_step(struct conn *c)
 			    c->ioerr[0] ? c->ioerr : "send failed");
 		return;
 	}
+	if (c->pong_want || c->pong_queued)
+		conn_pong(c);	/* the last one went out: the next may */
 	if (!wslay_event_get_close_sent(c->ws))
 		return;
 	if (c->ws_failed)
@@ -1032,6 +1152,37 @@ conn_dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	else
 		conn_fail(c, CONN_END_DEAD, "no traffic for %u ms",
 		    c->p.dead_ms);
+	conn_leave(c);
+}
+
+/* A fragmented message that never ends holds memory: close 1008. */
+static void
+conn_msgwait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+	char		 why[64];
+
+	conn_enter(c);
+	if (c->end == 0 && c->state == CONN_OPEN && !c->ws_failed) {
+		snprintf(why, sizeof(why), "message not complete after %u ms",
+		    c->p.msg_ms);
+		conn_gate_fail(c, WSLAY_CODE_POLICY_VIOLATION, why);
+		conn_ws_step(c);
+	}
+	conn_leave(c);
+}
+
+/* The receive budget ran out: go on, after the loop's other work. */
+static void
+conn_resume_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct conn	*c = w->data;
+
+	ev_idle_stop(loop, w);
+	conn_enter(c);
+	if (c->end == 0 && (c->state == CONN_OPEN || c->state ==
+	    CONN_CLOSING))
+		conn_ws_step(c);
 	conn_leave(c);
 }
 

@@ -33,6 +33,8 @@ struct conn_params {
 	uint32_t	 stall_ms;	/* output without progress; 0: 10 s */
 	uint32_t	 max_msg;	/* larger incoming: close 1009 */
 	size_t		 highwater;	/* outgoing queue, bytes; 0: no limit */
+	uint32_t	 msg_ms;	/* a fragmented message's deadline; 0: 30 s */
+	uint32_t	 max_frags;	/* frames per message; 0: 1024 */
 };
 
 /* Why a connection ended, for the reconnect policy and the logs. */

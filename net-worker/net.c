@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@
 
 #define NET_FACTS_WAIT_S	0.25	/* a heartbeat waits this long */
 #define NET_STOP_MAX_S		5.0
+#define NET_REGISTER_S		30.0	/* register sent, no registered */
+#define NET_BAD_LOGGED		5	/* bad messages logged a minute */
+#define NET_BAD_WINDOW_S	60.0
 
 enum net_state {
 	NET_IDLE,		/* retry timer armed, or not started */
@@ -65,6 +69,10 @@ struct net {
 	ev_timer		 heartbeat;
 	ev_timer		 facts_wait;
 	ev_timer		 stop_timer;
+	ev_timer		 register_wait;	/* the `registered` deadline */
+	ev_timer		 bad_window;	/* bad input: summary due */
+	unsigned int		 bad_logged;	/* in this window */
+	unsigned long		 bad_quiet;	/* not logged in it */
 	ev_signal		 sigterm;
 	char			 headers[IPC_TOKEN_MAX + 64];
 	struct netrem		 remote;	/* remote administration */
@@ -119,14 +127,63 @@ net_exit(struct net *n, int status)
 	exit(status);
 }
 
+/*
+ * A dashboard that sends bad messages by the thousand must not flood the
+ * log or hold up the loop: the first few of each minute are logged, the
+ * rest only counted, and the count logged when the minute ends.
+ */
+static void __printflike(2, 3)
+net_bad_input(struct net *n, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 buf[512];
+
+	if (!ev_is_active(&n->bad_window)) {
+		ev_timer_set(&n->bad_window, NET_BAD_WINDOW_S, 0);
+		ev_timer_start(n->loop, &n->bad_window);
+	}
+	if (n->bad_logged >= NET_BAD_LOGGED) {
+		n->bad_quiet++;
+		return;
+	}
+	n->bad_logged++;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", buf);
+}
+
+static void
+net_bad_window_flush(struct net *n)
+{
+	if (n->bad_quiet > 0)
+		log_warnx("%lu more bad messages from the dashboard in the "
+		    "last minute, not logged", n->bad_quiet);
+	n->bad_logged = 0;
+	n->bad_quiet = 0;
+	ev_timer_stop(n->loop, &n->bad_window);
+}
+
+static void
+net_bad_window_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	net_bad_window_flush(w->data);
+}
+
 static void
 net_send(struct net *n, char *json, const char *what)
 {
 	if (json == NULL)
 		fatal("encoding %s", what);
-	if (conn_send_text(n->conn, json, strlen(json)) == -1)
-		log_warnx("%s dropped: the outgoing queue is full", what);
-	else
+	if (conn_send_text(n->conn, json, strlen(json)) == -1) {
+		/* A link on its way down takes nothing more: no news. */
+		if (errno == ENOTCONN)
+			log_debug("%s not sent: the connection is closing",
+			    what);
+		else
+			log_warnx("%s dropped: the outgoing queue is full",
+			    what);
+	} else
 		log_debug("sent %s", what);
 	free(json);
 }
@@ -157,6 +214,21 @@ net_send_register(struct net *n)
 		return;
 	n->register_sent = 1;
 	net_send(n, nixfleet_register(&n->facts, &n->cfg), "register");
+	ev_timer_set(&n->register_wait, NET_REGISTER_S, 0);
+	ev_timer_start(n->loop, &n->register_wait);
+}
+
+/* Connected, but the dashboard never accepted us: try again. */
+static void
+net_register_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct net	*n = w->data;
+
+	if (n->state != NET_OPEN || !conn_is_open(n->conn))
+		return;
+	log_warnx("no \"registered\" from the dashboard %.0f s after "
+	    "register; reconnecting", NET_REGISTER_S);
+	conn_close(n->conn, 1000, "no registered reply");
 }
 
 static void
@@ -211,19 +283,21 @@ net_handle_text(struct net *n, const char *data, size_t len)
 	nixfleet_decode(data, len, &in);
 	switch (in.type) {
 	case NF_IN_INVALID:
-		log_warnx("malformed message from the dashboard ignored: %s",
-		    in.error);
+		net_bad_input(n, "malformed message from the dashboard "
+		    "ignored: %s", in.error);
 		break;
 	case NF_IN_UNKNOWN:
 		if (netrem_nixfleet(&n->remote, data, len))
 			break;
-		log_warnx("unknown message type \"%s\" ignored", in.type_name);
+		net_bad_input(n, "unknown message type \"%s\" ignored",
+		    in.type_name);
 		break;
 	case NF_IN_REGISTERED:
 		if (n->state != NET_OPEN) {
-			log_debug("registered again, ignored");
+			net_bad_input(n, "registered again, ignored");
 			break;
 		}
+		ev_timer_stop(n->loop, &n->register_wait);
 		if (strcmp(in.host_id, n->facts.hostname) != 0)
 			log_warnx("registered as \"%s\", not \"%s\"",
 			    in.host_id, n->facts.hostname);
@@ -235,11 +309,12 @@ net_handle_text(struct net *n, const char *data, size_t len)
 		ev_timer_again(n->loop, &n->heartbeat);
 		break;
 	case NF_IN_COMMAND:
-		log_warnx("command \"%s\" received: commands are not "
+		net_bad_input(n, "command \"%s\" received: commands are not "
 		    "available in this version", in.command);
 		break;
 	case NF_IN_KILL_COMMAND:
-		log_warnx("kill_command received: no command is running");
+		net_bad_input(n, "kill_command received: no command is "
+		    "running");
 		break;
 	}
 }
@@ -285,6 +360,7 @@ net_conn_closed(struct conn *c, int end, const char *why, void *arg)
 
 	ev_timer_stop(n->loop, &n->heartbeat);
 	ev_timer_stop(n->loop, &n->facts_wait);
+	ev_timer_stop(n->loop, &n->register_wait);
 	n->hb_pending = 0;
 	n->register_sent = 0;
 	net_set_state(n, NET_IDLE, why);
@@ -401,6 +477,8 @@ net_shutdown(struct net *n)
 	n->stopping = 1;
 	ev_timer_stop(n->loop, &n->retry);
 	ev_timer_stop(n->loop, &n->heartbeat);
+	ev_timer_stop(n->loop, &n->register_wait);
+	net_bad_window_flush(n);
 	ev_timer_set(&n->stop_timer, NET_STOP_MAX_S, 0);
 	ev_timer_start(n->loop, &n->stop_timer);
 	if (n->conn != NULL && conn_is_open(n->conn)) {
@@ -678,6 +756,9 @@ net_main(int argc, char **argv)
 	ev_timer_init(&n->stop_timer, net_stop_timer_cb, 0, 0);
 	n->retry.data = n->heartbeat.data = n->facts_wait.data = n;
 	n->stop_timer.data = n;
+	ev_timer_init(&n->register_wait, net_register_wait_cb, 0, 0);
+	ev_timer_init(&n->bad_window, net_bad_window_cb, 0, 0);
+	n->register_wait.data = n->bad_window.data = n;
 
 	ev_run(n->loop, 0);
 	exit(0);

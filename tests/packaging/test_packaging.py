@@ -592,11 +592,12 @@ class SystemdTests(unittest.TestCase):
         for k, v in want.items():
             self.assertEqual(u.get(k), [v], k)
         caps = set(u["CapabilityBoundingSet"][0].split())
-        self.assertEqual(caps, {"CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID", "CAP_KILL",
-                                "CAP_DAC_READ_SEARCH"})
+        self.assertEqual(caps, {"CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP",
+                                "CAP_KILL", "CAP_DAC_READ_SEARCH"})
         self.assertTrue(u["SystemCallFilter"][0].startswith("@system-service"))
         # What the net-worker's sandbox calls must stay allowed.
-        for call in ("chroot", "seccomp"):
+        for call in ("chroot", "seccomp", "landlock_create_ruleset",
+                     "landlock_add_rule", "landlock_restrict_self"):
             self.assertIn(call, u["SystemCallFilter"][0].split())
         p = subprocess.run(["systemd-analyze", "syscall-filter", "@system-service"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=30)

@@ -1743,6 +1743,235 @@ START_TEST(test_conn_tls_skip_verify)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* conn.c against a hostile server: the bounds */
+
+/* Fifty pings in one write, nothing read: pongs for the first and the last. */
+static void
+srv_ping_burst(int fd)
+{
+	uint8_t	 all[50 * 4], b[256];
+	size_t	 n, off = 0;
+	int	 i, op, pongs = 0;
+
+	for (i = 0; i < 50; i++) {
+		off += frame_head(all + off, 1, 9, 2);
+		all[off++] = '0' + i / 10;
+		all[off++] = '0' + i % 10;
+	}
+	srv_upgrade(fd, all, off);
+	for (;;) {
+		if (srv_read_frame(fd, &op, b, sizeof(b), &n) == -1)
+			SRV_FAIL(60);
+		if (op != 10 || n != 2)
+			SRV_FAIL(61);
+		pongs++;
+		if (memcmp(b, "49", 2) == 0)
+			break;
+	}
+	if (pongs > 3)	/* one a ping would be 50 */
+		SRV_FAIL(62);
+	srv_close(fd, 1000, "bye");
+	srv_expect_close(fd, 1000, "bye", 63);
+	srv_wait_eof(fd);
+}
+
+START_TEST(test_conn_pong_latest_ping)
+{
+	struct conn_params	 p;
+
+	memset(&R, 0, sizeof(R));
+	params_default(&p);
+	ck_assert_int_eq(run_conn(&p, srv_ping_burst, 0, NULL), 0);
+	ck_assert_int_eq(R.end, CONN_END_CLOSED);
+}
+END_TEST
+
+/* Writes the frames, expects our close with code, then hangs up. */
+static const uint8_t	*srv_bad_bytes;
+static size_t		 srv_bad_len;
+static uint16_t		 srv_bad_code;
+
+static void
+srv_bad(int fd)
+{
+	srv_upgrade(fd, NULL, 0);
+	srv_write(fd, srv_bad_bytes, srv_bad_len);
+	srv_expect_close(fd, srv_bad_code, NULL, 64);
+	close(fd);
+}
+
+static void
+run_bad(const void *bytes, size_t len, uint16_t code, const char *why)
+{
+	struct conn_params	 p;
+
+	memset(&R, 0, sizeof(R));
+	params_default(&p);
+	srv_bad_bytes = bytes;
+	srv_bad_len = len;
+	srv_bad_code = code;
+	ck_assert_int_eq(run_conn(&p, srv_bad, 0, NULL), 0);
+	ck_assert_int_eq(R.end, CONN_END_ERROR);
+	ck_assert_str_eq(R.why, why);
+}
+
+START_TEST(test_conn_bad_frames)
+{
+	static const struct {
+		const char	*bytes;
+		size_t		 len;
+		const char	*why;
+	} bad[] = {
+#define B(s, why)	{ s, sizeof(s) - 1, "protocol error: " why " (close 1002)" }
+		B("\x81\x7f\x80\0\0\0\0\0\0\0xx", "frame length over 2^63"),
+		B("\x88\x01\x03", "one-byte close payload"),
+		B("\x83\x00", "reserved opcode 0x3"),
+		B("\x8b\x00", "reserved opcode 0xb"),
+		B("\xc1\x01x", "reserved bits set"),
+		B("\x81\x81\0\0\0\0x", "masked frame from the server"),
+		B("\x09\x00", "fragmented control frame"),
+		B("\x89\x7e\x00\x7e", "control frame over 125 bytes"),
+		B("\x80\x01x", "continuation frame outside a message"),
+		B("\x01\x01x\x81\x01y", "new message inside a fragmented one"),
+#undef B
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		run_bad(bad[i].bytes, bad[i].len, 1002, bad[i].why);
+	/* What wslay checks itself keeps its code. */
+	run_bad("\x88\x02\x03\xed", 4, 1002, "protocol error (close 1002)");
+	run_bad("\x81\x02\xc3\x28", 4, 1007,
+	    "invalid UTF-8 in a text message (close 1007)");
+}
+END_TEST
+
+/* 200 pings in a burst: more than 100 a second is a policy violation. */
+START_TEST(test_conn_control_flood)
+{
+	static uint8_t	 pings[200 * 2];
+	size_t		 i;
+
+	for (i = 0; i < 200; i++) {
+		pings[2 * i] = 0x89;
+		pings[2 * i + 1] = 0;
+	}
+	run_bad(pings, sizeof(pings), 1008, "protocol error: more than 100 "
+	    "pings and pongs a second (close 1008)");
+}
+END_TEST
+
+/* 1,100 one-byte fragments, a small message: over the 1,024 fragments. */
+START_TEST(test_conn_fragment_cap)
+{
+	static uint8_t	 f[1100 * 3];
+	size_t		 i;
+
+	for (i = 0; i < 1100; i++) {
+		f[3 * i] = i == 0 ? 0x01 : 0x00;
+		f[3 * i + 1] = 1;
+		f[3 * i + 2] = ' ';
+	}
+	run_bad(f, sizeof(f), 1008, "protocol error: message in more than "
+	    "1024 fragments (close 1008)");
+}
+END_TEST
+
+/* A message's first fragment, then silence. */
+static void
+srv_frag_stall(int fd)
+{
+	srv_upgrade(fd, NULL, 0);
+	srv_frame(fd, 0, 1, "{", 1);
+	srv_expect_close(fd, 1008, "message not complete after 300 ms", 65);
+	srv_close(fd, 1008, "");
+	srv_wait_eof(fd);
+}
+
+START_TEST(test_conn_message_deadline)
+{
+	struct conn_params	 p;
+
+	memset(&R, 0, sizeof(R));
+	params_default(&p);
+	p.msg_ms = 300;
+	ck_assert_int_eq(run_conn(&p, srv_frag_stall, 0, NULL), 0);
+	ck_assert_int_eq(R.end, CONN_END_ERROR);
+	ck_assert_str_eq(R.why, "protocol error: message not complete after "
+	    "300 ms (close 1008)");
+	ck_assert_msg(R.t_closed - R.t_open >= 0.29, "closed after %.3f s",
+	    R.t_closed - R.t_open);
+	ck_assert_msg(R.t_closed - R.t_open < 3., "closed after %.3f s",
+	    R.t_closed - R.t_open);
+}
+END_TEST
+
+/*
+ * 5,000 messages in the socket at once: the loop gets its turn before
+ * the last one is read, and a timer sees part of them.
+ */
+#define BURST_N	5000
+
+static void
+srv_burst(int fd)
+{
+	static uint8_t	 m[BURST_N * 3];
+	size_t		 i;
+
+	for (i = 0; i < BURST_N; i++) {
+		m[3 * i] = 0x81;
+		m[3 * i + 1] = 1;
+		m[3 * i + 2] = 'm';
+	}
+	srv_upgrade(fd, NULL, 0);
+	srv_write(fd, m, sizeof(m));
+	srv_close(fd, 1000, "done");
+	srv_expect_close(fd, 1000, "done", 66);
+	srv_wait_eof(fd);
+}
+
+static int	burst_seen;	/* a timer ran with some messages read */
+
+static void
+burst_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	if (R.nmsgs > 0 && R.nmsgs < BURST_N)
+		burst_seen = 1;
+}
+
+static ev_timer	 burst_timer;
+
+static void
+burst_open(struct run *r)
+{
+	ev_timer_init(&burst_timer, burst_timer_cb, 0., 0.0001);
+	ev_timer_start(r->loop, &burst_timer);
+}
+
+static void
+burst_closed(struct run *r)
+{
+	ev_timer_stop(r->loop, &burst_timer);
+	ev_break(r->loop, EVBREAK_ALL);
+}
+
+START_TEST(test_conn_receive_budget)
+{
+	struct conn_params	 p;
+
+	memset(&R, 0, sizeof(R));
+	burst_seen = 0;
+	R.on_open = burst_open;
+	R.on_closed = burst_closed;
+	params_default(&p);
+	ck_assert_int_eq(run_conn(&p, srv_burst, 0, NULL), 0);
+	ck_assert_int_eq(R.nmsgs, BURST_N);
+	ck_assert_int_eq(R.end, CONN_END_CLOSED);
+	ck_assert_int_eq(burst_seen, 1);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -1798,6 +2027,15 @@ http_suite(void)
 	tcase_add_test(tc, test_conn_upgrade_refused);
 	tcase_add_test(tc, test_conn_proxy_connect);
 	tcase_add_test(tc, test_conn_new_policy);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("conn_bounds");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_conn_pong_latest_ping);
+	tcase_add_test(tc, test_conn_bad_frames);
+	tcase_add_test(tc, test_conn_control_flood);
+	tcase_add_test(tc, test_conn_fragment_cap);
+	tcase_add_test(tc, test_conn_message_deadline);
+	tcase_add_test(tc, test_conn_receive_budget);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("conn_tls");
 	tcase_set_timeout(tc, 30);
