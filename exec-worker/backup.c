@@ -193,7 +193,8 @@ backup_plan_req(struct remote *r, uint32_t id, const void *data, size_t len)
 	b->r = r;
 	b->src = b->dst = b->out = -1;
 	if (!r->ready) {
-		backup_done(r, id, rq.plan_id, 0, 0, 0, "backups not configured");
+		backup_done(r, id, rq.plan_id, 0, 0, 0,
+		    "backups not configured");
 		free(b);
 		walk_request_free(&rq);
 		return 0;
@@ -500,7 +501,8 @@ static void
 backup_rsync_next(struct backup *b)
 {
 	const struct walk_request *rq = &b->plan.req;
-	char		 port[16], target[1024], dst[PATH_MAX], srcarg[PATH_MAX];
+	char		 port[16], target[1024], dst[PATH_MAX];
+	char		 srcarg[PATH_MAX];
 	char		*argv[16 + 2 * IPC_BACKUP_LIST_MAX], *base, *src;
 	char		 err[WALK_ERROR_MAX];
 	size_t		 i, k = 0, dl;
@@ -592,7 +594,8 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 		return -1;
 	r->pending++;
 	if (!r->ready) {
-		backup_done(r, id, rq.plan_id, 0, 0, 0, "backups not configured");
+		backup_done(r, id, rq.plan_id, 0, 0, 0,
+		    "backups not configured");
 		goto out;
 	}
 	if ((b = backup_find(r, rq.plan_id)) == NULL) {
@@ -610,7 +613,8 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 		LIST_INSERT_HEAD(&r->backups, b, entry);
 	}
 	if (b->running) {
-		snprintf(err, sizeof(err), "plan %s already running", rq.plan_id);
+		snprintf(err, sizeof(err), "plan %s already running",
+		    rq.plan_id);
 		backup_done(r, id, rq.plan_id, 0, 0, 0, err);
 		goto out;
 	}

@@ -42,7 +42,7 @@ struct shell {
 	char			*q;		/* input not yet written */
 	size_t			 qlen;
 	int			 closing;
-	int			 orphan;	/* its session ended: say nothing */
+	int			 orphan;	/* its session ended: mute */
 	ev_io			 rd, wr;
 	ev_child		 child;
 	ev_timer		 kill_t, idle_t;

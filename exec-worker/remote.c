@@ -27,7 +27,7 @@ struct arun {
 	TAILQ_ENTRY(arun)	 entry;
 	struct remote		*r;
 	uint32_t		 id;
-	uint64_t		 t0_ms;		/* arrival: the timeout counts */
+	uint64_t		 t0_ms;		/* arrival: timeout from here */
 	int			 timeout_s;
 	struct admin_decision	 d;
 	struct admin_proc	 p;
@@ -386,7 +386,8 @@ remote_admin_run(struct remote *r, uint32_t id, const void *data, size_t len)
 	struct admin_request	 rq;
 	struct arun		*a;
 	const char		*tail = (const char *)data + sizeof(h);
-	char			*token = NULL, *cwd = NULL, prev[ADMIN_PREVIEW_MAX];
+	char			*token = NULL, *cwd = NULL;
+	char			 prev[ADMIN_PREVIEW_MAX];
 	uint64_t		 t0 = admin_now_ms(), left_ms;
 
 	if (len < sizeof(h))
@@ -420,7 +421,7 @@ remote_admin_run(struct remote *r, uint32_t id, const void *data, size_t len)
 	admin_log_preview(rq.command, rq.command_len, prev);
 	r->pending++;
 	if (!r->ready) {
-		/* No policy from the supervisor: the empty allowlist's answer. */
+		/* No policy from the supervisor: an empty allowlist's. */
 		remote_send_result(r, id, 126, 0, "command not allowed", NULL,
 		    "", 0, "command blocked by allowlist",
 		    strlen("command blocked by allowlist"), 0);

@@ -32,13 +32,13 @@ struct remote_list {
 
 struct remote {
 	struct ev_loop		*loop;
-	struct ipcev		*net;		/* exec's channel to the net-worker */
+	struct ipcev		*net;		/* to the net-worker */
 	int			 have_config;	/* IPC_SE_ADMIN_CONFIG seen */
 	int			 ready;		/* IPC_SE_ADMIN_END seen */
 	struct ipc_admin_config	 cfg;
 	struct remote_list	 lists[IPC_AL_MAX + 1];
 	struct admin_policy	 pol;
-	int			 slots;		/* taken: runs and live shells */
+	int			 slots;		/* taken: runs, live shells */
 	TAILQ_HEAD(, arun)	 waiting;	/* FIFO for a slot */
 	TAILQ_HEAD(, arun)	 running;
 	LIST_HEAD(, shell)	 shells;

@@ -53,7 +53,7 @@ void	netrem_clear(struct netrem *);
 void	netrem_session_end(struct netrem *);
 
 /* Pure helpers, for the tests. */
-/* §6.3 step 1: trimmed user into out; 0, or -1 when not ^[A-Za-z0-9-]{1,39}$ */
+/* §6.3 step 1: the trimmed user into out; -1 unless ^[A-Za-z0-9-]{1,39}$ */
 int	netrem_user_check(const char *, size_t, char out[40]);
 
 #endif

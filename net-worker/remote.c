@@ -380,7 +380,8 @@ netrem_backup(struct netrem *nr, const struct sio_in *in)
 	struct iovec		*iov;
 	const struct sio_str	*fixed[4] = { &in->plan_id, &in->host,
 				    &in->user, &in->dest_root };
-	json_t			*lists[2] = { in->source_dirs, in->ignore_globs };
+	json_t			*lists[2] = { in->source_dirs,
+				    in->ignore_globs };
 	json_t			*job, *e;
 	size_t			 n, i, k = 0, j, total = sizeof(h);
 	uint32_t		 id, answer;
@@ -400,7 +401,8 @@ netrem_backup(struct netrem *nr, const struct sio_in *in)
 	}
 #define HAS(k)	(json_object_get(in->payload, (k)) != NULL)
 	h.flags = (HAS("host") ? IPC_BKF_HOST : 0) |
-	    (HAS("user") ? IPC_BKF_USER : 0) | (HAS("port") ? IPC_BKF_PORT : 0) |
+	    (HAS("user") ? IPC_BKF_USER : 0) |
+	    (HAS("port") ? IPC_BKF_PORT : 0) |
 	    (HAS("destRoot") ? IPC_BKF_DEST : 0) |
 	    (HAS("sourceDirs") ? IPC_BKF_SRC : 0) |
 	    (HAS("ignoreGlobs") ? IPC_BKF_GLOB : 0);

@@ -83,7 +83,8 @@ backup_payload(char *buf, uint32_t nsrc, uint32_t nglob, const char *tail,
 
 START_TEST(backup_parse)
 {
-	static const char	 ok[] = "p1\0\0\0/dst\0/src/a\0/src/b\0**/*.log";
+	static const char	 ok[] =
+	    "p1\0\0\0/dst\0/src/a\0/src/b\0**/*.log";
 	struct walk_request	 rq;
 	char			 buf[512];
 	uint32_t		 flags;
@@ -279,8 +280,9 @@ START_TEST(netrem_admin_round_trip)
 	ck_assert_str_eq(h.event, "admin_result");
 	s = json_dumps(h.out, JSON_COMPACT | JSON_SORT_KEYS);
 	ck_assert_str_eq(s, "{\"command\":\"echo a\",\"result\":{\"error\":"
-	    "\"timed out after 5s\",\"stderr\":\"e\",\"stdout\":\"ab\xef\xbf\xbd\","
-	    "\"summary\":{\"code\":124,\"durationMs\":1000},\"truncated\":true},"
+	    "\"timed out after 5s\",\"stderr\":\"e\","
+	    "\"stdout\":\"ab\xef\xbf\xbd\",\"summary\":{\"code\":124,"
+	    "\"durationMs\":1000},\"truncated\":true},"
 	    "\"token\":\"tk\"}");
 	free(s);
 	/* The same id twice is a violation: nothing waits for it. */
