@@ -171,6 +171,27 @@ class RemoteTest(h.AgentTestCase):
         last = self.payloads("admin_result")[-1]
         self.assertEqual(last["command"], "sleep 30")
 
+    def test_admin_run_token_and_rate(self):
+        conf = self.work.write("agent.json", json.dumps(
+            {"admin": {"rateLimitMax": 1, "rateLimitWindowSec": 600}}))
+        self.dash = self.start_dashboard(tls="server")
+        self.agent = self.start_agent(self.agent_env(
+            self.dash.url(), ADMIN_ALLOWED_COMMANDS="echo",
+            REQUIRE_COMMAND_TOKEN="1", COMMAND_TOKEN="s3cret"),
+            args=["--config", str(conf)])
+        self.wait_message(self.dash, "register", 10)
+        r = self.admin("echo hi", token="wrong")
+        self.assertEqual((r["summary"]["code"], r["stderr"], r["error"]),
+                         (401, "unauthorized", "unauthorized"))
+        r = self.admin("echo hi", token="s3cret")
+        self.assertEqual((r["summary"]["code"], r["stdout"]), (0, "hi\n"))
+        # One run per window (a 401 is refused before it counts).
+        since = time.time()
+        self.send("admin_run", {"token": "s3cret", "cmd": {"command": "echo x"}})
+        r = self.wait_payload("admin_result", since=since)["result"]
+        self.assertEqual((r["summary"]["code"], r["stderr"], r["error"]),
+                         (429, "rate limited", "rate limited"))
+
     def test_admin_run_empty_allowlist(self):
         self.run_agent()
         r = self.admin("echo hi")
