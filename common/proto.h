@@ -58,12 +58,14 @@ enum ipc_type {
 	IPC_SN_PING = IPC_SN | 0x06,
 	IPC_SN_SHUTDOWN = IPC_SN | 0x07,
 	IPC_SN_SIGNED = IPC_SN | 0x08,		/* socketio; not yet dispatched */
+	IPC_SN_PEER = IPC_SN | 0x10,		/* a new exec channel + fd */
 
 	IPC_ES_PONG = IPC_ES | 0x01,
 
 	IPC_SE_CONFIG = IPC_SE | 0x01,
 	IPC_SE_PING = IPC_SE | 0x02,
 	IPC_SE_SHUTDOWN = IPC_SE | 0x03,
+	IPC_SE_PEER = IPC_SE | 0x10,		/* a new net channel + fd */
 	IPC_SE_ADMIN_CONFIG = IPC_SE | 0x20,	/* remote administration */
 	IPC_SE_ADMIN_ITEM = IPC_SE | 0x21,
 	IPC_SE_ADMIN_END = IPC_SE | 0x22,
@@ -280,6 +282,23 @@ struct ipc_exec_config {
 	char		source_commit[IPC_SHORT_MAX];
 };
 _Static_assert(sizeof(struct ipc_exec_config) == 3784, "ipc_exec_config");
+
+/*
+ * IPC_SN_PEER / IPC_SE_PEER, sup -> worker, empty, id 0, with a
+ * descriptor (IPC_F_FD): the worker's end of a new net<->exec socketpair,
+ * after the other worker died.  The supervisor makes the pair when it
+ * sees the death and sends this end at once; the other end goes to the
+ * replacement worker, as its fd 4, when the backoff ends.  The receiver
+ * closes its old peer channel, says HELLO on the new one and re-syncs
+ * (the net-worker asks for facts, the exec-worker sends its state).
+ * Permitted any time after HELLO; the only frames besides
+ * IPC_SN_CONNECTED that may carry a descriptor, and they must: a
+ * descriptor on any other frame, or none on these, is fatal.  The
+ * exec-worker that loses its net channel waits IPC_PEER_WAIT_MS for
+ * IPC_SE_PEER; none in time, or losing the new channel before its HELLO,
+ * is an exit (status 1), and the supervisor restarts it alone.
+ */
+#define IPC_PEER_WAIT_MS	10000
 
 /* ---------------------------------------------------------------- */
 /* net <-> exec */

@@ -93,24 +93,96 @@ exec_handle_config(struct exec *e, struct ipcmsg *m)
 		exec_send_facts(e);
 }
 
+/*
+ * The net channel is gone (the net-worker died, or we dropped it): the
+ * supervisor sends a new one (IPC_SE_PEER) as soon as it sees the death,
+ * so wait for it, running what runs.  No new channel in time, or losing
+ * the new one before its HELLO, is an exit: the supervisor restarts us.
+ */
+static void
+exec_peer_lost(struct exec *e)
+{
+	remote_peer_lost(&e->remote);
+	if (e->peer_fresh) {
+		log_warnx("lost the new net-worker channel before its HELLO, "
+		    "exiting");
+		ipcev_flush_sync(&e->sup, 500);
+		exit(1);
+	}
+	log_info("lost the net-worker channel, waiting for a new one");
+	ev_timer_set(&e->peer_wait, IPC_PEER_WAIT_MS / 1000.0, 0);
+	ev_timer_start(e->loop, &e->peer_wait);
+}
+
+static void
+exec_peer_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exec	*e = w->data;
+
+	log_warnx("no new net-worker channel within %d ms, exiting",
+	    IPC_PEER_WAIT_MS);
+	ipcev_flush_sync(&e->sup, 500);
+	exit(1);
+}
+
+void
+exec_replace_peer(struct exec *e, int fd)
+{
+	ev_timer_stop(e->loop, &e->peer_wait);
+	ipcev_close(&e->net);	/* quietly: the old one is dead */
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	permit_init(&e->net_permit, IPC_NE);
+	ipcev_init(&e->net, e->loop, fd, IPC_MAX_NE, "net-worker", e->netfn,
+	    e);
+	ipcev_expect_role(&e->net, IPC_ROLE_NET);
+	ipcev_hello(&e->net, IPC_ROLE_EXEC);
+	e->peer_fresh = 1;
+	log_info("new net-worker channel");
+}
+
+/*
+ * The new net-worker knows nothing of ours: send the state it would have
+ * asked for.  The facts go through the coalescing path, so its own
+ * request after our HELLO costs no second snapshot.
+ */
+static void
+exec_peer_resync(struct exec *e)
+{
+	e->peer_fresh = 0;
+	if (e->configured)
+		exec_request_facts(e);
+}
+
 /* The supervisor is trusted: anything unexpected from it is fatal. */
 void
 exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 {
 	struct exec	*e = iev->data;
 	uint32_t	 type;
+	int		 fd;
 
 	if (m == NULL)
 		fatalx("lost the supervisor");
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&e->sup_permit, IPC_SE_CONFIG, PERMIT_ONCE);
+		permit_set(&e->sup_permit, IPC_SE_PEER, PERMIT_ALLOW);
 		return;
 	}
 	if (!permit_check(&e->sup_permit, type))
 		fatalx("%s: unexpected %s (len %zu)", __func__,
 		    ipc_type_name(type), ipc_get_len(m));
+	/* A descriptor rides on IPC_SE_PEER, always, and on nothing else. */
+	if ((type == IPC_SE_PEER) != ((ipc_get_flags(m) & IPC_F_FD) != 0))
+		fatalx("%s: %s %s a descriptor", __func__,
+		    ipc_type_name(type), type == IPC_SE_PEER ? "without" :
+		    "with");
 	switch (type) {
+	case IPC_SE_PEER:
+		if (ipc_get_len(m) != 0 || (fd = ipc_get_fd(m)) == -1)
+			fatalx("%s: bad %s", __func__, ipc_type_name(type));
+		exec_replace_peer(e, fd);
+		break;
 	case IPC_SE_CONFIG:
 		exec_handle_config(e, m);
 		break;
@@ -142,19 +214,15 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	uint32_t	 type;
 
 	if (m == NULL) {
-		/*
-		 * Without the channel no facts reach the dashboard, and only
-		 * the supervisor can make a new one: exit, and it restarts the
-		 * pair (or is stopping it anyway).
-		 */
-		log_info("lost the net-worker channel, exiting");
-		ipcev_flush_sync(&e->sup, 500);
-		exit(1);
+		exec_peer_lost(e);
+		return;
 	}
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&e->net_permit, IPC_NE_FACTS_REQ, PERMIT_ALLOW);
 		remote_net_hello(&e->remote, &e->net_permit);
+		if (e->peer_fresh)
+			exec_peer_resync(e);
 		return;
 	}
 	if (!permit_check(&e->net_permit, type))
@@ -191,10 +259,13 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
     ipcev_dispatch_fn netfn)
 {
 	e->loop = loop;
+	e->netfn = netfn;
 	permit_init(&e->sup_permit, IPC_SE);
 	permit_init(&e->net_permit, IPC_NE);
 	ipcev_init(&e->sup, e->loop, supfd, IPC_MAX_SE, "supervisor",
 	    exec_dispatch_sup, e);
+	/* Only IPC_SE_PEER carries one (exec_dispatch_sup checks). */
+	ipcbuf_allow_fdrecv(e->sup.buf);
 	ipcev_init(&e->net, e->loop, netfd, IPC_MAX_NE, "net-worker",
 	    netfn, e);
 	ipcev_expect_role(&e->sup, IPC_ROLE_SUP);
@@ -207,6 +278,8 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	    IPC_FACTS_SAMPLE_MS / 1000.0);
 	e->cpu_tick.data = e;
 	remote_init(&e->remote, e->loop, &e->net, &e->sup_permit);
+	ev_timer_init(&e->peer_wait, exec_peer_wait_cb, 0, 0);
+	e->peer_wait.data = e;
 }
 
 static void

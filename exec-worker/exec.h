@@ -25,6 +25,9 @@ struct exec {
 	ev_tstamp	 facts_last;	/* when the last answer went out */
 	ev_timer	 facts_answer;	/* coalesces requests */
 	ev_timer	 cpu_tick;	/* CPU samples between requests */
+	ipcev_dispatch_fn netfn;	/* the net channel's dispatch */
+	int		 peer_fresh;	/* a new net channel, no HELLO yet */
+	ev_timer	 peer_wait;	/* lost the net channel: the deadline */
 	ev_signal	 sigterm;
 	struct remote	 remote;	/* remote administration */
 };
@@ -36,5 +39,7 @@ void		exec_init(struct exec *, struct ev_loop *, int supfd,
 /* The channels' dispatch functions, reachable for the fuzzers. */
 void		exec_dispatch_sup(struct ipcev *, struct ipcmsg *);
 void		exec_dispatch_net(struct ipcev *, struct ipcmsg *);
+/* A new net channel from the supervisor replaces the old one. */
+void		exec_replace_peer(struct exec *, int fd);
 
 #endif

@@ -6,6 +6,9 @@
  * unfinished UTF-8 sequence carried to the next chunk).
  */
 #include <sys/ioctl.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -314,7 +317,7 @@ pty_env_skip(const char *e)
  */
 static __dead void
 pty_child(struct remote *r, const char *slave, int rep,
-    const struct pty_user *u)
+    const struct pty_user *u, pid_t ppid)
 {
 	char		*argv[PTY_ARGS_MAX + 2], *envp[ADMIN_ENV_MAX + 8];
 	char		*red[ADMIN_ENV_MAX + 1], home[IPC_PATH_MAX + 8];
@@ -341,6 +344,11 @@ pty_child(struct remote *r, const char *slave, int rep,
 	if (u != NULL && (initgroups(u->name, u->gid) == -1 ||
 	    setgid(u->gid) == -1 || setuid(u->uid) == -1))
 		goto fail;
+#ifdef __linux__
+	/* A crashed worker runs no atexit: the kernel hangs up for it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGHUP) == -1 || getppid() != ppid)
+		goto fail;
+#endif
 	args = remote_strv(r, IPC_AL_SHELL_ARG, &nargs);
 	argv[0] = r->cfg.shell;
 	for (i = 0; i < nargs && i < PTY_ARGS_MAX; i++)
@@ -437,7 +445,7 @@ pty_start(struct remote *r, const struct ipc_shell *sh)
 		return pty_refuse(r, sh->session, err);
 	}
 	if (pid == 0)
-		pty_child(r, slave, rep[1], u);
+		pty_child(r, slave, rep[1], u, r->pid);
 	close(rep[1]);
 	while ((n = read(rep[0], &e, sizeof(e))) == -1 && errno == EINTR)
 		;

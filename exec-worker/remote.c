@@ -27,6 +27,7 @@ struct arun {
 	TAILQ_ENTRY(arun)	 entry;
 	struct remote		*r;
 	uint32_t		 id;
+	uint32_t		 epoch;		/* of the net-worker that asked */
 	uint64_t		 t0_ms;		/* arrival: timeout from here */
 	int			 timeout_s;
 	struct admin_decision	 d;
@@ -253,9 +254,10 @@ remote_run_maybe_done(struct arun *a)
 		a->p.in_fd = -1;
 	}
 	admin_proc_result(&a->p, a->status, a->timed_out, a->timeout_s, &res);
-	remote_send_result(r, a->id, res.code, res.duration_ms, res.error,
-	    res.signal, res.out, res.out_len, res.err, res.err_len,
-	    res.truncated);
+	if (a->epoch == r->epoch)
+		remote_send_result(r, a->id, res.code, res.duration_ms,
+		    res.error, res.signal, res.out, res.out_len, res.err,
+		    res.err_len, res.truncated);
 	log_info("admin_run %u: code %d in %llu ms", a->id, res.code,
 	    (unsigned long long)res.duration_ms);
 	admin_result_free(&res);
@@ -318,9 +320,10 @@ remote_run_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!a->started) {
 		/* Step 10: still waiting for a slot. */
 		TAILQ_REMOVE(&r->waiting, a, entry);
-		remote_send_result(r, a->id, 1, 0,
-		    "timed out waiting for a free slot", NULL, "", 0, "", 0,
-		    0);
+		if (a->epoch == r->epoch)
+			remote_send_result(r, a->id, 1, 0,
+			    "timed out waiting for a free slot", NULL, "", 0,
+			    "", 0, 0);
 		remote_run_free(a);
 		return;
 	}
@@ -348,7 +351,9 @@ remote_run_start(struct remote *r, struct arun *a)
 	if (admin_spawn(&sp, &a->p, &e) == -1) {
 		snprintf(err, sizeof(err), "exec: \"%s\": %s", sp.argv[0],
 		    strerror(e));
-		remote_send_result(r, a->id, 1, 0, err, NULL, "", 0, "", 0, 0);
+		if (a->epoch == r->epoch)
+			remote_send_result(r, a->id, 1, 0, err, NULL, "", 0,
+			    "", 0, 0);
 		ev_timer_stop(r->loop, &a->deadline);
 		remote_run_free(a);
 		remote_slot_free(r);
@@ -407,6 +412,7 @@ remote_admin_run(struct remote *r, uint32_t id, const void *data, size_t len)
 		fatal(NULL);
 	a->r = r;
 	a->id = id;
+	a->epoch = r->epoch;
 	a->t0_ms = t0;
 	a->timeout_s = h.timeout_s > 0 ? (int)h.timeout_s :
 	    (int)r->cfg.default_timeout_s;
@@ -600,6 +606,14 @@ remote_dispatch_net(struct remote *r, struct ipcmsg *m)
 		return backup_start_req(r, id, data, len);
 	}
 	return -1;
+}
+
+void
+remote_peer_lost(struct remote *r)
+{
+	r->epoch++;
+	r->pending = 0;
+	pty_hangup_all(r);
 }
 
 void

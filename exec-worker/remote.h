@@ -45,6 +45,7 @@ struct remote {
 	LIST_HEAD(, backup)	 backups;
 	size_t			 pending;	/* requests without an answer */
 	pid_t			 pid;		/* the worker's, for atexit */
+	uint32_t		 epoch;		/* net-workers seen, less one */
 };
 
 /* exec.c's hooks. */
@@ -56,6 +57,11 @@ void	remote_dispatch_sup(struct remote *, struct permit *, struct ipcmsg *);
 int	remote_dispatch_net(struct remote *, struct ipcmsg *);
 /* Every shell and command killed: the agent stops. */
 void	remote_stop(struct remote *);
+/*
+ * The net-worker is gone: its session with it (shells hung up, §4.3);
+ * answers it waits for are not sent to the next one.
+ */
+void	remote_peer_lost(struct remote *);
 
 /* remote.c, for pty.c and backup.c */
 int	remote_slot_take(struct remote *);

@@ -84,6 +84,7 @@ static void	net_dispatch_sup(struct ipcev *, struct ipcmsg *);
 static void	net_dispatch_exec(struct ipcev *, struct ipcmsg *);
 static void	net_connect(struct net *);
 static void	net_send_heartbeat(struct net *);
+static void	net_replace_exec(struct net *, int);
 
 static uint32_t
 net_random(void)
@@ -573,12 +574,23 @@ net_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	type = ipc_get_type(m);
 	if (type == IPC_HELLO) {
 		permit_set(&n->sup_permit, IPC_SN_CONFIG, PERMIT_ONCE);
+		permit_set(&n->sup_permit, IPC_SN_PEER, PERMIT_ALLOW);
 		return;
 	}
 	if (!permit_check(&n->sup_permit, type))
 		fatalx("%s: unexpected %s (len %zu)", __func__,
 		    ipc_type_name(type), ipc_get_len(m));
+	/* Descriptors ride on CONNECTED (a success) and PEER, nowhere else. */
+	if ((ipc_get_flags(m) & IPC_F_FD) && type != IPC_SN_CONNECTED &&
+	    type != IPC_SN_PEER)
+		fatalx("%s: %s with a descriptor", __func__,
+		    ipc_type_name(type));
 	switch (type) {
+	case IPC_SN_PEER:
+		if (ipc_get_len(m) != 0 || (fd = ipc_get_fd(m)) == -1)
+			fatalx("%s: bad %s", __func__, ipc_type_name(type));
+		net_replace_exec(n, fd);
+		break;
 	case IPC_SN_CONFIG:
 		net_handle_config(n, m);
 		break;
@@ -644,12 +656,13 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 
 	if (m == NULL) {
 		/*
-		 * The supervisor restarts us both; until it stops us, keep the
-		 * session (heartbeats carry the last facts) so that its SIGTERM
-		 * still ends with a clean close.
+		 * The supervisor restarts the exec-worker alone and hands us a
+		 * channel to the new one (IPC_SN_PEER); the session stays up,
+		 * heartbeats carry the last facts until then.
 		 */
 		if (!n->stopping)
-			log_warnx("lost the exec-worker");
+			log_warnx("lost the exec-worker, waiting for a new "
+			    "one");
 		return;
 	}
 	type = ipc_get_type(m);
@@ -679,6 +692,24 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
  bad:
 	ipcev_drop(iev, "%s: %s (len %zu) from %s", __func__,
 	    ipc_type_name(type), ipc_get_len(m), iev->name);
+}
+
+/*
+ * A new exec-worker: the old channel is dead.  Say HELLO on the new one;
+ * its HELLO re-syncs us (net_dispatch_exec asks for facts).
+ */
+static void
+net_replace_exec(struct net *n, int fd)
+{
+	ipcev_close(&n->exec);
+	netrem_clear(&n->remote);	/* nothing of the old one is owed */
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	permit_init(&n->exec_permit, IPC_EN);
+	ipcev_init(&n->exec, n->loop, fd, IPC_MAX_NE, "exec-worker",
+	    net_dispatch_exec, n);
+	ipcev_expect_role(&n->exec, IPC_ROLE_EXEC);
+	ipcev_hello(&n->exec, IPC_ROLE_NET);
+	log_info("new exec-worker channel");
 }
 
 void
@@ -743,10 +774,13 @@ net_main(int argc, char **argv)
 	permit_init(&n->exec_permit, IPC_EN);
 	ipcev_init(&n->sup, n->loop, IPC_FD_SUP, IPC_MAX_SN, "supervisor",
 	    net_dispatch_sup, n);
-	ipcbuf_allow_fdpass(n->sup.buf);
+	/* Connected sockets come down; nothing of ours goes up. */
+	ipcbuf_allow_fdrecv(n->sup.buf);
 	netrem_init(&n->remote, &n->exec, net_remote_emit, n);
 	ipcev_init(&n->exec, n->loop, IPC_FD_PEER, IPC_MAX_NE, "exec-worker",
 	    net_dispatch_exec, n);
+	ipcev_expect_role(&n->sup, IPC_ROLE_SUP);
+	ipcev_expect_role(&n->exec, IPC_ROLE_EXEC);
 	ipcev_hello(&n->sup, IPC_ROLE_NET);
 	ipcev_hello(&n->exec, IPC_ROLE_NET);
 

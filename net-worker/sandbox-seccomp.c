@@ -164,11 +164,14 @@ net_rules_args(scmp_filter_ctx ctx)
 	/*
 	 * fcntl: O_NONBLOCK on the channels and on each socket that arrives,
 	 * close-on-exec flags; not F_DUPFD (the descriptor limit is the
-	 * point), not locks, leases, owners or pipe sizes.
+	 * point), not locks, leases, owners or pipe sizes.  SCMP_CMP_EQ
+	 * ignores datum_b; it is written out so that every field of the
+	 * comparison is initialised (clang's -Wmissing-field-initializers).
 	 */
 	for (i = 0; i < nitems(fcntl_ops); i++) {
-		RULE(SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, fcntl_ops[i]));
-		RULE(SCMP_SYS(fcntl64), 1, SCMP_A1(SCMP_CMP_EQ, fcntl_ops[i]));
+		RULE(SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, fcntl_ops[i], 0));
+		RULE(SCMP_SYS(fcntl64), 1,
+		    SCMP_A1(SCMP_CMP_EQ, fcntl_ops[i], 0));
 	}
 	/* Memory, never executable: no code can be brought in. */
 	RULE(SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
@@ -179,8 +182,8 @@ net_rules_args(scmp_filter_ctx ctx)
 	 * statx the same way on 32-bit glibc.  A path is useless anyway
 	 * (empty chroot, Landlock), but the flag keeps it to descriptors.
 	 */
-	RULE(SCMP_SYS(newfstatat), 1, SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));
-	RULE(SCMP_SYS(fstatat64), 1, SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));
+	RULE(SCMP_SYS(newfstatat), 1, SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH, 0));
+	RULE(SCMP_SYS(fstatat64), 1, SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH, 0));
 	RULE(SCMP_SYS(statx), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
 	/*
@@ -197,10 +200,11 @@ net_rules_args(scmp_filter_ctx ctx)
 	 * abort() (an assertion in a library) signals itself; no other
 	 * process can be named: our pid never changes, we cannot fork.
 	 */
-	RULE(SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	RULE(SCMP_SYS(tgkill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0));
 	/* getrlimit(2) is prlimit64(0, res, NULL, old): reading our own. */
-	RULE(SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0),
-	    SCMP_A2(SCMP_CMP_EQ, 0));
+	RULE(SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0, 0),
+	    SCMP_A2(SCMP_CMP_EQ, 0, 0));
 }
 
 /*

@@ -27,7 +27,6 @@
 static void	sup_handle_net_hello(struct sup *);
 static void	sup_handle_exec_hello(struct sup *);
 static void	sup_check_ready(struct sup *);
-static void	sup_shutdown(struct sup *, int status);
 static void	sup_stop_worker(struct sup *, int);
 static int	sup_load_ca(struct sup *);
 static int	sup_prepare(struct sup *);
@@ -422,8 +421,9 @@ sup_handle_pong(struct worker *w, struct ipcmsg *m)
 /*
  * Every frame from the net-worker.  It is the process that parses the
  * network, so it is treated as hostile: any frame outside the permit
- * table, the exact sizes or the bounds of proto.h drops it, and the pair
- * restarts.  Callable without a running worker (the fuzzers do).
+ * table, the exact sizes or the bounds of proto.h drops it, and it
+ * restarts alone (the exec-worker keeps running).  Callable without a
+ * running worker (the fuzzers do).
  */
 void
 sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
@@ -433,8 +433,8 @@ sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	struct ipc_net_state	 st;
 	uint32_t		 type;
 
-	if (m == NULL) {	/* dropped or died: restart both */
-		sup_workers_lost(s, "net-worker channel closed");
+	if (m == NULL) {	/* dropped or died: restart it */
+		sup_worker_lost(s, W_NET, "net-worker channel closed");
 		return;
 	}
 	type = ipc_get_type(m);
@@ -484,7 +484,7 @@ sup_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	uint32_t	 type;
 
 	if (m == NULL) {
-		sup_workers_lost(s, "exec-worker channel closed");
+		sup_worker_lost(s, W_EXEC, "exec-worker channel closed");
 		return;
 	}
 	type = ipc_get_type(m);
@@ -508,39 +508,52 @@ sup_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	    ipc_type_name(type), ipc_get_len(m), ipc_get_id(m), iev->name);
 }
 
-/* Fresh channels and a clean permit table for every worker generation. */
+/* A fresh channel and a clean permit table for every worker generation. */
+void
+sup_channel_init(struct sup *s, int i, int fd)
+{
+	struct worker	*w = &s->w[i];
+
+	if (i == W_NET) {
+		permit_init(&s->net_permit, IPC_NS);
+		ipcev_init(&w->iev, s->loop, fd, IPC_MAX_SN, "net-worker",
+		    sup_dispatch_net, s);
+		ipcev_expect_role(&w->iev, IPC_ROLE_NET);
+		connect_limit_reset(s);
+		/* The whole CA bundle is queued at once, right after HELLO. */
+		ipcbuf_set_highwater(w->iev.buf, IPC_CA_MAX + IPC_MAX_SN * 4);
+	} else {
+		permit_init(&s->exec_permit, IPC_ES);
+		ipcev_init(&w->iev, s->loop, fd, IPC_MAX_SE, "exec-worker",
+		    sup_dispatch_exec, s);
+		ipcev_expect_role(&w->iev, IPC_ROLE_EXEC);
+	}
+	/*
+	 * Descriptors go only towards a worker (IPC_SN_CONNECTED, and the
+	 * PEER frames): one it sends us is closed and drops it.
+	 */
+	ipcbuf_allow_fdsend(w->iev.buf);
+	ipcev_hello(&w->iev, IPC_ROLE_SUP);
+}
+
 void
 sup_channels_init(struct sup *s, int netfd, int execfd)
 {
-	permit_init(&s->net_permit, IPC_NS);
-	permit_init(&s->exec_permit, IPC_ES);
-	ipcev_init(&s->w[W_NET].iev, s->loop, netfd, IPC_MAX_SN, "net-worker",
-	    sup_dispatch_net, s);
-	ipcev_init(&s->w[W_EXEC].iev, s->loop, execfd, IPC_MAX_SE,
-	    "exec-worker", sup_dispatch_exec, s);
-	ipcev_expect_role(&s->w[W_NET].iev, IPC_ROLE_NET);
-	ipcev_expect_role(&s->w[W_EXEC].iev, IPC_ROLE_EXEC);
-	/*
-	 * Only IPC_SN_CONNECTED carries a descriptor, and only towards the
-	 * net-worker: one it sends us is closed and drops it.
-	 */
-	ipcbuf_allow_fdsend(s->w[W_NET].iev.buf);
-	connect_limit_reset(s);
-	/* The whole CA bundle is queued at once, right after HELLO. */
-	ipcbuf_set_highwater(s->w[W_NET].iev.buf, IPC_CA_MAX + IPC_MAX_SN * 4);
-	ipcev_hello(&s->w[W_NET].iev, IPC_ROLE_SUP);
-	ipcev_hello(&s->w[W_EXEC].iev, IPC_ROLE_SUP);
+	sup_channel_init(s, W_NET, netfd);
+	sup_channel_init(s, W_EXEC, execfd);
 }
 
 /*
- * A worker died or broke the protocol.  The net<->exec channel is one
- * socketpair we made for both, so the survivor cannot be given a fresh
- * end: stop it too and start the pair again after the backoff.
+ * A worker died or broke the protocol.  Restart it alone: the other one
+ * keeps running (the net-worker its session, the exec-worker its jobs)
+ * and gets a channel to the new one.  Stopping, the exec-worker goes
+ * once the net-worker is gone.
  */
 void
-sup_workers_lost(struct sup *s, const char *why)
+sup_worker_lost(struct sup *s, int i, const char *why)
 {
-	connect_cancel(s);
+	if (i == W_NET)
+		connect_cancel(s);
 	if (s->stopping) {
 		if (s->w[W_NET].pid <= 0)
 			sup_stop_worker(s, W_EXEC);
@@ -548,7 +561,7 @@ sup_workers_lost(struct sup *s, const char *why)
 			ev_break(s->loop, EVBREAK_ALL);
 		return;
 	}
-	worker_schedule_restart(s, why);
+	worker_schedule_restart(s, i, why);
 }
 
 static void
@@ -566,7 +579,7 @@ sup_stop_worker(struct sup *s, int i)
 		kill(w->pid, SIGTERM);
 }
 
-static void
+void
 sup_shutdown(struct sup *s, int status)
 {
 	if (s->stopping)
@@ -575,7 +588,7 @@ sup_shutdown(struct sup *s, int status)
 	s->exit_status = status;
 	notify_send("STOPPING=1");
 	connect_cancel(s);
-	ev_timer_stop(s->loop, &s->restart_timer);
+	worker_stop_timers(s);
 	ev_timer_stop(s->loop, &s->watchdog);
 	if (!worker_running(s)) {
 		ev_break(s->loop, EVBREAK_ALL);
@@ -647,7 +660,8 @@ sup_reload(struct sup *s)
 	}
 	config_free(&old);
 	log_setlevel(s->cfg.log_level);
-	s->reload = 1;
+	/* With no worker running, the pending restarts use the new one. */
+	s->reload = worker_running(s);
 	connect_cancel(s);
 	worker_stop_all(s, SIGTERM);
 }
@@ -721,7 +735,7 @@ sup_main(int argc, char **argv)
 		s->watchdog.data = s;
 		ev_timer_again(s->loop, &s->watchdog);
 	}
-	s->backoff_s = 1;
+	worker_init(s);
 	if (worker_start_all(s) == -1)
 		fatalx("cannot start the workers");
 	ev_run(s->loop, 0);

@@ -56,6 +56,15 @@ struct worker {
 	int		 sigsys_seen;	/* its sandbox reported a call */
 	long		 sigsys_nr;
 	uint32_t	 sigsys_arch;
+
+	/* restart policy, per worker (worker.c) */
+	int		 peerfd;	/* its end of the next net<->exec */
+	int		 restarting;	/* lost; stopping or in its backoff */
+	ev_timer	 restart_timer;	/* the backoff */
+	ev_timer	 kill_timer;	/* SIGKILL if SIGTERM is not enough */
+	ev_tstamp	 restarts[SUP_RESTART_MAX + 1];
+	int		 nrestarts;
+	int		 backoff_s;
 };
 
 struct connector;
@@ -80,13 +89,7 @@ struct sup {
 	struct permit	 net_permit;
 	struct permit	 exec_permit;
 
-	/* restart policy */
-	ev_timer	 restart_timer;
-	ev_tstamp	 restarts[SUP_RESTART_MAX + 1];
-	int		 nrestarts;
-	int		 backoff_s;
-	int		 restarting;
-	int		 reload;	/* SIGHUP: restart without backoff */
+	int		 reload;	/* SIGHUP: restart both, no backoff */
 
 	/* shutdown and notifications */
 	ev_signal	 sigterm, sigint, sighup;
@@ -98,8 +101,19 @@ struct sup {
 };
 
 int	sup_main(int, char **);
-void	sup_workers_lost(struct sup *, const char *why);
+/* Worker i died or broke the protocol: restart it alone (or stop). */
+void	sup_worker_lost(struct sup *, int i, const char *why);
 void	sup_channels_init(struct sup *, int netfd, int execfd);
+/* A fresh channel and permit table for a new worker i. */
+void	sup_channel_init(struct sup *, int i, int fd);
+/*
+ * The orderly stop, then exit(status) from sup_main: the net-worker first
+ * (it closes the session with 1000 "shutdown"), the exec-worker when the
+ * net-worker is gone, SIGKILL at SUP_STOP_GRACE_MS.  SIGTERM and SIGINT
+ * call it with 0, the restart limit with 1; an exec-worker's request to
+ * end the agent (after a switch, or `restart`) calls it with its code.
+ */
+void	sup_shutdown(struct sup *, int status);
 void	sup_reload(struct sup *);
 void	sup_give_up(struct sup *, const char *why);
 /* The channels' dispatch functions, reachable for the fuzzers. */
@@ -108,10 +122,20 @@ void	sup_dispatch_exec(struct ipcev *, struct ipcmsg *);
 
 /* worker.c */
 int	worker_find_paths(struct sup *);
+void	worker_init(struct sup *);
 int	worker_start_all(struct sup *);
 void	worker_stop_all(struct sup *, int sig);
 int	worker_running(const struct sup *);
-void	worker_schedule_restart(struct sup *, const char *why);
+void	worker_schedule_restart(struct sup *, int i, const char *why);
+void	worker_stop_timers(struct sup *);
+/*
+ * Note a restart of w at now: the restarts within SUP_RESTART_WINDOW
+ * seconds, this one included (more than SUP_RESTART_MAX: give up).  A
+ * quiet window before it resets the backoff to 1 s.
+ */
+int	worker_note_restart(struct worker *, ev_tstamp now);
+/* The next backoff delay of w in seconds: 1, 2, 4 ... SUP_BACKOFF_MAX. */
+int	worker_next_backoff(struct worker *);
 int	worker_net_identity(struct sup *);
 pid_t	worker_id_in_use(id_t, pid_t except);
 int	worker_pick_free_id(id_t base, unsigned int count, pid_t except,

@@ -42,6 +42,7 @@ static const char *const worker_env_net[] = {
 static void	worker_child_cb(struct ev_loop *, ev_child *, int);
 static void	worker_log_cb(struct ev_loop *, ev_io *, int);
 static void	worker_restart_cb(struct ev_loop *, ev_timer *, int);
+static void	worker_kill_cb(struct ev_loop *, ev_timer *, int);
 
 /*
  * Run from the build tree, the workers are beside us in the tree; else
@@ -245,20 +246,28 @@ worker_log_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
-int
-worker_start_all(struct sup *s)
+/*
+ * Start the workers in mask (1 << W_NET, 1 << W_EXEC), each with a new
+ * channel to us and, as its fd 4, the end of the net<->exec pair it holds
+ * in peerfd (closed here).
+ */
+static int
+worker_start(struct sup *s, int mask)
 {
 	char		*argv[W_COUNT][WORKER_ARGS], *envp[W_COUNT][WORKER_ENVS];
 	char		 lvl[8], uid[16], gid[16], maxmsg[16];
-	int		 sn[2], se[2], ne[2], logfd[W_COUNT], i, k;
+	int		 sp[W_COUNT][2], logfd[W_COUNT], i, k;
 
-	for (i = 0; i < W_COUNT; i++)
+	for (i = 0; i < W_COUNT; i++) {
+		sp[i][0] = sp[i][1] = -1;
+		if (!(mask & (1 << i)))
+			continue;
 		worker_log_close(s->loop, &s->w[i]);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sn) == -1 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, se) == -1 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ne) == -1) {
-		log_warn("socketpair");
-		return -1;
+		if (s->w[i].peerfd == -1 || socketpair(AF_UNIX,
+		    SOCK_STREAM | SOCK_CLOEXEC, 0, sp[i]) == -1) {
+			log_warn("socketpair");
+			return -1;
+		}
 	}
 	snprintf(lvl, sizeof(lvl), "%d", log_getlevel());
 	snprintf(uid, sizeof(uid), "%u", (unsigned)s->net_uid);
@@ -290,25 +299,65 @@ worker_start_all(struct sup *s)
 	worker_build_env(envp[W_EXEC], worker_env_exec,
 	    nitems(worker_env_exec));
 
-	if (worker_spawn(s, &s->w[W_NET], argv[W_NET], envp[W_NET], sn[1],
-	    ne[0], &logfd[W_NET]) == -1 ||
-	    worker_spawn(s, &s->w[W_EXEC], argv[W_EXEC], envp[W_EXEC], se[1],
-	    ne[1], &logfd[W_EXEC]) == -1)
-		log_warn("fork");
-	for (i = 0; i < W_COUNT; i++)
+	for (i = 0; i < W_COUNT; i++) {
+		if ((mask & (1 << i)) && worker_spawn(s, &s->w[i], argv[i],
+		    envp[i], sp[i][1], s->w[i].peerfd, &logfd[i]) == -1)
+			log_warn("fork");
+	}
+	for (i = 0; i < W_COUNT; i++) {
 		worker_free_strv(envp[i]);
-	close(sn[1]);
-	close(se[1]);
-	close(ne[0]);
-	close(ne[1]);
-	fcntl(sn[0], F_SETFL, O_NONBLOCK);
-	fcntl(se[0], F_SETFL, O_NONBLOCK);
-	sup_channels_init(s, sn[0], se[0]);
-	if (s->w[W_NET].pid <= 0 || s->w[W_EXEC].pid <= 0) {
-		sup_workers_lost(s, "cannot start a worker");
-		return 0;
+		if (!(mask & (1 << i)))
+			continue;
+		close(sp[i][1]);
+		close(s->w[i].peerfd);
+		s->w[i].peerfd = -1;
+		fcntl(sp[i][0], F_SETFL, O_NONBLOCK);
+		sup_channel_init(s, i, sp[i][0]);
+	}
+	for (i = 0; i < W_COUNT; i++)
+		if ((mask & (1 << i)) && s->w[i].pid <= 0)
+			sup_worker_lost(s, i, "cannot start a worker");
+	return 0;
+}
+
+/* The new net<->exec pair: an end for each worker's next start. */
+static int
+worker_new_pair(struct sup *s)
+{
+	int	 ne[2], i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ne) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	for (i = 0; i < W_COUNT; i++) {
+		if (s->w[i].peerfd != -1)
+			close(s->w[i].peerfd);
+		s->w[i].peerfd = ne[i];
 	}
 	return 0;
+}
+
+void
+worker_init(struct sup *s)
+{
+	int	 i;
+
+	for (i = 0; i < W_COUNT; i++) {
+		s->w[i].peerfd = -1;
+		s->w[i].backoff_s = 1;
+		ev_timer_init(&s->w[i].restart_timer, worker_restart_cb, 0, 0);
+		ev_timer_init(&s->w[i].kill_timer, worker_kill_cb, 0, 0);
+		s->w[i].restart_timer.data = s->w[i].kill_timer.data = s;
+	}
+}
+
+int
+worker_start_all(struct sup *s)
+{
+	if (worker_new_pair(s) == -1)
+		return -1;
+	return worker_start(s, (1 << W_NET) | (1 << W_EXEC));
 }
 
 int
@@ -332,17 +381,30 @@ worker_stop_all(struct sup *s, int sig)
 			kill(s->w[i].pid, sig);
 }
 
+void
+worker_stop_timers(struct sup *s)
+{
+	int	 i;
+
+	for (i = 0; i < W_COUNT; i++) {
+		ev_timer_stop(s->loop, &s->w[i].restart_timer);
+		ev_timer_stop(s->loop, &s->w[i].kill_timer);
+	}
+}
+
 static void
 worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct sup	*s = c->data;
 	struct worker	*w = NULL;
 	char		 why[256];
-	int		 i;
+	int		 i, id = 0;
 
 	for (i = 0; i < W_COUNT; i++)
-		if (&s->w[i].child == c)
+		if (&s->w[i].child == c) {
 			w = &s->w[i];
+			id = i;
+		}
 	ev_child_stop(loop, c);
 	if (w == NULL)
 		return;
@@ -353,81 +415,166 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		worker_log_cb(loop, &w->logio, EV_READ);
 	worker_death_reason(w->name, c->rpid, c->rstatus, w->sigsys_seen ?
 	    w->sigsys_nr : -1, w->sigsys_arch, why, sizeof(why));
-	if (s->stopping || s->reload || s->restarting)
+	if (s->stopping || s->reload || w->restarting)
 		log_info("%s", why);
-	sup_workers_lost(s, why);
+	sup_worker_lost(s, id, why);
+}
+
+int
+worker_note_restart(struct worker *w, ev_tstamp now)
+{
+	int	 i, recent = 0;
+
+	if (w->nrestarts > 0 &&
+	    now - w->restarts[w->nrestarts - 1] > SUP_RESTART_WINDOW)
+		w->backoff_s = 1;
+	if (w->nrestarts == (int)nitems(w->restarts)) {
+		memmove(w->restarts, w->restarts + 1,
+		    sizeof(w->restarts[0]) * (w->nrestarts - 1));
+		w->nrestarts--;
+	}
+	w->restarts[w->nrestarts++] = now;
+	for (i = 0; i < w->nrestarts; i++)
+		if (now - w->restarts[i] <= SUP_RESTART_WINDOW)
+			recent++;
+	return recent;
+}
+
+int
+worker_next_backoff(struct worker *w)
+{
+	int	 delay = w->backoff_s;
+
+	if (delay < 1)
+		delay = 1;
+	if ((w->backoff_s = delay * 2) > SUP_BACKOFF_MAX)
+		w->backoff_s = SUP_BACKOFF_MAX;
+	return delay;
 }
 
 /*
- * The pair goes down together and comes back after the backoff: 1 s,
- * doubling to 30 s, back to 1 s after a quiet minute.  More than
- * SUP_RESTART_MAX restarts in SUP_RESTART_WINDOW seconds: give up, so the
- * service manager sees the failure.
+ * The survivor of a death keeps running: it gets its end of a new
+ * net<->exec pair now (IPC_SN_PEER / IPC_SE_PEER), the dead worker's
+ * replacement the other end when its backoff ends.  A survivor that is
+ * itself down keeps its end for its own start.
+ */
+static void
+worker_hand_peer(struct sup *s, int i)
+{
+	struct worker	*o = &s->w[i == W_NET ? W_EXEC : W_NET];
+	int		 fd, oi = i == W_NET ? W_EXEC : W_NET;
+
+	if (worker_new_pair(s) == -1) {
+		sup_give_up(s, "cannot make a channel between the workers");
+		return;
+	}
+	if (o->restarting || o->pid <= 0 || !ipcev_active(&o->iev))
+		return;
+	fd = o->peerfd;
+	o->peerfd = -1;
+	log_info("handing the %s a channel to a new %s", o->name,
+	    s->w[i].name);
+	ipcev_compose(&o->iev, oi == W_NET ? IPC_SN_PEER : IPC_SE_PEER, 0, fd,
+	    NULL, 0);
+}
+
+/*
+ * A worker goes down alone and comes back after its backoff: 1 s,
+ * doubling to 30 s, back to 1 s after a quiet minute; the other one keeps
+ * running and gets a channel to the new one.  More than SUP_RESTART_MAX
+ * restarts of one worker in SUP_RESTART_WINDOW seconds: give up, so the
+ * service manager sees the failure.  A reload restarts both, at once.
  */
 void
-worker_schedule_restart(struct sup *s, const char *why)
+worker_schedule_restart(struct sup *s, int i, const char *why)
 {
-	ev_tstamp	 now = ev_now(s->loop), delay;
-	int		 i, recent = 0;
+	struct worker	*w = &s->w[i];
+	char		 msg[96];
+	int		 recent, k;
+	ev_tstamp	 delay;
 
-	if (!s->restarting) {
-		s->restarting = 1;
-		for (i = 0; i < W_COUNT; i++) {
-			ipcev_close(&s->w[i].iev);
-			s->w[i].ready = 0;
-		}
+	if (!w->restarting) {
+		w->restarting = 1;
+		ipcev_close(&w->iev);
+		w->ready = 0;
 		if (!s->reload) {
-			log_warnx("%s; restarting workers", why);
-			if (s->nrestarts > 0 && now -
-			    s->restarts[s->nrestarts - 1] > SUP_RESTART_WINDOW)
-				s->backoff_s = 1;
-			if (s->nrestarts == (int)nitems(s->restarts)) {
-				memmove(s->restarts, s->restarts + 1,
-				    sizeof(s->restarts[0]) * (s->nrestarts - 1));
-				s->nrestarts--;
-			}
-			s->restarts[s->nrestarts++] = now;
-			for (i = 0; i < s->nrestarts; i++)
-				if (now - s->restarts[i] <= SUP_RESTART_WINDOW)
-					recent++;
+			log_warnx("%s; restarting the %s", why, w->name);
+			recent = worker_note_restart(w, ev_now(s->loop));
 			if (recent > SUP_RESTART_MAX) {
-				char	 msg[96];
-
-				snprintf(msg, sizeof(msg), "%d worker restarts "
-				    "within %d s", recent, SUP_RESTART_WINDOW);
+				snprintf(msg, sizeof(msg), "%d %s restarts "
+				    "within %d s", recent, w->name,
+				    SUP_RESTART_WINDOW);
 				sup_give_up(s, msg);
 				return;
 			}
+			worker_hand_peer(s, i);
+			if (s->stopping)
+				return;
 		}
-		worker_stop_all(s, SIGTERM);
-		ev_timer_set(&s->stop_timer, 2.0, 0);
-		ev_timer_start(s->loop, &s->stop_timer);
+		if (w->pid > 0) {
+			kill(w->pid, SIGTERM);
+			ev_timer_set(&w->kill_timer, 2.0, 0);
+			ev_timer_start(s->loop, &w->kill_timer);
+		}
 	}
-	if (worker_running(s) || ev_is_active(&s->restart_timer))
+	if (w->pid > 0 || ev_is_active(&w->restart_timer))
 		return;
-	ev_timer_stop(s->loop, &s->stop_timer);
-	if (s->reload)
-		delay = 0;
-	else {
-		delay = s->backoff_s;
-		if ((s->backoff_s *= 2) > SUP_BACKOFF_MAX)
-			s->backoff_s = SUP_BACKOFF_MAX;
-		log_info("restarting workers in %.0f s", delay);
+	ev_timer_stop(s->loop, &w->kill_timer);
+	if (s->reload) {
+		/* Both down, then both up on a new pair and configuration. */
+		if (worker_running(s))
+			return;
+		s->reload = 0;
+		if (worker_new_pair(s) == -1) {
+			sup_give_up(s, "cannot make a channel between the "
+			    "workers");
+			return;
+		}
+		for (k = 0; k < W_COUNT; k++) {
+			s->w[k].restarting = 1;
+			ev_timer_stop(s->loop, &s->w[k].restart_timer);
+			ev_timer_set(&s->w[k].restart_timer, 0, 0);
+			ev_timer_start(s->loop, &s->w[k].restart_timer);
+		}
+		return;
 	}
-	ev_timer_init(&s->restart_timer, worker_restart_cb, delay, 0);
-	s->restart_timer.data = s;
-	ev_timer_start(s->loop, &s->restart_timer);
+	delay = worker_next_backoff(w);
+	log_info("restarting the %s in %.0f s", w->name, delay);
+	ev_timer_set(&w->restart_timer, delay, 0);
+	ev_timer_start(s->loop, &w->restart_timer);
+}
+
+static void
+worker_kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sup	*s = t->data;
+	int		 i;
+
+	for (i = 0; i < W_COUNT; i++)
+		if (t == &s->w[i].kill_timer && s->w[i].pid > 0) {
+			log_warnx("%s did not stop in time, killing it",
+			    s->w[i].name);
+			kill(s->w[i].pid, SIGKILL);
+		}
 }
 
 static void
 worker_restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct sup	*s = t->data;
+	int		 i;
 
-	s->restarting = 0;
-	s->reload = 0;
-	if (worker_start_all(s) == -1)
-		sup_give_up(s, "cannot start the workers");
+	for (i = 0; i < W_COUNT; i++) {
+		if (t != &s->w[i].restart_timer)
+			continue;
+		s->w[i].restarting = 0;
+		if (s->w[i].peerfd == -1)
+			worker_hand_peer(s, i);
+		if (s->stopping)
+			return;
+		if (worker_start(s, 1 << i) == -1)
+			sup_give_up(s, "cannot start the workers");
+	}
 }
 
 /*

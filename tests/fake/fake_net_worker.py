@@ -30,6 +30,7 @@ HELLO = 0x0001
 NS_CONNECT, NS_STATE, NS_PONG = 0x1001, 0x1002, 0x1003
 SN_CONFIG, SN_CA_BEGIN, SN_CA_CHUNK, SN_CA_END = 0x1101, 0x1102, 0x1103, 0x1104
 SN_CONNECTED, SN_PING, SN_SHUTDOWN = 0x1105, 0x1106, 0x1107
+SN_PEER = 0x1110
 NE_FACTS_REQ, EN_FACTS = 0x3001, 0x3101
 ROLE_SUP, ROLE_NET, ROLE_EXEC = 1, 2, 3
 FACTS_SIZE = 2760
@@ -63,6 +64,7 @@ class Chan:
         self.buf = b""
         self.frames = []        # (type, id, payload, time)
         self.eof = False
+        self.nfds = 0           # descriptors received (and closed)
 
     def send(self, data, fds=()):
         self.sock.setblocking(True)
@@ -90,6 +92,7 @@ class Chan:
             return False
         for fd in fds:
             os.close(fd)
+        self.nfds += len(fds)
         if not data:
             self.eof = True
             return False
@@ -360,11 +363,15 @@ def s_facts_burst(sup, ex):
 
 
 def s_close_peer(sup, ex):
-    """Our end of the exec channel goes away: the pair must restart."""
+    """Our end of the exec channel goes away: the exec-worker waits for a
+    new one, in vain, exits, and the supervisor hands us a channel to the
+    new one (IPC_SN_PEER and a descriptor)."""
     sup.send(hello())
     configured(sup)
     ex.wait(lambda: ex.count(HELLO) > 0, 10)
     ex.sock.close()
+    sup.wait(lambda: sup.count(SN_PEER) > 0, 30)
+    result(peer=sup.count(SN_PEER), fds=sup.nfds)
     idle(sup, 30)
 
 

@@ -39,16 +39,18 @@ fuzz_reset(void)
 
 	if (s->loop != NULL) {
 		connect_cancel(s);
-		ev_timer_stop(loop, &s->restart_timer);
+		worker_stop_timers(s);
 		ev_timer_stop(loop, &s->stop_timer);
 		for (i = 0; i < W_COUNT; i++) {
 			ipcev_close(&s->w[i].iev);
 			close(peer[i]);
+			if (s->w[i].peerfd != -1)	/* a restart's pair */
+				close(s->w[i].peerfd);
 		}
 	}
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
-	s->backoff_s = 1;
+	worker_init(s);
 	s->cfg.handshake_ms = 10000;
 	s->w[W_NET].name = "net-worker";
 	s->w[W_EXEC].name = "exec-worker";

@@ -5,7 +5,8 @@ net-worker, the real exec-worker and a scenario file, and runs a copy of
 the real supervisor outside the build tree with NIXFLEET_LIBEXEC_DIR
 pointing there: no production code knows about the fake.
 
-Every violation must drop the fake and restart the pair; nothing may
+Every violation must drop the fake and restart it (the exec-worker keeps
+running and gets a channel to the new fake); nothing may
 reach sd_notify (a datagram socket we listen on) or the log unescaped;
 the supervisor never crashes.  A fresh supervisor per case keeps each one
 far from the restart limit."""
@@ -125,7 +126,7 @@ class HostileTest(h.AgentTestCase):
         self.wait(lambda: len(self.runs()) >= 2, timeout,
                   "a restarted net-worker after %s" % scenario)
         self.wait_log(self.agent, reason, 3)
-        self.wait_log(self.agent, r"restarting workers", 3)
+        self.wait_log(self.agent, r"restarting the net-worker", 3)
         self.assertTrue(self.agent.running(), "supervisor exited\n" + self.context())
         self.assertIsNone(re.search(r"AddressSanitizer|runtime error|"
                                     r"nixfleet-agent .* killed", self.agent.log()))
@@ -193,8 +194,20 @@ class HostileTest(h.AgentTestCase):
         self.assert_dropped("pong_ahead", r"net-worker: sup_dispatch_net: IPC_NS_PONG")
 
     def test_exec_loses_peer(self):
-        """The exec-worker without its net channel exits; the pair restarts."""
-        self.assert_dropped("close_peer", r"exec-worker \(pid \d+\) exited with status 1")
+        """The exec-worker without its net channel waits IPC_PEER_WAIT_MS
+        for a new one, exits 1, and is restarted alone: the fake stays,
+        and gets the new exec-worker's channel with IPC_SN_PEER."""
+        self.start("close_peer")
+        self.wait_log(self.agent, r"exec: lost the net-worker channel, waiting", 15)
+        t0 = time.monotonic()
+        self.wait_log(self.agent, r"exec-worker \(pid \d+\) exited with status 1", 15)
+        self.assertGreaterEqual(time.monotonic() - t0, 7, "exited before its deadline")
+        self.wait_log(self.agent, r"restarting the exec-worker", 3)
+        r = self.result(20)
+        self.assertEqual(r, {"peer": 1, "fds": 1}, self.context())
+        self.assertEqual(len(self.runs()), 1, "the net-worker restarted\n" + self.context())
+        self.assertTrue(self.agent.running(), self.context())
+        self.assert_clean()
 
     # ------------------------------------------------------------ no drops
 
@@ -253,7 +266,7 @@ class HostileTest(h.AgentTestCase):
         feeds = [t for t, d in self.notify.got if d == b"WATCHDOG=1" and t0 <= t <= t0 + 3]
         self.assertGreaterEqual(len(feeds), 3, "watchdog fed %d times in the 3 s after "
                                 "the burst\n%s" % (len(feeds), self.context()))
-        self.assertNotIn("restarting workers", self.agent.log(), self.context())
+        self.assertNotIn("restarting the", self.agent.log(), self.context())
         self.assertEqual(len(self.runs()), 1)
         self.assert_clean()
 

@@ -1,7 +1,9 @@
 /*
  * check_supervisor.c: the supervisor's pure rules: which proxy a
  * connection uses, NO_PROXY matching, the proxy's credentials, the
- * --check base URL, loopback addresses, and the systemd watchdog value.
+ * --check base URL, loopback addresses, the systemd watchdog value, and
+ * the restart policy: limits and backoff per worker, and the new
+ * net<->exec channel a survivor is handed.
  */
 #include <sys/socket.h>
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "proto.h"
 #include "supervisor.h"
 #include "testlib.h"
@@ -219,6 +222,157 @@ START_TEST(test_supervisor_connect_admit)
 }
 END_TEST
 
+/* More than SUP_RESTART_MAX in the window, counted per worker. */
+START_TEST(test_supervisor_restart_limit)
+{
+	struct worker	*net = calloc(1, sizeof(*net));
+	struct worker	*ex = calloc(1, sizeof(*ex));
+	int		 i;
+
+	ck_assert_ptr_nonnull(net);
+	ck_assert_ptr_nonnull(ex);
+	net->backoff_s = ex->backoff_s = 1;
+	for (i = 0; i < SUP_RESTART_MAX; i++) {
+		ck_assert_int_eq(worker_note_restart(net, 100.0 + i), i + 1);
+		(void)worker_next_backoff(net);
+	}
+	/* The other worker's restarts are its own. */
+	ck_assert_int_eq(worker_note_restart(ex, 104.5), 1);
+	ck_assert_int_gt(worker_note_restart(net, 105.0), SUP_RESTART_MAX);
+	/* Old ones leave the window; a quiet window resets the backoff. */
+	ck_assert_int_eq(worker_note_restart(net, 100.0 + SUP_RESTART_WINDOW +
+	    4.5), 2);
+	ck_assert_int_eq(net->backoff_s, SUP_BACKOFF_MAX);
+	ck_assert_int_eq(worker_note_restart(net, 300.0), 1);
+	ck_assert_int_eq(net->backoff_s, 1);
+	free(net);
+	free(ex);
+}
+END_TEST
+
+START_TEST(test_supervisor_backoff)
+{
+	struct worker	*w = calloc(1, sizeof(*w));
+	static const int want[] = { 1, 2, 4, 8, 16, 30, 30 };
+	size_t		 i;
+
+	ck_assert_ptr_nonnull(w);
+	w->backoff_s = 1;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_int_eq(worker_next_backoff(w), want[i]);
+	free(w);
+}
+END_TEST
+
+/* Bytes written on one descriptor come out of the other. */
+static void
+assert_pair(int a, int b)
+{
+	char	 c = 0;
+
+	ck_assert_int_eq(write(a, "x", 1), 1);
+	ck_assert_int_eq(read(b, &c, 1), 1);
+	ck_assert_int_eq(c, 'x');
+}
+
+/*
+ * The next frame from the supervisor on a worker's channel; the HELLO
+ * first is skipped.  Returns the type; *fd the descriptor, or -1.
+ */
+static uint32_t
+next_frame(struct ipcbuf *b, int *fd)
+{
+	struct ipcmsg	*m;
+	uint32_t	 type;
+	int		 r, i;
+
+	for (i = 0; i < 100; i++) {
+		while ((r = ipcbuf_get(b, &m)) == 1) {
+			type = ipc_get_type(m);
+			*fd = ipc_get_fd(m);
+			if (type != IPC_HELLO)
+				ck_assert_int_eq(ipc_get_len(m), 0);
+			ipc_free(m);
+			if (type != IPC_HELLO)
+				return type;
+			if (*fd != -1)
+				close(*fd);
+		}
+		ck_assert_int_eq(r, 0);
+		if (ipcbuf_read(b) == -1)
+			usleep(10000);
+	}
+	ck_abort_msg("no frame");
+	return 0;
+}
+
+/*
+ * A death restarts that worker alone: the survivor gets its end of a new
+ * pair over its channel (IPC_SN_PEER / IPC_SE_PEER), the dead one keeps
+ * the other end for its start, after the backoff.  A survivor that is
+ * down itself keeps its end too.
+ */
+START_TEST(test_supervisor_hand_peer)
+{
+	struct sup	*s = calloc(1, sizeof(*s));
+	struct ipcbuf	*b[W_COUNT];
+	int		 sv[W_COUNT][2], i, fd;
+
+	ck_assert_ptr_nonnull(s);
+	log_init(LOG_LVL_ERROR, 0);
+	s->loop = ev_loop_new(EVFLAG_AUTO);
+	s->w[W_NET].name = "net-worker";
+	s->w[W_EXEC].name = "exec-worker";
+	worker_init(s);
+	for (i = 0; i < W_COUNT; i++) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM |
+		    SOCK_NONBLOCK, 0, sv[i]), 0);
+		ck_assert_ptr_nonnull(b[i] = ipcbuf_new(sv[i][1], 64 * 1024));
+		ipcbuf_allow_fdrecv(b[i]);
+	}
+	sup_channels_init(s, sv[W_NET][0], sv[W_EXEC][0]);
+	/* Pretend both run: a pid no kill() reaches (only the dead are). */
+	s->w[W_NET].pid = s->w[W_EXEC].pid = 0x7ffffff0;
+
+	/* The exec-worker dies: the net-worker gets IPC_SN_PEER + fd. */
+	s->w[W_EXEC].pid = 0;
+	sup_worker_lost(s, W_EXEC, "test");
+	ck_assert(s->w[W_EXEC].restarting);
+	ck_assert(!ipcev_active(&s->w[W_EXEC].iev));
+	ck_assert(ev_is_active(&s->w[W_EXEC].restart_timer));
+	ck_assert_int_eq(s->w[W_NET].peerfd, -1);
+	ck_assert_int_ne(s->w[W_EXEC].peerfd, -1);
+	for (i = 0; i < 20 && ipcbuf_queued(s->w[W_NET].iev.buf) > 0; i++)
+		ipcbuf_flush(s->w[W_NET].iev.buf);
+	ck_assert_uint_eq(next_frame(b[W_NET], &fd), IPC_SN_PEER);
+	ck_assert_int_ne(fd, -1);
+	assert_pair(fd, s->w[W_EXEC].peerfd);
+	assert_pair(s->w[W_EXEC].peerfd, fd);
+	close(fd);
+	ck_assert_int_eq(s->w[W_EXEC].nrestarts, 1);
+	ck_assert_int_eq(s->w[W_NET].nrestarts, 0);
+
+	/* Now the net-worker dies while the exec-worker waits: no frame. */
+	s->w[W_NET].pid = 0;
+	sup_worker_lost(s, W_NET, "test");
+	ck_assert(ev_is_active(&s->w[W_NET].restart_timer));
+	ck_assert_int_ne(s->w[W_NET].peerfd, -1);
+	ck_assert_int_ne(s->w[W_EXEC].peerfd, -1);
+	assert_pair(s->w[W_NET].peerfd, s->w[W_EXEC].peerfd);
+	assert_pair(s->w[W_EXEC].peerfd, s->w[W_NET].peerfd);
+	ck_assert_int_eq(s->w[W_NET].nrestarts, 1);
+
+	worker_stop_timers(s);
+	for (i = 0; i < W_COUNT; i++) {
+		close(s->w[i].peerfd);
+		ipcbuf_free(b[i]);
+		close(sv[i][1]);
+	}
+	ev_loop_destroy(s->loop);
+	free(s);
+}
+END_TEST
+
 static Suite *
 supervisor_suite(void)
 {
@@ -237,6 +391,9 @@ supervisor_suite(void)
 	T(watchdog_env);
 	T(notify_escape);
 	T(connect_admit);
+	T(restart_limit);
+	T(backoff);
+	T(hand_peer);
 #undef T
 	return s;
 }
