@@ -130,6 +130,7 @@ exec_replace_peer(struct exec *e, int fd)
 {
 	ev_timer_stop(e->loop, &e->peer_wait);
 	ipcev_close(&e->net);	/* quietly: the old one is dead */
+	remote_peer_lost(&e->remote);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	permit_init(&e->net_permit, IPC_NE);
 	ipcev_init(&e->net, e->loop, fd, IPC_MAX_NE, "net-worker", e->netfn,

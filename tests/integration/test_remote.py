@@ -140,6 +140,29 @@ class RemoteTest(h.AgentTestCase):
         self.assertEqual([p for p in self.payloads("shell_closed")
                           if p["session"] == "old"], [])
 
+    def test_net_worker_death_ends_shells(self):
+        """The exec-worker outlives a killed net-worker; the session went
+        with it, so its shells are hung up, and a command still running
+        does not answer the next net-worker (which would drop it)."""
+        self.run_agent(ENABLE_SHELL="1", ADMIN_MAX_CONCURRENT="2",
+                       ADMIN_ALLOWED_COMMANDS="sleep,echo")
+        self.send("shell_start", {"session": "k"})
+        m = self.wait_log(self.agent, r"shell k started: \S+, pid (\d+)", 10)
+        shell = int(m.group(1))
+        self.send("admin_run", {"token": "long", "cmd": {"command": "sleep 2"}})
+        self.wait_log(self.agent, r"admin_run \d+: sleep 2", 10)
+        w = self.agent.wait_workers()
+        os.kill(w["net"], 9)
+        self.wait(lambda: not h.alive(shell), 10, "the shell to end")
+        w2 = self.agent.wait_workers(10, exclude=(w["net"],))
+        self.assertEqual(w2["exec"], w["exec"])
+        self.wait_message(self.dash, "register", 15, count=2)
+        time.sleep(2.5)         # the sleep ends under the new net-worker
+        r = self.admin("echo after", token="after")
+        self.assertEqual(r["stdout"], "after\n")
+        self.assertEqual(self.agent.workers()["net"], w2["net"])
+        self.assertNotIn("long", [p["token"] for p in self.payloads("admin_result")])
+
     def test_shell_disabled(self):
         self.run_agent()
         self.send("shell_start", {"session": "s2"})
