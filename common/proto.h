@@ -48,7 +48,7 @@ enum ipc_type {
 	IPC_NS_CONNECT = IPC_NS | 0x01,
 	IPC_NS_STATE = IPC_NS | 0x02,
 	IPC_NS_PONG = IPC_NS | 0x03,
-	IPC_NS_SIGN = IPC_NS | 0x04,		/* socketio; not yet dispatched */
+	IPC_NS_SIGN = IPC_NS | 0x04,		/* socketio */
 
 	IPC_SN_CONFIG = IPC_SN | 0x01,
 	IPC_SN_CA_BEGIN = IPC_SN | 0x02,
@@ -57,8 +57,9 @@ enum ipc_type {
 	IPC_SN_CONNECTED = IPC_SN | 0x05,
 	IPC_SN_PING = IPC_SN | 0x06,
 	IPC_SN_SHUTDOWN = IPC_SN | 0x07,
-	IPC_SN_SIGNED = IPC_SN | 0x08,		/* socketio; not yet dispatched */
+	IPC_SN_SIGNED = IPC_SN | 0x08,		/* socketio */
 	IPC_SN_PEER = IPC_SN | 0x10,		/* a new exec channel + fd */
+	IPC_SN_SIO_CONFIG = IPC_SN | 0x18,	/* socketio, after CONFIG */
 
 	IPC_ES_PONG = IPC_ES | 0x01,
 
@@ -71,6 +72,7 @@ enum ipc_type {
 	IPC_SE_ADMIN_END = IPC_SE | 0x22,
 
 	IPC_NE_FACTS_REQ = IPC_NE | 0x01,
+	IPC_NE_STATS_REQ = IPC_NE | 0x20,	/* socketio */
 	IPC_NE_ADMIN_RUN = IPC_NE | 0x30,	/* remote administration */
 	IPC_NE_SHELL_START = IPC_NE | 0x31,
 	IPC_NE_SHELL_INPUT = IPC_NE | 0x32,
@@ -82,6 +84,7 @@ enum ipc_type {
 	IPC_NE_SESSION_END = IPC_NE | 0x38,
 
 	IPC_EN_FACTS = IPC_EN | 0x01,
+	IPC_EN_STATS = IPC_EN | 0x20,		/* socketio */
 	IPC_EN_ADMIN_RESULT = IPC_EN | 0x30,	/* remote administration */
 	IPC_EN_SHELL_OUTPUT = IPC_EN | 0x31,
 	IPC_EN_SHELL_CLOSED = IPC_EN | 0x32,
@@ -249,17 +252,38 @@ _Static_assert(sizeof(struct ipc_net_state) == 264, "ipc_net_state");
  * sequence: before every connection attempt (socketio-protocol.md §3).
  * The supervisor holds authToken, takes ts from its own CLOCK_REALTIME
  * (so the net-worker cannot have future timestamps signed) and answers
- * IPC_SN_SIGNED with the same id.  Not yet dispatched: the types and
- * the payload are fixed, the permit tables do not admit them yet.
+ * IPC_SN_SIGNED with the same id.  Admitted only in the socketio
+ * dialect, on a token bucket of its own with IPC_CONNECT_BURST and
+ * IPC_CONNECT_FLOOR_MS, like IPC_NS_CONNECT; a payload drops the peer.
  */
 #define IPC_SIGN_QUERY_MAX	512
 
-/* IPC_SN_SIGNED: "clientId=<id>&ts=<ms>&sig=<64 hex>", NUL-terminated. */
+/*
+ * IPC_SN_SIGNED: "clientId=<id>&ts=<ms>&sig=<64 hex>", NUL-terminated;
+ * empty (and ts_ms 0) when the supervisor could not sign: that attempt
+ * fails.
+ */
 struct ipc_signed {
 	int64_t		ts_ms;			/* the signed ts */
 	char		query[IPC_SIGN_QUERY_MAX];
 };
 _Static_assert(sizeof(struct ipc_signed) == 520, "ipc_signed");
+
+/*
+ * IPC_SN_SIO_CONFIG, sup -> net, socketio dialect only, once, right after
+ * IPC_SN_CONFIG (whose url is serverUrl and whose token stays empty: the
+ * key never leaves the supervisor).  The settings of socketio-protocol.md
+ * §7.2 the session needs.  Strings are NUL-terminated.
+ */
+struct ipc_sio_config {
+	uint32_t	stats_s;		/* statsIntervalSec */
+	uint32_t	heartbeat_s;		/* heartbeatIntervalSec */
+	uint32_t	pong_timeout_s;		/* pongTimeoutSec */
+	uint32_t	pad;
+	char		client_id[136];		/* for logs and the status */
+	char		transport_path[256];	/* transport.path */
+};
+_Static_assert(sizeof(struct ipc_sio_config) == 408, "ipc_sio_config");
 
 /* ---------------------------------------------------------------- */
 /* sup <-> exec */
@@ -341,6 +365,66 @@ struct ipc_facts {
 	char		lock_hash[72];		/* 64 hex */
 };
 _Static_assert(sizeof(struct ipc_facts) == 2760, "ipc_facts");
+
+/*
+ * IPC_NE_STATS_REQ, net -> exec, socketio dialect, empty, id 0: send a
+ * stats sample (socketio-protocol.md §5.3) now, at each hello_ack and
+ * stats tick.  Requests coalesce as IPC_NE_FACTS_REQ do: one pending, at
+ * most one answer per IPC_STATS_MIN_MS; the CPU share is measured since
+ * the previous sample (the first: since the exec-worker started) and
+ * nothing sleeps.
+ *
+ * IPC_EN_STATS, exec -> net: struct ipc_stats.  Fixed point in
+ * hundredths (7.25 % is 725, load 0.42 is 42); strings NUL-terminated;
+ * ndisk, niface at most the array sizes; family 4 or 6.  Anything else
+ * drops the exec-worker.
+ */
+#define IPC_STATS_MIN_MS	250
+#define IPC_STATS_DISK_MAX	16
+#define IPC_STATS_IFACE_MAX	16
+#define IPC_STATS_HAVE_MEM	0x01	/* mem_* are valid */
+
+struct ipc_stats_disk {
+	char		mount[128];
+	char		fsname[128];
+	char		fstype[32];
+	uint64_t	used;			/* bytes */
+	uint64_t	avail;			/* bytes */
+	uint32_t	capacity_centi;		/* used / (used + avail) */
+	uint32_t	pad;
+};
+_Static_assert(sizeof(struct ipc_stats_disk) == 312, "ipc_stats_disk");
+
+struct ipc_stats_iface {
+	char		name[32];
+	char		address[48];		/* numeric, no scope */
+	char		cidr[56];		/* network/prefix */
+	uint8_t		family;			/* 4 or 6 */
+	uint8_t		internal;		/* private range */
+	uint8_t		pad[6];
+};
+_Static_assert(sizeof(struct ipc_stats_iface) == 144, "ipc_stats_iface");
+
+struct ipc_stats {
+	uint32_t	flags;			/* IPC_STATS_HAVE_* */
+	uint32_t	cpu_centi;		/* busy share, 0..10000 */
+	uint64_t	mem_used, mem_free, mem_total;	/* bytes */
+	uint32_t	load_centi[3];		/* 1m, 5m, 15m */
+	uint32_t	cpus;			/* online logical CPUs, 0 unknown */
+	uint64_t	uptime_s;		/* 0: lastReboot omitted */
+	int64_t		ts;			/* Unix seconds, UTC */
+	int64_t		last_reboot;		/* ts - uptime_s */
+	uint32_t	ndisk, niface;
+	char		hostname[256];
+	char		platform[64];		/* os-release ID, "" unknown */
+	char		release[64];		/* os-release VERSION_ID */
+	char		arch[64];		/* uname machine */
+	char		kernel[128];		/* uname release */
+	char		agent_version[32];
+	struct ipc_stats_disk  disk[IPC_STATS_DISK_MAX];
+	struct ipc_stats_iface iface[IPC_STATS_IFACE_MAX];
+};
+_Static_assert(sizeof(struct ipc_stats) == 7984, "ipc_stats");
 
 /* ---------------------------------------------------------------- */
 /* Jobs, net <-> exec (not yet dispatched: no ipc_type names them) */

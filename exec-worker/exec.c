@@ -222,6 +222,7 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	if (type == IPC_HELLO) {
 		permit_set(&e->net_permit, IPC_NE_FACTS_REQ, PERMIT_ALLOW);
 		remote_net_hello(&e->remote, &e->net_permit);
+		permit_set(&e->net_permit, IPC_NE_STATS_REQ, PERMIT_ALLOW);
 		if (e->peer_fresh)
 			exec_peer_resync(e);
 		return;
@@ -241,6 +242,11 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_NE_SESSION_END:
 		if (remote_dispatch_net(&e->remote, m) == -1)
 			goto bad;
+		break;
+	case IPC_NE_STATS_REQ:
+		if (ipc_get_len(m) != 0 || ipc_get_id(m) != 0)
+			goto bad;
+		exec_stats_request(e);
 		break;
 	default:
 		goto bad;
@@ -279,6 +285,7 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	    IPC_FACTS_SAMPLE_MS / 1000.0);
 	e->cpu_tick.data = e;
 	remote_init(&e->remote, e->loop, &e->net, &e->sup_permit);
+	exec_stats_init(e);
 	ev_timer_init(&e->peer_wait, exec_peer_wait_cb, 0, 0);
 	e->peer_wait.data = e;
 }

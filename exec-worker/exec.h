@@ -10,6 +10,7 @@
 #include "facts.h"
 #include "ipcev.h"
 #include "permit.h"
+#include "stats.h"
 #include "remote.h"
 
 struct exec {
@@ -30,6 +31,10 @@ struct exec {
 	ev_timer	 peer_wait;	/* lost the net channel: the deadline */
 	ev_signal	 sigterm;
 	struct remote	 remote;	/* remote administration */
+	struct stats_cpu stats_prev;	/* socketio stats: the last reading */
+	int		 stats_pending;
+	ev_tstamp	 stats_last;	/* when the last sample went out */
+	ev_timer	 stats_answer;	/* coalesces stats requests */
 };
 
 __dead void	exec_main(int, char **);
@@ -41,5 +46,8 @@ void		exec_dispatch_sup(struct ipcev *, struct ipcmsg *);
 void		exec_dispatch_net(struct ipcev *, struct ipcmsg *);
 /* A new net channel from the supervisor replaces the old one. */
 void		exec_replace_peer(struct exec *, int fd);
+/* exec_stats.c: IPC_NE_STATS_REQ */
+void		exec_stats_init(struct exec *);
+void		exec_stats_request(struct exec *);
 
 #endif

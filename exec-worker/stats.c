@@ -68,7 +68,7 @@ stats_kb(const char *text, const char *key, uint64_t *out)
 }
 
 int
-stats_parse_meminfo(const char *text, struct stats_sample *s)
+stats_parse_meminfo(const char *text, struct ipc_stats *s)
 {
 	uint64_t	total, mfree, buffers = 0, cached = 0, srecl = 0, used;
 
@@ -85,7 +85,7 @@ stats_parse_meminfo(const char *text, struct stats_sample *s)
 	s->mem_total = total * 1024;
 	s->mem_free = mfree * 1024;
 	s->mem_used = used * 1024;
-	s->flags |= STATS_HAVE_MEM;
+	s->flags |= IPC_STATS_HAVE_MEM;
 	return 0;
 }
 
@@ -113,7 +113,7 @@ stats_os_value(const char *text, const char *key, char *out, size_t size)
 }
 
 void
-stats_parse_os_release(const char *text, struct stats_sample *s)
+stats_parse_os_release(const char *text, struct ipc_stats *s)
 {
 	stats_os_value(text, "ID", s->platform, sizeof(s->platform));
 	stats_os_value(text, "VERSION_ID", s->release, sizeof(s->release));
@@ -193,10 +193,10 @@ stats_addr_class(int family, const unsigned char *a)
 }
 
 static void
-stats_iface_add(struct stats_sample *s, const struct ifaddrs *ifa)
+stats_iface_add(struct ipc_stats *s, const struct ifaddrs *ifa)
 {
 	const unsigned char	*a, *m = NULL;
-	struct stats_iface	*e;
+	struct ipc_stats_iface	*e;
 	int			 fam = ifa->ifa_addr->sa_family, internal;
 	size_t			 n;
 
@@ -230,13 +230,13 @@ stats_iface_add(struct stats_sample *s, const struct ifaddrs *ifa)
 }
 
 static void
-stats_ifaces(struct stats_sample *s)
+stats_ifaces(struct ipc_stats *s)
 {
 	struct ifaddrs	*all, *ifa;
 
 	if (getifaddrs(&all) == -1)
 		return;
-	for (ifa = all; ifa != NULL && s->niface < STATS_IFACE_MAX;
+	for (ifa = all; ifa != NULL && s->niface < IPC_STATS_IFACE_MAX;
 	    ifa = ifa->ifa_next) {
 		if (ifa->ifa_addr == NULL || (ifa->ifa_flags & IFF_LOOPBACK) ||
 		    (ifa->ifa_addr->sa_family != AF_INET &&
@@ -259,7 +259,7 @@ stats_rfc3339(int64_t t, char out[32])
 }
 
 void
-stats_collect(struct stats_sample *s, const struct stats_cpu *prev,
+stats_collect(struct ipc_stats *s, const struct stats_cpu *prev,
     struct stats_cpu *cur, const char *version)
 {
 	struct utsname	 u;

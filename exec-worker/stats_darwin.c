@@ -36,7 +36,7 @@ stats_read_cpu(struct stats_cpu *c)
 }
 
 void
-stats_os_mem(struct stats_sample *s)
+stats_os_mem(struct ipc_stats *s)
 {
 	vm_statistics64_data_t	vm;
 	mach_msg_type_number_t	count = HOST_VM_INFO64_COUNT;
@@ -55,20 +55,20 @@ stats_os_mem(struct stats_sample *s)
 	s->mem_total = total;
 	s->mem_free = (uint64_t)vm.free_count * page;
 	s->mem_used = used > total ? total : used;
-	s->flags |= STATS_HAVE_MEM;
+	s->flags |= IPC_STATS_HAVE_MEM;
 }
 
 void
-stats_os_disks(struct stats_sample *s)
+stats_os_disks(struct ipc_stats *s)
 {
 	struct statfs		*m;
-	struct stats_disk	*d;
+	struct ipc_stats_disk	*d;
 	uint64_t		 used, avail;
 	int			 n, i;
 
 	if ((n = getmntinfo(&m, MNT_NOWAIT)) <= 0)
 		return;
-	for (i = 0; i < n && s->ndisk < STATS_DISK_MAX; i++) {
+	for (i = 0; i < n && s->ndisk < IPC_STATS_DISK_MAX; i++) {
 		/* The counterpart of Linux's nodev: local, browsable mounts. */
 		if (!(m[i].f_flags & MNT_LOCAL) ||
 		    (m[i].f_flags & MNT_DONTBROWSE) ||
@@ -88,7 +88,7 @@ stats_os_disks(struct stats_sample *s)
 }
 
 void
-stats_os_release(struct stats_sample *s)
+stats_os_release(struct ipc_stats *s)
 {
 	size_t	len = sizeof(s->release);
 

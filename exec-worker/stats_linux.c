@@ -49,7 +49,7 @@ stats_read_cpu(struct stats_cpu *c)
 }
 
 void
-stats_os_mem(struct stats_sample *s)
+stats_os_mem(struct ipc_stats *s)
 {
 	char	*t = stats_slurp("/proc/meminfo");
 
@@ -59,7 +59,7 @@ stats_os_mem(struct stats_sample *s)
 }
 
 void
-stats_os_release(struct stats_sample *s)
+stats_os_release(struct ipc_stats *s)
 {
 	char	*t = stats_slurp("/etc/os-release");
 
@@ -81,11 +81,11 @@ stats_os_uptime(void)
 }
 
 void
-stats_os_disks(struct stats_sample *s)
+stats_os_disks(struct ipc_stats *s)
 {
 	struct statvfs	 vfs;
 	struct mntent	 ent, *m;
-	struct stats_disk *d;
+	struct ipc_stats_disk *d;
 	char		 buf[4096], *fs;
 	FILE		*f;
 	uint64_t	 used, avail;
@@ -95,7 +95,7 @@ stats_os_disks(struct stats_sample *s)
 		free(fs);
 		return;
 	}
-	while (s->ndisk < STATS_DISK_MAX &&
+	while (s->ndisk < IPC_STATS_DISK_MAX &&
 	    (m = getmntent_r(f, &ent, buf, sizeof(buf))) != NULL) {
 		if (m->mnt_type[0] == '\0' || m->mnt_dir[0] == '\0' ||
 		    stats_fs_nodev(fs, m->mnt_type) ||

@@ -1356,3 +1356,15 @@ conn_abort(struct conn *c, const char *why)
 	conn_fail(c, CONN_END_ERROR, "%s", why != NULL ? why : "aborted");
 	conn_leave(c);
 }
+
+int
+conn_set_path(struct conn *c, const char *path)
+{
+	if (c->active || path == NULL || path[0] != '/' ||
+	    strlen(path) >= sizeof(c->url.path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(c->url.path, path, strlen(path) + 1);
+	return 0;
+}

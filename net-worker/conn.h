@@ -76,5 +76,10 @@ size_t		 conn_queued(const struct conn *);
 void		 conn_close(struct conn *, uint16_t code, const char *reason);
 /* Drop the socket now; closed() follows. */
 void		 conn_abort(struct conn *, const char *why);
+/*
+ * The request target of the next attempts ("/path?query"), for dialects
+ * that sign each upgrade (socketio); -1 (EINVAL) while an attempt runs.
+ */
+int		 conn_set_path(struct conn *, const char *path);
 
 #endif

@@ -28,6 +28,7 @@
 #include "ipcev.h"
 #include "log.h"
 #include "net.h"
+#include "net_socketio.h"
 #include "permit.h"
 #include "proto.h"
 #include "netrem.h"
@@ -54,6 +55,7 @@ struct net {
 	struct permit		 sup_permit;
 	struct permit		 exec_permit;
 	struct ipc_net_config	 cfg;
+	struct ipc_sio_config	 sio_cfg;	/* socketio only */
 	uint8_t			*ca;
 	size_t			 calen;
 	size_t			 caoff;
@@ -400,6 +402,12 @@ net_connect(struct net *n)
 }
 
 static void
+net_sio_exit(int status)
+{
+	net_exit(&net, status);
+}
+
+static void
 net_handle_connected(struct net *n, const struct ipc_connected *r, int fd)
 {
 	uint32_t	 delay;
@@ -413,6 +421,10 @@ net_handle_connected(struct net *n, const struct ipc_connected *r, int fd)
 		if (fd != -1)
 			close(fd);
 		net_exit(n, 0);
+	}
+	if (n->cfg.dialect == IPC_DIALECT_SOCKETIO) {
+		sionet_connected(r, fd);
+		return;
 	}
 	if (r->error != 0) {
 		n->state = NET_IDLE;
@@ -438,7 +450,15 @@ net_start(struct net *n)
 		.closed = net_conn_closed,
 	};
 	const char		*why = NULL;
+	struct sionet_env	 env = { n->loop, &n->sup, &n->exec,
+	    &n->sup_permit, &n->exec_permit, &n->cfg, &n->sio_cfg, n->ca,
+	    n->calen, net_sio_exit };
 
+	/* The socketio session owns its connection and its backoff. */
+	if (n->cfg.dialect == IPC_DIALECT_SOCKETIO) {
+		sionet_start(&env);
+		return;
+	}
 	memset(&p, 0, sizeof(p));
 	p.url = n->cfg.url;
 	if (n->cfg.token[0] != '\0')
@@ -462,11 +482,6 @@ net_start(struct net *n)
 	if (n->conn == NULL)
 		fatalx("cannot set up the connection: %s", why ? why : "?");
 	backoff_init(&n->backoff, 1000, n->cfg.backoff_max_ms);
-	if (n->cfg.dialect != IPC_DIALECT_NIXFLEET) {
-		log_warnx("the socketio dialect is not available in this "
-		    "version; not connecting");
-		return;
-	}
 	net_connect(n);
 }
 
@@ -482,6 +497,8 @@ net_shutdown(struct net *n)
 	net_bad_window_flush(n);
 	ev_timer_set(&n->stop_timer, NET_STOP_MAX_S, 0);
 	ev_timer_start(n->loop, &n->stop_timer);
+	if (n->cfg.dialect == IPC_DIALECT_SOCKETIO && sionet_shutdown() == 0)
+		return;
 	if (n->conn != NULL && conn_is_open(n->conn)) {
 		log_info("closing the connection: shutdown");
 		conn_close(n->conn, 1000, "shutdown");
@@ -519,6 +536,19 @@ net_handle_config(struct net *n, struct ipcmsg *m)
 	    !ipc_str_valid(c->theme_color, sizeof(c->theme_color)) ||
 	    c->npins > IPC_PINS_MAX || c->interval_s == 0)
 		fatalx("%s: bad configuration from the supervisor", __func__);
+	/* socketio: its own settings come first (net_socketio.c). */
+	if (c->dialect == IPC_DIALECT_SOCKETIO)
+		permit_set(&n->sup_permit, IPC_SN_SIO_CONFIG, PERMIT_ONCE);
+	else
+		permit_set(&n->sup_permit, IPC_SN_CA_BEGIN, PERMIT_ONCE);
+}
+
+static void
+net_handle_sio_config(struct net *n, struct ipcmsg *m)
+{
+	if (ipc_get_data(m, &n->sio_cfg, sizeof(n->sio_cfg)) == -1)
+		fatalx("%s: bad socketio configuration size", __func__);
+	sionet_check_config(&n->sio_cfg);
 	permit_set(&n->sup_permit, IPC_SN_CA_BEGIN, PERMIT_ONCE);
 }
 
@@ -593,6 +623,12 @@ net_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 		break;
 	case IPC_SN_CONFIG:
 		net_handle_config(n, m);
+		break;
+	case IPC_SN_SIO_CONFIG:
+		net_handle_sio_config(n, m);
+		break;
+	case IPC_SN_SIGNED:
+		sionet_signed(m);
 		break;
 	case IPC_SN_CA_BEGIN:
 		net_handle_ca_begin(n, m);
@@ -669,6 +705,10 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	if (type == IPC_HELLO) {
 		permit_set(&n->exec_permit, IPC_EN_FACTS, PERMIT_ALLOW);
 		netrem_permit(&n->exec_permit);
+		/* A new exec-worker (IPC_SN_PEER) after sionet_start. */
+		if (n->cfg.dialect == IPC_DIALECT_SOCKETIO)
+			permit_set(&n->exec_permit, IPC_EN_STATS,
+			    PERMIT_ALLOW);
 		ipcev_compose(iev, IPC_NE_FACTS_REQ, 0, -1, NULL, 0);
 		return;
 	}
@@ -684,6 +724,9 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_EN_BACKUP_DONE:
 		if (netrem_dispatch_exec(&n->remote, m) == -1)
 			goto bad;
+		break;
+	case IPC_EN_STATS:
+		sionet_stats(m);
 		break;
 	default:
 		goto bad;

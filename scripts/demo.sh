@@ -3,15 +3,26 @@
 # NixFleet dashboard on loopback with TLS (a CA and a server certificate
 # made on the spot), start the agent against it, and show the registration
 # and the live heartbeats until interrupted (or for DEMO_SECONDS).
+#
+# --socketio: the same for the socketio dialect, against the socket.io 4.8
+# test server of tests/peers/socketio (wss://, HMAC-signed handshake):
+# the handshake, the stats samples and the ping/pong events, as the server
+# records them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+mode=nixfleet
+[ "${1:-}" = "--socketio" ] && mode=socketio
 
 ./scripts/deps.sh
 [ -f build/demo/build.ninja ] || meson setup build/demo -Dtests=false >/dev/null
 ninja -C build/demo >/dev/null
 
 . scripts/demo-env.sh
+if [ "$mode" = socketio ]; then
+	. scripts/demo-socketio.sh
+	exit 0
+fi
 printf 'NIXFLEET_TOKEN=demo-token\n' > "$work/token"
 chmod 600 "$work/token"
 

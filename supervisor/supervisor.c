@@ -260,6 +260,25 @@ sup_check_privsep_dir(const char *dir)
 	return 0;
 }
 
+/* The socketio settings, after IPC_SN_CONFIG; never the key. */
+static int
+sup_send_sio_config(struct sup *s)
+{
+	struct ipc_sio_config	 sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.stats_s = (uint32_t)s->cfg.stats_interval;
+	sc.heartbeat_s = (uint32_t)s->cfg.heartbeat_interval;
+	sc.pong_timeout_s = (uint32_t)s->cfg.pong_timeout;
+	if (s->cfg.client_id != NULL)
+		strlcpy(sc.client_id, s->cfg.client_id, sizeof(sc.client_id));
+	if (s->cfg.transport_path != NULL)
+		strlcpy(sc.transport_path, s->cfg.transport_path,
+		    sizeof(sc.transport_path));
+	return ipcev_compose(&s->w[W_NET].iev, IPC_SN_SIO_CONFIG, 0, -1, &sc,
+	    sizeof(sc));
+}
+
 /* Configuration for the net-worker: only what it needs. */
 static void
 sup_handle_net_hello(struct sup *s)
@@ -308,6 +327,8 @@ sup_handle_net_hello(struct sup *s)
 	if (ipcev_compose(&w->iev, IPC_SN_CONFIG, 0, -1, &nc,
 	    sizeof(nc)) == -1)
 		goto done;
+	if (s->cfg.dialect == DIALECT_SOCKETIO && sup_send_sio_config(s) == -1)
+		goto done;
 	cb.size = s->calen;
 	cb.pad = 0;
 	if (ipcev_compose(&w->iev, IPC_SN_CA_BEGIN, 0, -1, &cb,
@@ -326,6 +347,8 @@ sup_handle_net_hello(struct sup *s)
 	permit_set(&s->net_permit, IPC_NS_CONNECT, PERMIT_ALLOW);
 	permit_set(&s->net_permit, IPC_NS_STATE, PERMIT_ALLOW);
 	permit_set(&s->net_permit, IPC_NS_PONG, PERMIT_ALLOW);
+	if (s->cfg.dialect == DIALECT_SOCKETIO)
+		permit_set(&s->net_permit, IPC_NS_SIGN, PERMIT_ALLOW);
 	w->ready = 1;
 	sup_check_ready(s);
  done:
@@ -444,7 +467,8 @@ sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	}
 	/* Only a PONG's id means something; the others carry 0. */
 	if (!permit_check(&s->net_permit, type) ||
-	    (type != IPC_NS_PONG && ipc_get_id(m) != 0))
+	    (type != IPC_NS_PONG && type != IPC_NS_SIGN &&
+	    ipc_get_id(m) != 0))
 		goto bad;
 	switch (type) {
 	case IPC_NS_CONNECT:
@@ -467,6 +491,16 @@ sup_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_NS_PONG:
 		if (sup_handle_pong(&s->w[W_NET], m) == -1)
 			goto bad;
+		break;
+	case IPC_NS_SIGN:
+		if (ipc_get_len(m) != 0)
+			goto bad;
+		if (signreq_admit(s) == -1) {
+			ipcev_drop(iev, "sign requests faster than one per "
+			    "%d ms", IPC_CONNECT_FLOOR_MS);
+			return;
+		}
+		signreq_answer(s, ipc_get_id(m));
 		break;
 	default:
 		goto bad;
@@ -520,6 +554,7 @@ sup_channel_init(struct sup *s, int i, int fd)
 		    sup_dispatch_net, s);
 		ipcev_expect_role(&w->iev, IPC_ROLE_NET);
 		connect_limit_reset(s);
+		signreq_reset(s);
 		/* The whole CA bundle is queued at once, right after HELLO. */
 		ipcbuf_set_highwater(w->iev.buf, IPC_CA_MAX + IPC_MAX_SN * 4);
 	} else {

@@ -86,6 +86,8 @@ struct sup {
 	struct connector *conn;		/* the connect in flight */
 	double		 conn_tokens;	/* connect rate limit (connect.c) */
 	ev_tstamp	 conn_stamp;	/* when conn_tokens was computed */
+	double		 sign_tokens;	/* socketio sign rate (signreq.c) */
+	ev_tstamp	 sign_stamp;
 	struct permit	 net_permit;
 	struct permit	 exec_permit;
 
@@ -119,6 +121,10 @@ void	sup_give_up(struct sup *, const char *why);
 /* The channels' dispatch functions, reachable for the fuzzers. */
 void	sup_dispatch_net(struct ipcev *, struct ipcmsg *);
 void	sup_dispatch_exec(struct ipcev *, struct ipcmsg *);
+/* signreq.c: IPC_NS_SIGN */
+void	signreq_reset(struct sup *);
+int	signreq_admit(struct sup *);
+void	signreq_answer(struct sup *, uint32_t id);
 
 /* worker.c */
 int	worker_find_paths(struct sup *);

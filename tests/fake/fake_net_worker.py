@@ -32,6 +32,9 @@ SN_CONFIG, SN_CA_BEGIN, SN_CA_CHUNK, SN_CA_END = 0x1101, 0x1102, 0x1103, 0x1104
 SN_CONNECTED, SN_PING, SN_SHUTDOWN = 0x1105, 0x1106, 0x1107
 SN_PEER = 0x1110
 NE_FACTS_REQ, EN_FACTS = 0x3001, 0x3101
+NS_SIGN, SN_SIGNED, SN_SIO_CONFIG = 0x1004, 0x1108, 0x1118
+NE_STATS_REQ, EN_STATS = 0x3020, 0x3120
+SIGNED_SIZE, STATS_SIZE = 520, 7984
 ROLE_SUP, ROLE_NET, ROLE_EXEC = 1, 2, 3
 FACTS_SIZE = 2760
 
@@ -257,6 +260,70 @@ def s_connect_flood(sup, ex):
         if not sup.wait(lambda: sup.count(SN_CONNECTED) > have, 5):
             break
     result(asked=asked, answered=sup.count(SN_CONNECTED))
+    idle(sup, 30)
+
+
+def s_sign_flood(sup, ex):
+    """socketio: signatures asked for faster than any backoff."""
+    sup.send(hello())
+    configured(sup)
+    for asked in range(1, 201):
+        try:
+            sup.send(frame(NS_SIGN, id_=asked))
+        except OSError:
+            break
+        result(asked=asked, answered=sup.count(SN_SIGNED))
+        sup.pump(0)
+    idle(sup, 30)
+
+
+def s_sign_payload(sup, ex):
+    sup.send(hello())
+    configured(sup)
+    sup.send(frame(NS_SIGN, b"x" * 8, id_=1))
+    idle(sup, 30)
+
+
+def s_sign_answer(sup, ex):
+    """socketio: two signatures, 300 ms apart; what the net-worker got."""
+    sup.send(hello())
+    configured(sup)
+    out = []
+    for n, i in enumerate((5, 6)):
+        sup.send(frame(NS_SIGN, id_=i))
+        sup.wait(lambda: sup.count(SN_SIGNED) > n, 5)
+        time.sleep(0.3)
+    for t, i, p, _ in sup.frames:
+        if t == SN_SIGNED and len(p) == SIGNED_SIZE:
+            ts, = struct.unpack_from("<q", p)
+            out.append({"id": i, "ts": ts,
+                        "query": p[8:].split(b"\0")[0].decode()})
+    ex.send(hello())
+    ex.wait(lambda: ex.count(HELLO) > 0, 5)
+    ex.send(frame(NE_STATS_REQ))
+    ex.wait(lambda: ex.count(EN_STATS) > 0, 5)
+    stats = [len(p) for t, _, p, _ in ex.frames if t == EN_STATS]
+    received = b"".join(p for _, _, p, _ in sup.frames)
+    result(signed=out, now=int(time.time() * 1000),
+           types=sorted(set("%04x" % t for t, _, _, _ in sup.frames)),
+           secret_seen=b"sio-secret-key" in received, stats=stats)
+    idle(sup, 30)
+
+
+def s_stats_burst(sup, ex):
+    """500 stats requests at once: a few whole samples, the channel up."""
+    sup.send(hello())
+    configured(sup)
+    ex.send(hello())
+    ex.wait(lambda: ex.count(HELLO) > 0, 5)
+    ex.send(b"".join(frame(NE_STATS_REQ) for _ in range(500)))
+    t0 = time.monotonic()
+    ex.wait(lambda: ex.count(EN_STATS) > 0, 5)
+    first = time.monotonic() - t0
+    ex.wait(lambda: False, 1.5)
+    result(first_s=first, answers=ex.count(EN_STATS), exec_up=not ex.eof,
+           sizes=sorted(set(len(p) for t, _, p, _ in ex.frames
+                            if t == EN_STATS)))
     idle(sup, 30)
 
 

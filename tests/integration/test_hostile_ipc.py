@@ -11,6 +11,8 @@ reach sd_notify (a datagram socket we listen on) or the log unescaped;
 the supervisor never crashes.  A fresh supervisor per case keeps each one
 far from the restart limit."""
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -90,6 +92,17 @@ class HostileTest(h.AgentTestCase):
         url = "ws://127.0.0.1:%d/ws" % h.free_port()
         e = self.agent_env(url, NIXFLEET_LIBEXEC_DIR=self.libexec,
                            NOTIFY_SOCKET=self.notify.name, **env)
+        self.agent = self.start_agent(e, binary=self.bin)
+        return self.agent
+
+    def start_socketio(self, scenario):
+        """The same fake in the socketio dialect (nothing listens)."""
+        (self.libexec / "scenario").write_text(scenario + "\n")
+        e = self.agent_env(None, NIXFLEET_TOKEN=None, NIXFLEET_REPO_DIR=None,
+                           NIXFLEET_LIBEXEC_DIR=self.libexec,
+                           NOTIFY_SOCKET=self.notify.name,
+                           CLIENT_ID="host-01", AUTH_TOKEN="sio-secret-key",
+                           SERVER_URL="http://127.0.0.1:%d" % h.free_port())
         self.agent = self.start_agent(e, binary=self.bin)
         return self.agent
 
@@ -192,6 +205,55 @@ class HostileTest(h.AgentTestCase):
 
     def test_pong_ahead(self):
         self.assert_dropped("pong_ahead", r"net-worker: sup_dispatch_net: IPC_NS_PONG")
+
+    def test_sign_nixfleet(self):
+        """IPC_NS_SIGN is a socketio message: the nixfleet dialect drops it."""
+        self.assert_dropped("sign_flood", r"net-worker: sup_dispatch_net: "
+                            r"IPC_NS_SIGN \(len 0, id 1\)")
+
+    def test_sign_payload(self):
+        self.start_socketio("sign_payload")
+        self.wait(lambda: len(self.runs()) >= 2, 10, "a restart")
+        self.wait_log(self.agent, r"sup_dispatch_net: IPC_NS_SIGN \(len 8", 3)
+
+    def test_sign_flood(self):
+        self.start_socketio("sign_flood")
+        self.wait(lambda: len(self.runs()) >= 2, 10, "a restart")
+        self.wait_log(self.agent, r"net-worker: sign requests faster than", 3)
+        self.assertLessEqual(self.result()["answered"], 10)
+
+    def test_sign_answer(self):
+        """socketio: each IPC_NS_SIGN is answered with the same id, the
+        supervisor's own ts (fresh each time) and a valid HMAC; the key
+        is in no frame the net-worker receives; stats are answered with
+        a whole sample."""
+        self.start_socketio("sign_answer")
+        r = self.result(20)
+        self.assertEqual([x["id"] for x in r["signed"]], [5, 6], r)
+        a, b = r["signed"]
+        self.assertGreater(b["ts"], a["ts"])
+        self.assertLess(abs(r["now"] - b["ts"]), 10000)
+        for x in r["signed"]:
+            msg = '{"clientId":"host-01","ts":%d}' % x["ts"]
+            sig = hmac.new(b"sio-secret-key", msg.encode(),
+                           hashlib.sha256).hexdigest()
+            self.assertEqual(x["query"], "clientId=host-01&ts=%d&sig=%s" %
+                             (x["ts"], sig))
+        self.assertIn("1118", r["types"])
+        self.assertFalse(r["secret_seen"], r)
+        self.assertEqual(r["stats"], [7984], r)
+        self.assertEqual(len(self.runs()), 1, self.context())
+
+    def test_stats_burst(self):
+        """socketio stats requests coalesce in the exec-worker: 500 at
+        once are a few samples, at most one per 250 ms."""
+        self.start_socketio("stats_burst")
+        r = self.result(20)
+        self.assertLess(r["first_s"], 1.0, r)
+        self.assertTrue(r["exec_up"], r)
+        self.assertEqual(r["sizes"], [7984], r)
+        self.assertLessEqual(r["answers"], 10, r)
+        self.assertEqual(len(self.runs()), 1, self.context())
 
     def test_exec_loses_peer(self):
         """The exec-worker without its net channel waits IPC_PEER_WAIT_MS

@@ -35,26 +35,26 @@ END_TEST
 
 START_TEST(parse_meminfo)
 {
-	struct stats_sample	s;
+	struct ipc_stats	s;
 
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(stats_parse_meminfo("MemTotal:  8000 kB\n"
 	    "MemFree:   2000 kB\nMemAvailable: 5000 kB\nBuffers:  500 kB\n"
 	    "Cached:   1000 kB\nSwapCached: 7 kB\nSReclaimable: 300 kB\n",
 	    &s), 0);
-	ck_assert(s.flags & STATS_HAVE_MEM);
+	ck_assert(s.flags & IPC_STATS_HAVE_MEM);
 	ck_assert_uint_eq(s.mem_total, 8000 * 1024);
 	ck_assert_uint_eq(s.mem_free, 2000 * 1024);
 	ck_assert_uint_eq(s.mem_used, (8000 - 2000 - 500 - 1000 - 300) * 1024);
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(stats_parse_meminfo("MemFree: 1 kB\n", &s), -1);
-	ck_assert(!(s.flags & STATS_HAVE_MEM));
+	ck_assert(!(s.flags & IPC_STATS_HAVE_MEM));
 }
 END_TEST
 
 START_TEST(parse_misc)
 {
-	struct stats_sample	 s;
+	struct ipc_stats	 s;
 	const char		*fs = "nodev\tsysfs\nnodev\tproc\n\text4\n"
 	    "\tvfat\nnodev\ttmpfs\n";
 	unsigned char		 a4[4] = { 192, 168, 1, 20 }, a6[16];
@@ -112,7 +112,7 @@ END_TEST
 START_TEST(live_sample)
 {
 	struct stats_cpu	 start, cur;
-	struct stats_sample	*s = malloc(sizeof(*s));
+	struct ipc_stats	*s = malloc(sizeof(*s));
 	volatile unsigned long	 spin = 0;
 	time_t			 now = time(NULL);
 	uint32_t		 i;
@@ -124,7 +124,7 @@ START_TEST(live_sample)
 	stats_collect(s, &start, &cur, "1.2.3");
 	ck_assert_uint_le(s->cpu_centi, 10000);
 	ck_assert_uint_gt(cur.total, start.total);
-	ck_assert(s->flags & STATS_HAVE_MEM);
+	ck_assert(s->flags & IPC_STATS_HAVE_MEM);
 	ck_assert_uint_gt(s->mem_total, 16 * 1024 * 1024);
 	ck_assert_uint_le(s->mem_used + s->mem_free, s->mem_total);
 	ck_assert_uint_lt(s->load_centi[0], 100000);
@@ -138,7 +138,7 @@ START_TEST(live_sample)
 	ck_assert_str_ne(s->kernel, "");
 	ck_assert_str_eq(s->platform, "debian");
 	ck_assert_str_eq(s->agent_version, "1.2.3");
-	ck_assert_uint_le(s->ndisk, STATS_DISK_MAX);
+	ck_assert_uint_le(s->ndisk, IPC_STATS_DISK_MAX);
 	for (i = 0; i < s->ndisk; i++) {
 		ck_assert_str_ne(s->disk[i].mount, "");
 		ck_assert_str_ne(s->disk[i].fstype, "proc");
