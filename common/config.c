@@ -108,47 +108,47 @@ const struct cfg_setting cfg_settings[C_MAX] = {
 	    O(pong_timeout), NULL, 90, 0, 1, 86400,
 	    "server eviction time, seconds" },
 	[C_SHELL_ON] = { "admin.enableShell", "admin.enableShell",
-	    { "ENABLE_SHELL" }, NULL, T_BOOL, S_SIO, 0, O(enable_shell),
+	    { "ENABLE_SHELL" }, NULL, T_BOOL, S_BOTH, 0, O(enable_shell),
 	    .help = "allow PTY shells" },
 	[C_COMMANDS] = { "admin.allowedCommands", "admin.allowedCommands",
-	    { "ADMIN_ALLOWED_COMMANDS" }, NULL, T_LIST, S_SIO, 0,
+	    { "ADMIN_ALLOWED_COMMANDS" }, NULL, T_LIST, S_BOTH, 0,
 	    O(allowed_commands), .help = "admin_run allowlist (comma list)" },
 	[C_CWDS] = { "admin.allowedCwds", "admin.allowedCwds",
-	    { "ADMIN_ALLOWED_CWDS" }, NULL, T_LIST, S_SIO, 0,
+	    { "ADMIN_ALLOWED_CWDS" }, NULL, T_LIST, S_BOTH, 0,
 	    O(allowed_cwds), .help = "admin_run cwd allowlist (comma list)" },
 	[C_MAXCONC] = { "admin.maxConcurrent", "admin.maxConcurrent",
-	    { "ADMIN_MAX_CONCURRENT" }, NULL, T_INT, S_SIO, F_POSDEF,
+	    { "ADMIN_MAX_CONCURRENT" }, NULL, T_INT, S_BOTH, F_POSDEF,
 	    O(max_concurrent), NULL, 1, 0, 1, 64, "concurrent admin_run" },
 	[C_TIMEOUT] = { "admin.defaultTimeoutSec", "admin.defaultTimeoutSec",
-	    { "ADMIN_DEFAULT_TIMEOUT_SEC" }, NULL, T_INT, S_SIO, F_POSDEF,
+	    { "ADMIN_DEFAULT_TIMEOUT_SEC" }, NULL, T_INT, S_BOTH, F_POSDEF,
 	    O(default_timeout), NULL, 30, 0, 1, 604800,
 	    "admin_run timeout, seconds" },
 	[C_REQTOKEN] = { "admin.requireToken", "admin.requireToken",
-	    { "REQUIRE_COMMAND_TOKEN" }, NULL, T_BOOL, S_SIO, 0,
+	    { "REQUIRE_COMMAND_TOKEN" }, NULL, T_BOOL, S_BOTH, 0,
 	    O(require_token), .help = "admin_run needs the command token" },
 	[C_CMDTOKEN] = { "admin.commandToken", "admin.commandToken",
-	    { "COMMAND_TOKEN" }, NULL, T_SECRET, S_SIO, 0, O(command_token),
+	    { "COMMAND_TOKEN" }, NULL, T_SECRET, S_BOTH, 0, O(command_token),
 	    .help = "admin_run command token" },
 	[C_RLMAX] = { "admin.rateLimitMax", "admin.rateLimitMax", { NULL },
-	    NULL, T_INT, S_SIO, F_POSDEF, O(rate_limit_max), NULL, 0, 0, 0,
+	    NULL, T_INT, S_BOTH, F_POSDEF, O(rate_limit_max), NULL, 0, 0, 0,
 	    1000000, NULL },
 	[C_RLWIN] = { "admin.rateLimitWindowSec", "admin.rateLimitWindowSec",
-	    { NULL }, NULL, T_INT, S_SIO, F_POSDEF, O(rate_limit_window), NULL,
+	    { NULL }, NULL, T_INT, S_BOTH, F_POSDEF, O(rate_limit_window), NULL,
 	    60, 0, 1, 86400, NULL },
 	[C_BKSRC] = { "backup.allowedSourceRoots", "backup.allowedSourceRoots",
-	    { "BACKUP_SOURCE_ROOTS" }, NULL, T_LIST, S_SIO, 0,
+	    { "BACKUP_SOURCE_ROOTS" }, NULL, T_LIST, S_BOTH, 0,
 	    O(backup_source_roots), .help = "backup sources (comma list)" },
 	[C_BKDST] = { "backup.allowedDestRoots", "backup.allowedDestRoots",
-	    { "BACKUP_DEST_ROOTS" }, NULL, T_LIST, S_SIO, 0,
+	    { "BACKUP_DEST_ROOTS" }, NULL, T_LIST, S_BOTH, 0,
 	    O(backup_dest_roots), .help = "backup destinations (comma list)" },
 	[C_TPATH] = { "transport.path", "transport.path", { "TRANSPORT_PATH" },
 	    NULL, T_STR, S_SIO, 0, O(transport_path), "/socket.io",
 	    .help = "Engine.IO path" },
 	[C_SHELL_CMD] = { "shell.command", "shell.command", { NULL }, NULL,
-	    T_STR, S_SIO, 0, O(shell_command), "/bin/bash",
+	    T_STR, S_BOTH, 0, O(shell_command), "/bin/bash",
 	    .help = "PTY shell" },
 	[C_SHELL_ARGS] = { "shell.args", "shell.args", { NULL }, NULL, T_LIST,
-	    S_SIO, 0, O(shell_args), .help = "PTY shell arguments" },
+	    S_BOTH, 0, O(shell_args), .help = "PTY shell arguments" },
 
 	[C_CA] = { "transport.caFile", "transport.caFile",
 	    { "NIXFLEET_CA_FILE" }, NULL, T_STR, S_BOTH, 0, O(ca_file), "",
@@ -211,6 +211,17 @@ const struct cfg_setting cfg_settings[C_MAX] = {
 	[C_REPO_USER] = { "NIXFLEET_USER", "nixfleet.user",
 	    { "NIXFLEET_USER" }, NULL, T_STR, S_NIX, 0, O(repo_user), "",
 	    .help = "user for git and tests when run as root" },
+	[C_KEYS_USER] = { "admin.keysUser", "admin.keysUser",
+	    { "ADMIN_KEYS_USER" }, NULL, T_STR, S_BOTH, 0, O(keys_user), "",
+	    .help = "account whose authorized_keys sync_keys fills "
+	    "(\"\": key sync off)" },
+	[C_SHELL_IDLE] = { "admin.shellIdleSec", "admin.shellIdleSec",
+	    { "ADMIN_SHELL_IDLE_SEC" }, NULL, T_INT, S_BOTH, F_POSDEF,
+	    O(shell_idle), NULL, 1800, 0, 1, 604800,
+	    "PTY shell idle timeout, seconds" },
+	[C_SHELL_USER] = { "shell.user", "shell.user", { "ADMIN_SHELL_USER" },
+	    NULL, T_STR, S_BOTH, 0, O(shell_user), "",
+	    .help = "account PTY shells run as (\"\": the agent's)" },
 };
 
 /* Accepted without effect (socketio-protocol.md §7.2), children too. */
@@ -1184,10 +1195,6 @@ cfg_check_socketio(struct cfg_ctx *c)
 		cfg_problem(c, cfg_via(cfg, C_TPATH), cfg->srcs->src[C_TPATH],
 		    "must be a URL path (got %s)", cfg_quote(
 		    cfg->transport_path, q, sizeof(q)));
-	/* §7.2: args are defaulted only together with the command. */
-	if (cfg->srcs->src[C_SHELL_CMD] == SRC_DEFAULT &&
-	    cfg->srcs->src[C_SHELL_ARGS] == SRC_DEFAULT)
-		cfg_list_add(&cfg->shell_args, "-l", 2);
 	if (cfg->require_token && cfg->command_token == NULL)
 		cfg_warn(c, "admin.requireToken is set but admin.commandToken "
 		    "is empty: every admin_run will be refused");
@@ -1236,6 +1243,10 @@ cfg_check_common(struct cfg_ctx *c)
 	size_t		 len = strlen(cfg->net_user);
 	char		 q[300];
 
+	/* §7.2: args are defaulted only together with the command. */
+	if (cfg->srcs->src[C_SHELL_CMD] == SRC_DEFAULT &&
+	    cfg->srcs->src[C_SHELL_ARGS] == SRC_DEFAULT)
+		cfg_list_add(&cfg->shell_args, "-l", 2);
 	if (cfg->dead_ms <= cfg->ping_ms)
 		cfg_problem(c, cfg_via(cfg, C_READ), cfg->srcs->src[C_READ],
 		    "must be longer than transport.pingIntervalMs (%u)",

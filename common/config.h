@@ -96,6 +96,9 @@ struct config {
 	char		*transport_path;
 	char		*shell_command;
 	struct config_list shell_args;
+	char		*keys_user;		/* "" = key sync off */
+	int		 shell_idle;		/* seconds */
+	char		*shell_user;		/* "" = the agent's */
 
 	/* transport, both dialects */
 	char		*ca_file;		/* "" = system bundle */

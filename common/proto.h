@@ -69,6 +69,9 @@ enum ipc_type {
 	IPC_SE_PING = IPC_SE | 0x02,
 	IPC_SE_SHUTDOWN = IPC_SE | 0x03,
 	IPC_SE_PEER = IPC_SE | 0x10,		/* a new net channel + fd */
+	IPC_SE_ADMIN_CONFIG = IPC_SE | 0x20,	/* remote administration */
+	IPC_SE_ADMIN_ITEM = IPC_SE | 0x21,
+	IPC_SE_ADMIN_END = IPC_SE | 0x22,
 	IPC_SE_JOBS_CONFIG = IPC_SE | 0x30,	/* jobs: after CONFIG */
 
 	IPC_NE_FACTS_REQ = IPC_NE | 0x01,
@@ -77,6 +80,15 @@ enum ipc_type {
 	IPC_NE_JOB_ACK = IPC_NE | 0x12,
 	IPC_NE_JOB_REPLAY = IPC_NE | 0x13,
 	IPC_NE_STATS_REQ = IPC_NE | 0x20,	/* socketio */
+	IPC_NE_ADMIN_RUN = IPC_NE | 0x30,	/* remote administration */
+	IPC_NE_SHELL_START = IPC_NE | 0x31,
+	IPC_NE_SHELL_INPUT = IPC_NE | 0x32,
+	IPC_NE_SHELL_RESIZE = IPC_NE | 0x33,
+	IPC_NE_SHELL_CLOSE = IPC_NE | 0x34,
+	IPC_NE_KEYS_INSTALL = IPC_NE | 0x35,
+	IPC_NE_BACKUP_PLAN = IPC_NE | 0x36,
+	IPC_NE_BACKUP_START = IPC_NE | 0x37,
+	IPC_NE_SESSION_END = IPC_NE | 0x38,
 
 	IPC_EN_FACTS = IPC_EN | 0x01,
 	IPC_EN_JOB_ANSWER = IPC_EN | 0x10,
@@ -85,6 +97,13 @@ enum ipc_type {
 	IPC_EN_JOB_STATUS = IPC_EN | 0x13,
 	IPC_EN_JOB_STATE = IPC_EN | 0x14,
 	IPC_EN_STATS = IPC_EN | 0x20,		/* socketio */
+	IPC_EN_ADMIN_RESULT = IPC_EN | 0x30,	/* remote administration */
+	IPC_EN_SHELL_OUTPUT = IPC_EN | 0x31,
+	IPC_EN_SHELL_CLOSED = IPC_EN | 0x32,
+	IPC_EN_KEYS_RESULT = IPC_EN | 0x33,
+	IPC_EN_BACKUP_PLAN = IPC_EN | 0x34,
+	IPC_EN_BACKUP_PROGRESS = IPC_EN | 0x35,
+	IPC_EN_BACKUP_DONE = IPC_EN | 0x36,
 };
 
 /* Header flags. */
@@ -666,6 +685,234 @@ struct ipc_job_state {
 };
 _Static_assert(sizeof(struct ipc_job_state) == 880, "ipc_job_state");
 
+/* ---------------------------------------------------------------- */
+/* Remote administration (socketio-protocol.md §6.1 - §6.6, docs/admin.md) */
+
+/*
+ * sup -> exec, after IPC_SE_CONFIG: IPC_SE_ADMIN_CONFIG once, then any
+ * number of IPC_SE_ADMIN_ITEM (the lists, one entry each, in order, at
+ * most IPC_ADMIN_ITEMS_MAX per list), then IPC_SE_ADMIN_END, after which
+ * the exec-worker builds its policy.  Until END every request is refused
+ * as if nothing were configured.  The command token goes here and never
+ * to the net-worker.
+ */
+#define IPC_ADMINF_SHELL	0x0001	/* admin.enableShell */
+#define IPC_ADMINF_REQ_TOKEN	0x0002	/* admin.requireToken */
+#define IPC_ADMIN_ITEMS_MAX	256
+
+struct ipc_admin_config {
+	uint32_t	flags;			/* IPC_ADMINF_* */
+	uint32_t	max_concurrent;		/* 1..64 */
+	uint32_t	default_timeout_s;	/* 1..86400 */
+	uint32_t	rate_max;		/* 0: off */
+	uint32_t	rate_window_s;
+	uint32_t	shell_idle_s;		/* 0: no idle timeout */
+	char		shell[IPC_PATH_MAX];	/* shell.command */
+	char		token[IPC_TOKEN_MAX];	/* admin.commandToken, secret */
+	char		keys_user[IPC_SHORT_MAX];	/* "" = key sync off */
+	char		shell_user[IPC_SHORT_MAX];	/* "" = the worker's */
+};
+_Static_assert(sizeof(struct ipc_admin_config) == 2200, "ipc_admin_config");
+
+enum ipc_admin_list {
+	IPC_AL_COMMAND = 1,		/* admin.allowedCommands */
+	IPC_AL_CWD = 2,			/* admin.allowedCwds */
+	IPC_AL_SHELL_ARG = 3,		/* shell.args */
+	IPC_AL_SRC_ROOT = 4,		/* backup.allowedSourceRoots */
+	IPC_AL_DST_ROOT = 5,		/* backup.allowedDestRoots */
+};
+#define IPC_AL_MAX		IPC_AL_DST_ROOT
+
+/* IPC_SE_ADMIN_ITEM: one list entry, NUL-terminated. */
+struct ipc_admin_item {
+	uint32_t	list;			/* enum ipc_admin_list */
+	uint32_t	pad;
+	char		value[IPC_PATH_MAX];
+};
+_Static_assert(sizeof(struct ipc_admin_item) == 1032, "ipc_admin_item");
+
+/*
+ * net -> exec requests carry a request id in the header (never 0), which
+ * the answer echoes; the net-worker keeps what it must echo (token,
+ * command, user, the backup job) and the exec-worker never sees it
+ * again.  A net-worker that sends more than IPC_ADMIN_PENDING_MAX
+ * requests without answers is dropped.
+ */
+#define IPC_ADMIN_PENDING_MAX	64
+
+/*
+ * IPC_NE_ADMIN_RUN: the head, then token, command and cwd as one exact
+ * tail (token_len + command_len + cwd_len == tail).  The command may hold
+ * any bytes, NUL included (D8: refused with 126); token and cwd may not.
+ * flags: which of token and cwd were present at all.
+ */
+#define IPC_ARF_TOKEN		0x0001
+#define IPC_ARF_CWD		0x0002
+
+struct ipc_admin_run {
+	uint32_t	timeout_s;		/* 0: admin.defaultTimeoutSec */
+	uint32_t	flags;			/* IPC_ARF_* */
+	uint32_t	token_len;		/* <= IPC_TOKEN_MAX */
+	uint32_t	command_len;
+	uint32_t	cwd_len;		/* <= IPC_PATH_MAX */
+	uint32_t	pad;
+};
+_Static_assert(sizeof(struct ipc_admin_run) == 24, "ipc_admin_run");
+
+/*
+ * IPC_EN_ADMIN_RESULT: the head, then stdout_len + stdout_len bytes as
+ * the exact tail, already cut (admin_fit) so that the encoded result
+ * fits the frame and the dialect's message.  error and signal are
+ * NUL-terminated ("" is left out on the wire).
+ */
+#define IPC_ADMRF_TRUNCATED	0x0001
+
+struct ipc_admin_result {
+	int32_t		code;			/* summary.code */
+	uint32_t	duration_ms;
+	uint32_t	flags;			/* IPC_ADMRF_* */
+	uint32_t	stdout_len;
+	uint32_t	stderr_len;
+	uint32_t	pad;
+	char		signal[16];
+	char		error[256];
+};
+_Static_assert(sizeof(struct ipc_admin_result) == 296, "ipc_admin_result");
+/* What an admin result's encoding adds to its streams, at most. */
+#define IPC_ADMIN_OUT_MAX	(IPC_MAX_NE - 4096)
+
+/*
+ * Shells.  A session id is 1..IPC_SESSION_MAX-1 bytes, NUL-terminated,
+ * no control bytes; the net-worker answers a longer one itself.
+ * IPC_NE_SHELL_START, _CLOSE: struct ipc_shell.  _RESIZE: the same with
+ * cols and rows (both > 0, <= IPC_SHELL_DIM_MAX after the dialect's
+ * clamp).  _INPUT and IPC_EN_SHELL_OUTPUT: the same with len, then
+ * exactly len bytes (input <= IPC_SHELL_IN_MAX a frame, output <=
+ * IPC_SHELL_CHUNK).  IPC_EN_SHELL_CLOSED: exactly once per started
+ * session, refusals included.  Header id 0 on all of them.
+ */
+#define IPC_SESSION_MAX		128
+#define IPC_SHELL_CHUNK		4096
+#define IPC_SHELL_IN_MAX	(32 * 1024)
+#define IPC_SHELL_DIM_MAX	65535
+
+struct ipc_shell {
+	char		session[IPC_SESSION_MAX];
+	uint32_t	len;			/* input, output: tail bytes */
+	uint32_t	cols;			/* resize */
+	uint32_t	rows;			/* resize */
+	uint32_t	pad;
+};
+_Static_assert(sizeof(struct ipc_shell) == 144, "ipc_shell");
+
+/*
+ * IPC_NE_SESSION_END, empty, id 0: the dashboard session ended (§4.3):
+ * every shell gets SIGHUP, SIGKILL 2 s later, and its slot back; its
+ * shell_closed is dropped with no session to carry it.  Commands and
+ * backups go on.
+ */
+
+struct ipc_shell_closed {
+	char		session[IPC_SESSION_MAX];
+	int32_t		code;
+	uint32_t	pad;
+	char		reason[256];
+	char		signal[16];		/* "" if none */
+};
+_Static_assert(sizeof(struct ipc_shell_closed) == 408, "ipc_shell_closed");
+
+/*
+ * IPC_NE_KEYS_INSTALL: the body the net-worker fetched from the key
+ * source (§6.3 step 2) for a user it checked, as the exact tail (at most
+ * IPC_KEYS_BODY_MAX).  The exec-worker filters and installs it into
+ * admin.keysUser's authorized_keys.  IPC_EN_KEYS_RESULT answers.
+ */
+#define IPC_KEYS_BODY_MAX	(IPC_MAX_NE - 1024)
+
+struct ipc_keys_install {
+	uint32_t	body_len;
+	uint32_t	fetch_ms;		/* time the fetch took */
+};
+_Static_assert(sizeof(struct ipc_keys_install) == 8, "ipc_keys_install");
+
+struct ipc_keys_result {
+	uint32_t	ok;
+	uint32_t	added;
+	uint32_t	ms;
+	uint32_t	pad;
+	char		error[256];
+};
+_Static_assert(sizeof(struct ipc_keys_result) == 272, "ipc_keys_result");
+
+/*
+ * IPC_NE_BACKUP_PLAN, IPC_NE_BACKUP_START: the head, then 4 + nsrc +
+ * nglob NUL-terminated strings as the exact tail: planId, host, user,
+ * destRoot, the source dirs, the ignore globs.  flags (start only): the
+ * fields that were present, the others fall back to the stored plan.
+ */
+#define IPC_BKF_HOST		0x0001
+#define IPC_BKF_USER		0x0002
+#define IPC_BKF_PORT		0x0004
+#define IPC_BKF_DEST		0x0008
+#define IPC_BKF_SRC		0x0010
+#define IPC_BKF_GLOB		0x0020
+#define IPC_BACKUP_LIST_MAX	256
+#define IPC_PLAN_ID_MAX		256
+
+struct ipc_backup_req {
+	uint32_t	port;			/* 0..65535 */
+	uint32_t	flags;			/* IPC_BKF_* */
+	uint32_t	nsrc;			/* <= IPC_BACKUP_LIST_MAX */
+	uint32_t	nglob;			/* <= IPC_BACKUP_LIST_MAX */
+};
+_Static_assert(sizeof(struct ipc_backup_req) == 16, "ipc_backup_req");
+
+/*
+ * IPC_EN_BACKUP_PLAN, the answer to a plan that succeeded: the head,
+ * then nfiles (<= 25) NUL-terminated rel paths as the exact tail.
+ */
+struct ipc_backup_plan {
+	uint64_t	total_files;
+	uint64_t	total_bytes;
+	uint32_t	nfiles;
+	uint32_t	pad;
+};
+_Static_assert(sizeof(struct ipc_backup_plan) == 24, "ipc_backup_plan");
+
+/*
+ * IPC_EN_BACKUP_PROGRESS: a running backup.  The first one of a run
+ * carries the BACKUP_START's header id (the start is accepted), the rest
+ * id 0.
+ */
+enum ipc_backup_op {
+	IPC_BK_COPY = 1,
+	IPC_BK_RSYNC = 2,
+};
+
+struct ipc_backup_progress {
+	uint64_t	transferred;
+	uint64_t	total_bytes;
+	uint32_t	files_completed;
+	uint32_t	op;			/* enum ipc_backup_op */
+	char		plan_id[IPC_PLAN_ID_MAX];
+	char		file[IPC_PATH_MAX];
+};
+_Static_assert(sizeof(struct ipc_backup_progress) == 1304,
+    "ipc_backup_progress");
+
+/*
+ * IPC_EN_BACKUP_DONE: header id = the request's for a plan that failed
+ * (backup_error) and for a start refused at once; 0 for the end of a
+ * run (backup_complete when ok, else backup_error).
+ */
+struct ipc_backup_done {
+	uint32_t	ok;
+	uint32_t	ms;
+	uint64_t	transferred;
+	char		plan_id[IPC_PLAN_ID_MAX];
+	char		error[512];
+};
+_Static_assert(sizeof(struct ipc_backup_done) == 784, "ipc_backup_done");
 /*
  * IPC_SE_JOBS_CONFIG, sup -> exec, once, right after IPC_SE_CONFIG: the
  * settings jobs are built from (nixfleet §4.1, §6.1).  Strings are

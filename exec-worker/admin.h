@@ -219,5 +219,7 @@ int	 admin_exec_until(const struct admin_spawn *, uint64_t, int,
 	    struct admin_result *);
 void	 admin_result_free(struct admin_result *);
 uint64_t admin_now_ms(void);
+/* "SIGHUP" for SIGHUP; NULL for a signal without a name here. */
+const char *admin_signame(int);
 
 #endif

@@ -295,7 +295,7 @@ admin_proc_abort(struct admin_proc *p)
 	admin_buf_init(&p->err);
 }
 
-static const char *
+const char *
 admin_signame(int sig)
 {
 	static const struct {

@@ -124,6 +124,7 @@ exec_handle_jobs_config(struct exec *e, struct ipcmsg *m)
 static void
 exec_peer_lost(struct exec *e)
 {
+	remote_peer_lost(&e->remote);
 	if (e->peer_fresh) {
 		log_warnx("lost the new net-worker channel before its HELLO, "
 		    "exiting");
@@ -151,6 +152,7 @@ exec_replace_peer(struct exec *e, int fd)
 {
 	ev_timer_stop(e->loop, &e->peer_wait);
 	ipcev_close(&e->net);	/* quietly: the old one is dead */
+	remote_peer_lost(&e->remote);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	permit_init(&e->net_permit, IPC_NE);
 	ipcev_init(&e->net, e->loop, fd, IPC_MAX_NE, "net-worker", e->netfn,
@@ -211,6 +213,11 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_SE_JOBS_CONFIG:
 		exec_handle_jobs_config(e, m);
 		break;
+	case IPC_SE_ADMIN_CONFIG:
+	case IPC_SE_ADMIN_ITEM:
+	case IPC_SE_ADMIN_END:
+		remote_dispatch_sup(&e->remote, &e->sup_permit, m);
+		break;
 	case IPC_SE_PING:
 		ipcev_compose(iev, IPC_ES_PONG, ipc_get_id(m), -1, NULL, 0);
 		break;
@@ -250,6 +257,7 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		e->net_hello = 1;
 		if (e->jobs_configured)
 			jobrun_net_ready(e->jobs);
+		remote_net_hello(&e->remote, &e->net_permit);
 		permit_set(&e->net_permit, IPC_NE_STATS_REQ, PERMIT_ALLOW);
 		if (e->peer_fresh)
 			exec_peer_resync(e);
@@ -281,6 +289,14 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_NE_JOB_REPLAY:
 		if (ipc_get_data(m, &ack, sizeof(ack)) == -1 ||
 		    ipc_get_id(m) != 0 || jobrun_replay(e->jobs, &ack) == -1)
+			goto bad;
+		break;
+	case IPC_NE_ADMIN_RUN: case IPC_NE_SHELL_START:
+	case IPC_NE_SHELL_INPUT: case IPC_NE_SHELL_RESIZE:
+	case IPC_NE_SHELL_CLOSE: case IPC_NE_KEYS_INSTALL:
+	case IPC_NE_BACKUP_PLAN: case IPC_NE_BACKUP_START:
+	case IPC_NE_SESSION_END:
+		if (remote_dispatch_net(&e->remote, m) == -1)
 			goto bad;
 		break;
 	case IPC_NE_STATS_REQ:
@@ -328,6 +344,7 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	ev_timer_init(&e->cpu_tick, exec_cpu_tick_cb, 0,
 	    IPC_FACTS_SAMPLE_MS / 1000.0);
 	e->cpu_tick.data = e;
+	remote_init(&e->remote, e->loop, &e->net, &e->sup_permit);
 	exec_stats_init(e);
 	ev_timer_init(&e->peer_wait, exec_peer_wait_cb, 0, 0);
 	e->peer_wait.data = e;

@@ -11,6 +11,7 @@
 #include "ipcev.h"
 #include "permit.h"
 #include "stats.h"
+#include "remote.h"
 
 struct exec {
 	struct ev_loop	*loop;
@@ -29,6 +30,7 @@ struct exec {
 	int		 peer_fresh;	/* a new net channel, no HELLO yet */
 	ev_timer	 peer_wait;	/* lost the net channel: the deadline */
 	ev_signal	 sigterm;
+	struct remote	 remote;	/* remote administration */
 	struct stats_cpu stats_prev;	/* socketio stats: the last reading */
 	int		 stats_pending;
 	ev_tstamp	 stats_last;	/* when the last sample went out */

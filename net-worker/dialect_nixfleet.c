@@ -294,6 +294,12 @@ nixfleet_envelope(const char *type, json_t *payload)
 }
 
 char *
+nixfleet_event(const char *type, json_t *payload)
+{
+	return nixfleet_envelope(type, payload);
+}
+
+char *
 nixfleet_register(const struct ipc_facts *f, const struct ipc_net_config *cfg)
 {
 	return nixfleet_register_as(f, cfg, NULL);

@@ -39,6 +39,13 @@ struct nixfleet_update {
 	const struct nixfleet_sc *sc[NF_SC_MAX];	/* NULL: empty SC */
 };
 
+/*
+ * {"type":type,"payload":payload} (remote administration events, which
+ * carry the socketio dialect's payloads); takes payload's reference.
+ */
+struct json_t;
+char	*nixfleet_event(const char *type, struct json_t *payload);
+
 /* malloc'd JSON text, or NULL on allocation failure. */
 char	*nixfleet_register(const struct ipc_facts *,
 	    const struct ipc_net_config *);

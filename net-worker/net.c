@@ -31,6 +31,7 @@
 #include "net_socketio.h"
 #include "permit.h"
 #include "proto.h"
+#include "netrem.h"
 #include "tls.h"
 
 #include "net_priv.h"
@@ -145,6 +146,25 @@ net_send(struct net *n, char *json, const char *what)
 	free(json);
 }
 
+/* Remote administration events, as nixfleet frames of the same names. */
+static void
+net_remote_emit(void *arg, const char *event, json_t *payload)
+{
+	struct net	*n = arg;
+	char		*s;
+
+	if (n->state < NET_OPEN || n->conn == NULL) {
+		log_debug("%s dropped: not connected", event);
+		json_decref(payload);
+		return;
+	}
+	if ((s = nixfleet_event(event, payload)) == NULL) {
+		log_warnx("%s dropped: out of memory", event);
+		return;
+	}
+	net_send(n, s, event);
+}
+
 static void
 net_send_register(struct net *n)
 {
@@ -225,6 +245,8 @@ net_handle_text(struct net *n, const char *data, size_t len)
 		    "ignored: %s", in.error);
 		break;
 	case NF_IN_UNKNOWN:
+		if (netrem_nixfleet(&n->remote, data, len))
+			break;
 		net_bad_input(n, "unknown message type \"%s\" ignored",
 		    in.type_name);
 		break;
@@ -303,6 +325,8 @@ net_conn_closed(struct conn *c, int end, const char *why, void *arg)
 	n->register_sent = 0;
 	net_set_state(n, NET_IDLE, why);
 	netjobs_link_down(n);
+	if (was_open)
+		netrem_session_end(&n->remote);	/* §4.3: shells end */
 	if (n->stopping) {
 		log_info("connection closed: %s", why);
 		net_exit(n, 0);
@@ -660,6 +684,7 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 		permit_set(&n->exec_permit, IPC_EN_JOB_STATUS, PERMIT_ALLOW);
 		permit_set(&n->exec_permit, IPC_EN_JOB_STATE, PERMIT_ALLOW);
 		netjobs_reset(n);
+		netrem_permit(&n->exec_permit);
 		/* A new exec-worker (IPC_SN_PEER) after sionet_start. */
 		if (n->cfg.dialect == IPC_DIALECT_SOCKETIO)
 			permit_set(&n->exec_permit, IPC_EN_STATS,
@@ -672,6 +697,13 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 	switch (type) {
 	case IPC_EN_FACTS:
 		net_handle_facts(n, m);
+		break;
+	case IPC_EN_ADMIN_RESULT: case IPC_EN_SHELL_OUTPUT:
+	case IPC_EN_SHELL_CLOSED: case IPC_EN_KEYS_RESULT:
+	case IPC_EN_BACKUP_PLAN: case IPC_EN_BACKUP_PROGRESS:
+	case IPC_EN_BACKUP_DONE:
+		if (netrem_dispatch_exec(&n->remote, m) == -1)
+			goto bad;
 		break;
 	case IPC_EN_STATS:
 		sionet_stats(m);
@@ -695,6 +727,7 @@ static void
 net_replace_exec(struct net *n, int fd)
 {
 	ipcev_close(&n->exec);
+	netrem_clear(&n->remote);	/* nothing of the old one is owed */
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	permit_init(&n->exec_permit, IPC_EN);
 	ipcev_init(&n->exec, n->loop, fd, IPC_MAX_NE, "exec-worker",
@@ -768,6 +801,7 @@ net_main(int argc, char **argv)
 	    net_dispatch_sup, n);
 	/* Connected sockets come down; nothing of ours goes up. */
 	ipcbuf_allow_fdrecv(n->sup.buf);
+	netrem_init(&n->remote, &n->exec, net_remote_emit, n);
 	ipcev_init(&n->exec, n->loop, IPC_FD_PEER, IPC_MAX_NE, "exec-worker",
 	    net_dispatch_exec, n);
 	ipcev_expect_role(&n->sup, IPC_ROLE_SUP);

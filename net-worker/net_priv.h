@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "dialect_nixfleet.h"
 #include "ipcev.h"
+#include "netrem.h"
 #include "permit.h"
 #include "proto.h"
 #include "replay.h"
@@ -90,6 +91,7 @@ struct net {
 	unsigned long		 bad_quiet;	/* not logged in it */
 	ev_signal		 sigterm;
 	char			 headers[IPC_TOKEN_MAX + 64];
+	struct netrem		 remote;	/* remote administration */
 	struct ipc_net_jobs	 jcfg;		/* IPC_SN_JOBS_CONFIG */
 	struct netjobs		 jobs;
 };

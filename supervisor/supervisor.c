@@ -388,7 +388,7 @@ sup_handle_exec_hello(struct sup *s)
 		strlcpy(ec.agent_exe, exe, sizeof(ec.agent_exe));
 	}
 	if (ipcev_compose(&w->iev, IPC_SE_CONFIG, 0, -1, &ec,
-	    sizeof(ec)) == -1)
+	    sizeof(ec)) == -1 || sup_send_admin(&w->iev, &s->cfg) == -1)
 		return;
 	memset(&ej, 0, sizeof(ej));
 	ej.isolated = s->cfg.isolated != 0;

@@ -172,6 +172,9 @@ int	connect_proxy_auth(const struct url *proxy, char *out, size_t size);
 int	connect_addr_is_loopback(const struct sockaddr *);
 
 /* notify.c */
+/* admin.c: the IPC_SE_ADMIN_* sequence, after IPC_SE_CONFIG. */
+int	sup_send_admin(struct ipcev *, const struct config *);
+
 void	notify_send(const char *state);
 /* "STATUS=text", text escaped to printable ASCII and cut to fit. */
 void	notify_status(const char *text);

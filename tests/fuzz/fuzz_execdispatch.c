@@ -47,6 +47,7 @@ fuzz_reset(void)
 	} else {
 		ev_timer_stop(e->loop, &e->facts_answer);
 		ev_timer_stop(e->loop, &e->cpu_tick);
+		ev_timer_stop(e->loop, &e->stats_answer);
 		ipcev_close(&e->sup);
 		ipcev_close(&e->net);
 		for (i = 0; i < 2; i++)
