@@ -153,6 +153,10 @@ net_remote_emit(void *arg, const char *event, json_t *payload)
 	struct net	*n = arg;
 	char		*s;
 
+	if (n->cfg.dialect == IPC_DIALECT_SOCKETIO) {
+		sionet_emit(event, payload);
+		return;
+	}
 	if (n->state < NET_OPEN || n->conn == NULL) {
 		log_debug("%s dropped: not connected", event);
 		json_decref(payload);
@@ -416,8 +420,8 @@ net_start(struct net *n)
 	};
 	const char		*why = NULL;
 	struct sionet_env	 env = { n->loop, &n->sup, &n->exec,
-	    &n->sup_permit, &n->exec_permit, &n->cfg, &n->sio_cfg, n->ca,
-	    n->calen, net_sio_exit };
+	    &n->sup_permit, &n->exec_permit, &n->cfg, &n->sio_cfg,
+	    &n->remote, n->ca, n->calen, net_sio_exit };
 
 	/* The socketio session owns its connection and its backoff. */
 	if (n->cfg.dialect == IPC_DIALECT_SOCKETIO) {

@@ -383,6 +383,8 @@ sn_op_hello(void *arg, int first)
 {
 	struct sionet	*s = arg;
 
+	/* shell_output frames stay within this session's maxPayload. */
+	s->env.remote->max_frame = sio_max_payload(&s->sm);
 	if (first)
 		sn_state(s, IPC_NET_REGISTERED, s->scfg.client_id);
 	sn_request_stats(s);
@@ -417,6 +419,8 @@ sn_op_session_end(void *arg, int acked)
 	/* Emits while disconnected are dropped, not queued (§4.3). */
 	s->stats_wanted = 0;
 	s->ping_ts = 0;
+	/* The session's shells end with it, no shell_closed (§4.3, D6). */
+	netrem_session_end(s->env.remote);
 	log_debug("socketio: session ended (%s)", acked ? "acked" :
 	    "never acked");
 }
@@ -482,8 +486,10 @@ sn_op_event(void *arg, const char *name, json_t *payload)
 		sn_pong(s, &in);
 		break;
 	default:
-		log_warnx("socketio: %s: not available in this version",
-		    in.name);
+		/* admin_run, shell_*, sync_keys, backup_*: netrem.h. */
+		if (!netrem_event(s->env.remote, name, payload))
+			log_warnx("socketio: %s: not available in this version",
+			    in.name);
 		break;
 	}
 	sio_in_clear(&in);
@@ -616,6 +622,28 @@ sionet_stats(struct ipcmsg *m)
 	}
 	sn_leave(s);
 	json_decref(p);
+}
+
+/* ---------------------------------------------------------------- */
+/* Remote administration answers (remote.c) */
+
+void
+sionet_emit(const char *event, json_t *payload)
+{
+	struct sionet	*s = &sn;
+
+	if (!s->started) {
+		json_decref(payload);
+		return;
+	}
+	sn_enter(s);
+	/* Dropped while disconnected (§4.3); too big: remote.c bounds it. */
+	if (sio_emit(&s->sm, sn_now(), event, payload) == -1)
+		log_warnx("socketio: %s not sent: %s", event,
+		    errno == ENOTCONN ? "not connected" : errno == EMSGSIZE ?
+		    "larger than maxPayload" : "cannot encode");
+	sn_leave(s);
+	json_decref(payload);
 }
 
 /* ---------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <ev.h>
 
 #include "ipcev.h"
+#include "netrem.h"
 #include "permit.h"
 #include "proto.h"
 
@@ -24,6 +25,7 @@ struct sionet_env {
 	struct permit			*exec_permit;
 	const struct ipc_net_config	*cfg;	/* url is serverUrl */
 	const struct ipc_sio_config	*scfg;
+	struct netrem			*remote;	/* admin events */
 	const uint8_t			*ca;
 	size_t				 calen;
 	void				(*exit)(int);	/* never returns */
@@ -37,6 +39,8 @@ void	sionet_start(const struct sionet_env *);
 void	sionet_signed(struct ipcmsg *);
 void	sionet_connected(const struct ipc_connected *, int fd);
 void	sionet_stats(struct ipcmsg *);
+/* netrem's emit: one event on /agents; takes the payload's reference. */
+void	sionet_emit(const char *event, json_t *);
 /* SIGTERM: 41/agents, close 1000, exit.  -1 if never started. */
 int	sionet_shutdown(void);
 

@@ -30,6 +30,7 @@ struct netrem {
 	struct ipcev		*exec;
 	netrem_emit_fn		 emit;
 	void			*arg;
+	size_t			 max_frame;	/* shell_output; 0: none */
 	uint32_t		 next_id;
 	size_t			 npending;
 	TAILQ_HEAD(, netrem_pending) pending;

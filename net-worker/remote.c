@@ -596,9 +596,10 @@ netrem_shell_output(struct netrem *nr, struct ipcmsg *m)
 	if (!ipc_str_valid(h.session, sizeof(h.session)) ||
 	    h.len != len - sizeof(h) || h.len > IPC_SHELL_CHUNK)
 		return -1;
-	/* One chunk, one event: the frame bound is the dialect's, later. */
+	/* One chunk, one event, split only if the dialect's bound says so. */
 	if (sio_enc_shell_output(h.session, p + sizeof(h), h.len,
-	    SIZE_MAX / 2, netrem_output_cb, nr) == -1)
+	    nr->max_frame != 0 ? nr->max_frame : SIZE_MAX / 2,
+	    netrem_output_cb, nr) == -1)
 		log_warn("shell_output");
 	return 0;
 }

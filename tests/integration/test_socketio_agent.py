@@ -7,9 +7,13 @@ fields), I2 (path prefix), I3 (wrong token, backoff, fresh ts), I4
 (clock skew hint), I5 (engine heartbeat), I6 (silent heartbeat), I7
 (exact ping ts), I9 (events before the CONNECT ack), I10 (no
 maxPayload), I11 (kick, quick reconnect), I12 (binary attachment), I13
-(other namespaces), I21 (TLS), I22 (SIGTERM), I23 (§2.7 rows).  The
-admin, PTY, cron, keys and backup cases need the exec-side handlers of
-another branch.  The first run installs socket.io with `npm ci`."""
+(other namespaces), I21 (TLS), I22 (SIGTERM), I23 (§2.7 rows); and on
+the node server the remote administration events routed through
+net-worker/remote.c: I15 (admin_run allowed, refused, empty allowlist),
+I16 (a cron read through admin_run), I17 (a PTY round trip, shells off,
+the session end hangs the shell up).  I14's 2 MB output, I18 (key
+fetch), I19 and I20 (backups) are not covered here.  The first run
+installs socket.io with `npm ci`."""
 
 import hashlib
 import hmac
@@ -17,6 +21,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -329,6 +334,112 @@ class NodeAgentTest(RealServerCase, unittest.TestCase):
                                   AGENT_SKIP_TLS_VERIFY="true"))
         self.wait_connects(peer, 2)
         self.agent.wait_log(r"warn.*TLS verification disabled", 5)
+
+    # ------------------------------------------------ remote administration
+
+    def admin_session(self, **env):
+        peer = self.start_peer()
+        self.start_agent(self.env(peer, **env))
+        self.wait_event(peer, "stats")
+        return peer
+
+    def emit(self, peer, name, payload):
+        peer.control("emit %s %s" % (name, json.dumps(payload)))
+
+    def admin(self, peer, command, token, timeout=15):
+        self.emit(peer, "admin_run", {"token": token,
+                                      "cmd": {"command": command}})
+        ev = self.wait(lambda: [e for e in self.events(peer, "admin_result")
+                                if e["args"][0].get("token") == token],
+                       timeout, "admin_result %s" % token, peer)[0]
+        self.assertEqual(len(ev["args"]), 1)
+        self.assertEqual(ev["args"][0]["command"], command)
+        return ev["args"][0]["result"]
+
+    def shell_text(self, peer, session):
+        return "".join(e["args"][0]["data"] for e in
+                       self.events(peer, "shell_output")
+                       if e["args"][0].get("session") == session)
+
+    def test_admin_run(self):
+        """I15, I16: an allow-listed admin_run answers admin_result with
+        exit 0 and its output; one off the allowlist gets 126 with the
+        exact stderr text; a cron read (crontab -l) runs as the agent's
+        user and answers what the host's crontab says."""
+        peer = self.admin_session(ADMIN_ALLOWED_COMMANDS="echo,crontab")
+        r = self.admin(peer, 'echo "a b" c', "ok")
+        self.assertEqual((r["summary"]["code"], r["stdout"], r["stderr"]),
+                         (0, "a b c\n", ""), r)
+        self.assertNotIn("error", r)
+        r = self.admin(peer, "id -u", "no")
+        self.assertEqual(r["summary"], {"code": 126, "durationMs": 0})
+        self.assertEqual(r["stderr"], "command blocked by allowlist")
+        self.assertEqual(r["error"], "command not allowed")
+        r = self.admin(peer, "crontab -l", "cron-get")
+        local = subprocess.run(["crontab", "-l"], capture_output=True,
+                               text=True)
+        self.assertEqual((r["summary"]["code"], r["stdout"]),
+                         (local.returncode, local.stdout), r)
+        self.assertEqual(len(peer.records("connect")), 1, self.context(peer))
+
+    def test_admin_run_empty_allowlist(self):
+        """I15: with no allowlist every admin_run is refused (126)."""
+        peer = self.admin_session()
+        r = self.admin(peer, "echo hi", "t")
+        self.assertEqual(r["summary"]["code"], 126, r)
+        self.assertEqual(r["stderr"], "command blocked by allowlist")
+        self.assertEqual(r["stdout"], "")
+
+    def test_shell_round_trip(self):
+        """I17: with admin.enableShell a PTY session: shell_start,
+        shell_input "echo hi", shell_output with hi, every chunk within
+        4096 bytes, shell_close, then shell_closed exactly once."""
+        peer = self.admin_session(ENABLE_SHELL="1")
+        self.emit(peer, "shell_start", {"session": "s1"})
+        self.emit(peer, "shell_input", {"session": "s1",
+                                        "data": "echo h''i\n"})
+        self.wait(lambda: re.search(r"\r\n(\x1b\[\?2004l\r)?hi\r\n",
+                                    self.shell_text(peer, "s1")), 10,
+                  "the shell's hi", peer)
+        for e in self.events(peer, "shell_output"):
+            self.assertLessEqual(len(e["args"][0]["data"].encode()), 4096)
+        self.emit(peer, "shell_close", {"session": "s1"})
+        closed = self.wait_event(peer, "shell_closed")[0]["args"][0]
+        self.assertEqual((closed["session"], closed["code"], closed["reason"]),
+                         ("s1", -1, "signal: hangup"), closed)
+        time.sleep(0.5)
+        self.assertEqual(len(self.events(peer, "shell_closed")), 1)
+
+    def test_shell_disabled(self):
+        """I17: shells off (the default): shell_start is answered with
+        shell_closed {code 1, "shell access disabled"}."""
+        peer = self.admin_session()
+        self.emit(peer, "shell_start", {"session": "no"})
+        closed = self.wait_event(peer, "shell_closed")[0]["args"][0]
+        self.assertEqual(closed, {"session": "no", "code": 1,
+                                  "reason": "shell access disabled"})
+
+    def test_shell_ends_with_the_session(self):
+        """I17, D6, §4.3: the server disconnects: the shell is hung up
+        (its process is gone) and no shell_closed is sent for it; the
+        next session gets a working shell."""
+        peer = self.admin_session(ENABLE_SHELL="1")
+        self.emit(peer, "shell_start", {"session": "old"})
+        m = self.agent.wait_log(r"shell old started: \S+, pid (\d+)", 10)
+        pid = int(m.group(1))
+        self.assertTrue(h.alive(pid))
+        peer.control("disconnect")
+        self.wait(lambda: not h.alive(pid), 10, "the shell to end", peer)
+        c = self.wait_connects(peer, 2, timeout=10)
+        self.wait_event(peer, "stats", conn=c[1]["conn"])
+        self.emit(peer, "shell_start", {"session": "new"})
+        self.emit(peer, "shell_input", {"session": "new",
+                                        "data": "echo n''ew\n"})
+        self.wait(lambda: re.search(r"\r\n(\x1b\[\?2004l\r)?new\r\n",
+                                    self.shell_text(peer, "new")), 10,
+                  "the new shell", peer)
+        self.assertEqual([e for e in self.events(peer, "shell_closed")
+                          if e["args"][0]["session"] == "old"], [])
 
 
 class PythonAgentTest(RealServerCase, unittest.TestCase):
