@@ -21,6 +21,8 @@ demo_spawn env -i PATH=/usr/bin:/bin \
 	CLIENT_ID=demo-host \
 	SERVER_URL="https://localhost:$port/" \
 	AUTH_TOKEN=demo-token \
+	ADMIN_ALLOWED_COMMANDS=uname,echo \
+	ENABLE_SHELL=1 \
 	STATS_INTERVAL_SEC="${DEMO_INTERVAL:-5}" \
 	NIXFLEET_CA_FILE="$work/ca.pem" \
 	NIXFLEET_STATE_DIR="$work/state" \
@@ -63,8 +65,24 @@ while True:
 PY
 sleep 1
 echo "== the session as the server records it (< server to agent, > agent to server)"
-echo "   (admin_run, PTY shells, cron, keys and backups: not in this version)"
 demo_spawn /usr/bin/python3 -u "$work/view.py" "$work/sio.jsonl"
+
+# The dashboard's side of remote administration, through the server's
+# control port: an allow-listed command, a refused one, a short shell.
+ctl=$(sed -n 's/^LISTENING .*control=\([0-9]*\).*/\1/p' "$work/sio.out")
+demo_emit() {
+	exec 3<>"/dev/tcp/127.0.0.1/$ctl"
+	printf 'emit %s %s\n' "$1" "$2" >&3
+	read -r -t 5 _ <&3 || true
+	exec 3<&-
+	sleep "${3:-1}"
+}
+sleep 3
+demo_emit admin_run '{"token":"t1","cmd":{"command":"uname -sr"}}'
+demo_emit admin_run '{"token":"t2","cmd":{"command":"id -u"}}'
+demo_emit shell_start '{"session":"demo"}'
+demo_emit shell_input '{"session":"demo","data":"echo hi from the PTY\n"}'
+demo_emit shell_close '{"session":"demo"}'
 
 if [ -n "${DEMO_SECONDS:-}" ]; then
 	sleep "$DEMO_SECONDS"
