@@ -43,7 +43,6 @@
 #define NF_ARRAY(a)	(a), sizeof(a)
 
 static size_t	 utf8_seqlen(const unsigned char *, size_t);
-static json_t	*nixfleet_json_str(const char *, size_t);
 static json_t	*nixfleet_json_bytes(const char *, size_t);
 static int	 nixfleet_put_str(json_t *, const char *, const char *,
 		    size_t, int);
@@ -161,7 +160,7 @@ nixfleet_utf8_sanitize(const char *s, size_t len, size_t *outlen)
  * A JSON string of at most max bytes of s (NULL is ""), made valid UTF-8
  * first: jansson refuses invalid text, and §1.3 wants U+FFFD instead.
  */
-static json_t *
+json_t *
 nixfleet_json_str(const char *s, size_t max)
 {
 	json_t	*j;

@@ -7,6 +7,9 @@
 #define DIALECT_NIXFLEET_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
 
 #include "proto.h"
 
@@ -71,6 +74,8 @@ char	*nixfleet_heartbeat_update(const struct ipc_facts *,
 char	*nixfleet_utf8_sanitize(const char *s, size_t len, size_t *outlen);
 /* Whether len bytes of s are valid UTF-8 (NUL bytes are valid). */
 int	 nixfleet_utf8_valid(const char *s, size_t len);
+/* A JSON string of at most max bytes of s (NULL: ""), bad UTF-8 as U+FFFD. */
+json_t	*nixfleet_json_str(const char *s, size_t max);
 
 enum nixfleet_in_type {
 	NF_IN_INVALID = 0,	/* not JSON, not an object, no type */

@@ -71,17 +71,7 @@ static const struct {
 static json_t *
 sio_json_str(const char *s)
 {
-	json_t	*j;
-	char	*clean;
-	size_t	 len = strlen(s), n;
-
-	if (nixfleet_utf8_valid(s, len))
-		return json_stringn_nocheck(s, len);
-	if ((clean = nixfleet_utf8_sanitize(s, len, &n)) == NULL)
-		return NULL;
-	j = json_stringn_nocheck(clean, n);
-	free(clean);
-	return j;
+	return nixfleet_json_str(s, SIZE_MAX);
 }
 
 /* Optional strings are omitted when NULL or empty (§2.8). */
