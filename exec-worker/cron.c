@@ -174,9 +174,10 @@ cron_match(const char *s, size_t len, unsigned char **data, size_t *dlen)
 	return CRON_WRITE;
 }
 
-int
-cron_install(const char *user, const void *data, size_t len, int timeout_s,
-    struct admin_result *res)
+/* crontab [-u user] <op>, with stdin_data on its stdin when not NULL. */
+static int
+cron_run(const char *user, char *op, const void *stdin_data, size_t len,
+    int timeout_s, struct admin_result *res)
 {
 	struct admin_spawn	 sp;
 	char			*argv[5];
@@ -187,31 +188,26 @@ cron_install(const char *user, const void *data, size_t len, int timeout_s,
 		argv[n++] = "-u";
 		argv[n++] = (char *)user;
 	}
-	argv[n++] = "-";
+	argv[n++] = op;
 	argv[n] = NULL;
 	memset(&sp, 0, sizeof(sp));
 	sp.argv = argv;
-	/* A pipe even for an empty crontab: stdin must not be /dev/null. */
-	sp.stdin_data = data != NULL ? data : "";
+	sp.stdin_data = stdin_data;
 	sp.stdin_len = len;
 	return admin_exec(&sp, timeout_s, res);
 }
 
 int
+cron_install(const char *user, const void *data, size_t len, int timeout_s,
+    struct admin_result *res)
+{
+	/* A pipe even for an empty crontab: stdin must not be /dev/null. */
+	return cron_run(user, "-", data != NULL ? data : "", len, timeout_s,
+	    res);
+}
+
+int
 cron_list(const char *user, int timeout_s, struct admin_result *res)
 {
-	struct admin_spawn	 sp;
-	char			*argv[5];
-	size_t			 n = 0;
-
-	argv[n++] = "crontab";
-	if (user != NULL) {
-		argv[n++] = "-u";
-		argv[n++] = (char *)user;
-	}
-	argv[n++] = "-l";
-	argv[n] = NULL;
-	memset(&sp, 0, sizeof(sp));
-	sp.argv = argv;
-	return admin_exec(&sp, timeout_s, res);
+	return cron_run(user, "-l", NULL, 0, timeout_s, res);
 }
