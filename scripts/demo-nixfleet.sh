@@ -21,7 +21,8 @@ demo_fail() {
 	exit 1
 }
 
-# The sample fleet: a first commit in the remote, the agent's checkout.
+# The sample fleet: a first commit in the remote, the agent's checkout
+# (cloned here: the agent does not clone a missing repository itself).
 git_demo() { git -c user.name=demo -c user.email=demo@localhost "$@"; }
 cp -R "$top/scripts/demo-fleet" "$work/src"
 git -C "$work/src" init -q -b main
@@ -49,8 +50,9 @@ demo_wait 10 "the dashboard to listen" grep -q '^LISTENING' "$work/dash.out" ||
 	demo_fail "no dashboard"
 ctl=$(sed -n 's/^LISTENING .*control=\([0-9]*\).*/\1/p' "$work/dash.out")
 
-demo_say "agent: $build/supervisor/nixfleet-agent, isolated mode," \
-	"repository $work/checkout from $work/fleet.git, heartbeat every ${DEMO_INTERVAL:-2} s"
+demo_say "agent: $build/supervisor/nixfleet-agent, isolated mode:" \
+	"its checkout $work/checkout (cloned by the demo) pulls from $work/fleet.git," \
+	"heartbeat every ${DEMO_INTERVAL:-2} s"
 demo_spawn env -i PATH=/usr/bin:/bin \
 	NIXFLEET_URL="wss://localhost:$port/ws" \
 	NIXFLEET_TOKEN_FILE="$work/token" \
