@@ -20,7 +20,9 @@ demo_cleanup() {
 	done
 	rm -rf "$work"
 }
-trap demo_cleanup EXIT INT TERM
+trap demo_cleanup EXIT
+trap 'demo_cleanup; exit 130' INT
+trap 'demo_cleanup; exit 143' TERM
 
 demo_spawn() {
 	"$@" &
@@ -46,8 +48,15 @@ demo_wait() {
 			echo "demo: timed out waiting for $what" >&2
 			return 1
 		fi
-		sleep 0.2
+		demo_sleep 0.2
 	done
+}
+
+# A sleep that a signal interrupts at once (a trap runs only between
+# commands, and the builtin wait is one).
+demo_sleep() {
+	sleep "$1" &
+	wait $!
 }
 
 demo_ctl() {

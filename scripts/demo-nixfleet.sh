@@ -94,11 +94,11 @@ run_command() {
 	demo_wait 15 "a heartbeat after $1" heartbeats_past "$before" ||
 		demo_fail "no heartbeat after $1"
 }
-run_command pull 60
+run_command pull 30
 demo_say "the dashboard sends test"
-run_command test 120
+run_command test 60
 if [ -n "${DEMO_SECONDS:-}" ]; then
-	sleep "$DEMO_SECONDS"
+	demo_sleep "$DEMO_SECONDS"
 fi
 
 demo_say "stopping the agent (it closes with 1000 shutdown), then the dashboard"
