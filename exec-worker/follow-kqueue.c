@@ -15,12 +15,15 @@
  * A runner that ends normally writes its exit record, a NOTE_EXTEND.
  * One killed outright writes nothing, and macOS has no event for a
  * file's last close, which is how inotify hears it (IN_CLOSE_WRITE;
- * NOTE_CLOSE_WRITE is used where the kernel has it, FreeBSD). So while
- * any job is followed and the kernel lacks it, a tick every
- * FOLLOW_TICK_S calls back every job: the caller's read answers
- * JOURNAL_WAIT from the runner's lock while it lives, and a job already
- * derived to its end returns at once, so a tick costs one flock per
- * running job. Its calls are counted in ticks, not calls.
+ * NOTE_CLOSE_WRITE is used where the kernel has it, FreeBSD). macOS's
+ * NOTE_FUNLOCK on the lock is no way either: the reader's own probe of
+ * the lock (journal_runner_alive) raises it, so every read would call
+ * back again. So while any job is followed and the kernel lacks
+ * NOTE_CLOSE_WRITE, a tick every FOLLOW_TICK_S calls back every job: the
+ * caller's read answers JOURNAL_WAIT from the runner's lock while it
+ * lives, and a job already derived to its end returns at once, so a
+ * tick costs one flock per running job. Its calls are counted in ticks,
+ * not calls.
  */
 #include <sys/types.h>
 #include <sys/time.h>
