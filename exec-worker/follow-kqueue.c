@@ -46,11 +46,16 @@
 
 #include <sys/event.h>
 
+/*
+ * The journal for events only where the kernel has that (no hold on the
+ * volume); the directory for reading, as openat() needs it.
+ */
 #ifdef O_EVTONLY
-#define FOLLOW_OPEN	(O_EVTONLY | O_CLOEXEC)	/* no hold on the volume */
+#define FOLLOW_OPEN	(O_EVTONLY | O_CLOEXEC)
 #else
 #define FOLLOW_OPEN	(O_RDONLY | O_CLOEXEC)
 #endif
+#define FOLLOW_OPEN_DIR	(O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 
 #define FOLLOW_GONE	(NOTE_DELETE | NOTE_REVOKE)
 #define FOLLOW_DIR	(NOTE_WRITE | FOLLOW_GONE)
@@ -250,7 +255,7 @@ follow_add(struct follow *f, uint64_t id, const char *jobdir)
 	struct follow_watch	*w = NULL, *nw;
 	int			 dfd;
 
-	if ((dfd = open(jobdir, FOLLOW_OPEN | O_DIRECTORY)) == -1)
+	if ((dfd = open(jobdir, FOLLOW_OPEN_DIR)) == -1)
 		return -1;
 	if (follow_kq_add(f, dfd, FOLLOW_DIR) == -1) {
 		close(dfd);
