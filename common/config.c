@@ -575,6 +575,24 @@ cfg_take_list(struct cfg_ctx *c, int i, int src, const char *via,
 			goto fail;
 		}
 	}
+	/*
+	 * The lists travel to the exec-worker item by item: one that would
+	 * not arrive whole must fail here, never shrink there (an allowlist
+	 * cut down to nothing would mean something else).
+	 */
+	if (cfg_settings[i].type == T_LIST && l->n > CONFIG_LIST_MAX) {
+		cfg_problem(c, via, src, "at most %d items (got %d)",
+		    CONFIG_LIST_MAX, l->n);
+		goto fail;
+	}
+	for (k = 0; cfg_settings[i].type == T_LIST && k < l->n; k++) {
+		if (strlen(l->v[k]) > CONFIG_ITEM_MAX) {
+			cfg_problem(c, via, src, "item %d is longer than %d "
+			    "bytes (got %zu)", k + 1, CONFIG_ITEM_MAX,
+			    strlen(l->v[k]));
+			goto fail;
+		}
+	}
 	if (cfg_settings[i].type == T_PINS) {
 		if (l->n > CONFIG_PINS_MAX) {
 			cfg_problem(c, via, src, "at most %d pins (got %d)",

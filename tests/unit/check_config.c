@@ -1464,6 +1464,39 @@ START_TEST(test_config_socketio_client_id_length)
 }
 END_TEST
 
+/* A list that would not reach the exec-worker whole is an error. */
+START_TEST(test_config_socketio_list_limits)
+{
+	static char	 v[2048 + 512 * 4];
+	const char	*env[ENV_MAX] = { SIO_BASE };
+	struct run	 r;
+	size_t		 n;
+	int		 i;
+
+	n = (size_t)snprintf(v, sizeof(v), "BACKUP_SOURCE_ROOTS=/srv,/");
+	memset(v + n, 'a', 1022);
+	v[n + 1022] = '\0';
+	env_put(env, v);
+	ck_assert_int_eq(load(&r, env), 0);
+	done(&r);
+	strcat(v, "a");
+	env_put(env, v);
+	ck_assert_int_eq(load(&r, env), 1);
+	has(&r, "BACKUP_SOURCE_ROOTS (environment): item 2 is longer than "
+	    "1023 bytes (got 1024)\n");
+	done(&r);
+
+	n = (size_t)snprintf(v, sizeof(v), "ADMIN_ALLOWED_COMMANDS=");
+	for (i = 0; i < 257; i++)
+		n += (size_t)snprintf(v + n, sizeof(v) - n, "%sc", i ? "," : "");
+	env_put(env, v);
+	ck_assert_int_eq(load(&r, env), 1);
+	has(&r, "ADMIN_ALLOWED_COMMANDS (environment): at most 256 items "
+	    "(got 257)\n");
+	done(&r);
+}
+END_TEST
+
 START_TEST(test_config_socketio_required)
 {
 	const char	*env[] = { "SERVER_URL=wss://c.example", STATE, NULL };
@@ -1808,6 +1841,7 @@ config_suite(void)
 	    tcase_add_test(tc, test_config_socketio_env_parsing);
 	    LOOP(test_config_socketio_validation, sio_bads);
 	    tcase_add_test(tc, test_config_socketio_client_id_length);
+	    tcase_add_test(tc, test_config_socketio_list_limits);
 	    tcase_add_test(tc, test_config_socketio_required);
 	    tcase_add_test(tc, test_config_socketio_file);
 	    tcase_add_test(tc, test_config_socketio_log_file_default);
