@@ -710,6 +710,17 @@ cfg_split(const char *s, struct config_list *l)
 	}
 }
 
+/*
+ * The compute-agent's variables (socketio spec 7.1): a number or boolean
+ * that does not parse is ignored with a warning, as that agent did.  Our
+ * own NIXFLEET_* names and the flags stay strict.
+ */
+static int
+cfg_env_lenient(int src, const char *via)
+{
+	return src == SRC_ENV && strncmp(via, "NIXFLEET_", 9) != 0;
+}
+
 /* A value from the environment or a flag: text, parsed per type. */
 static void
 cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
@@ -723,6 +734,11 @@ cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
 	switch (st->type) {
 	case T_INT:
 	case T_U32:
+		if (cfg_ll_parse(s, &v) == -1 && cfg_env_lenient(src, via)) {
+			cfg_warn(c, "%s (environment): not an integer (got %s), "
+			    "ignored", via, cfg_quote(s, q, sizeof(q)));
+			return;
+		}
 		if (cfg_ll_parse(s, &v) == -1) {
 			cfg_problem(c, via, src, "must be an integer (got %s)",
 			    cfg_quote(s, q, sizeof(q)));
@@ -737,7 +753,12 @@ cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
 		else if (strcasecmp(s, "0") == 0 || strcasecmp(s, "f") == 0 ||
 		    strcasecmp(s, "false") == 0)
 			v = 0;
-		else {
+		else if (cfg_env_lenient(src, via)) {
+			cfg_warn(c, "%s (environment): not a boolean: 1, t, "
+			    "true, 0, f or false (got %s), ignored", via,
+			    cfg_quote(s, q, sizeof(q)));
+			return;
+		} else {
 			cfg_problem(c, via, src, "must be a boolean: 1, t, "
 			    "true, 0, f or false (got %s)", cfg_quote(s, q,
 			    sizeof(q)));
