@@ -796,6 +796,40 @@ jobs_hm_previous(const char *const *names, size_t n)
 }
 
 int
+jobs_hm_profiles(const struct jobs_conf *c, char *buf, size_t size)
+{
+	const char	*home = c->home;
+	int		 n;
+
+	if (c->user != NULL && c->user[0] != '\0' && c->agent_root)
+		home = c->user_home;
+	if (home == NULL || home[0] != '/' || jobs_ctl(home))
+		return -1;
+	n = snprintf(buf, size, "%s/.local/state/nix/profiles", home);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int
+jobs_hm_rollback(const struct jobs_conf *c, const char *const *names,
+    size_t n, struct jobs_step *st)
+{
+	char	 dir[1024];
+	int	 i;
+
+	memset(st, 0, sizeof(*st));
+	st->runs_as = JOBS_AS_REPO_USER;
+	st->as_user = jobs_switches_user(c, st->runs_as);
+	if ((i = jobs_hm_previous(names, n)) == -1 ||
+	    jobs_hm_profiles(c, dir, sizeof(dir)) == -1)
+		return -1;
+	if (asprintf(&st->argv[0], "%s/%s/activate", dir, names[i]) == -1) {
+		st->argv[0] = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
 jobs_update_script(const struct jobs_conf *c, struct jobs_step *st)
 {
 	const char	*script = c->platform == JOBS_MACOS ?
