@@ -428,7 +428,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	if ((text = jobplan_encode(b.st, b.n, &len)) == NULL ||
 	    job_put_file(dir, JOBPLAN_FILE, text, len) == -1) {
 		log_warn("job %u: plan", j->id);
-		j->immediate = 1;	/* it fails, from meta alone */
+		j->launch_failed = 1;	/* it fails: an error status */
 		goto done;
 	}
 	memset(&l, 0, sizeof(l));

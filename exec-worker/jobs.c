@@ -140,30 +140,21 @@ static const char jobs_test_sh_macos[] =
     ". \"$HOME/.nix-profile/etc/profile.d/nix.sh\"; fi; exec \"$1\"";
 
 /* §6.5: a fixed text; every value is a positional argument. */
-static const char jobs_update_nixos[] =
-    "set -eu\n"
-    "cd \"$1\"\n"
-    "if [ \"$2\" = isolated ]; then\n"
-    "\tgit fetch origin \"$3\"\n"
-    "\tgit reset --hard \"origin/$3\"\n"
-    "\tgit clean -fd || echo 'warning: git clean failed' >&2\n"
-    "else\n"
-    "\tgit pull\n"
-    "fi\n"
-    "nix flake update nixfleet\n"
-    "sudo nixos-rebuild switch --flake \"$1#$4\"\n";
-static const char jobs_update_macos[] =
-    "set -eu\n"
-    "cd \"$1\"\n"
-    "if [ \"$2\" = isolated ]; then\n"
-    "\tgit fetch origin \"$3\"\n"
-    "\tgit reset --hard \"origin/$3\"\n"
-    "\tgit clean -fd || echo 'warning: git clean failed' >&2\n"
-    "else\n"
-    "\tgit pull\n"
-    "fi\n"
-    "nix flake update nixfleet\n"
-    "home-manager switch --flake \"$1#$4\"\n";
+/*
+ * One line: a plan's values hold no newline (docs/journal.md).  set -e
+ * ends the script at the first failed step with its exit status.
+ */
+#define JOBS_UPDATE_PULL \
+    "set -eu; cd \"$1\"; " \
+    "if [ \"$2\" = isolated ]; then " \
+    "git fetch origin \"$3\"; git reset --hard \"origin/$3\"; " \
+    "git clean -fd || echo 'warning: git clean failed' >&2; " \
+    "else git pull; fi; " \
+    "nix flake update nixfleet; "
+static const char jobs_update_nixos[] = JOBS_UPDATE_PULL
+    "sudo nixos-rebuild switch --flake \"$1#$4\"";
+static const char jobs_update_macos[] = JOBS_UPDATE_PULL
+    "home-manager switch --flake \"$1#$4\"";
 
 static const struct jobs_interrupt jobs_interrupts[] = {
 	{ JOB_STOP, JOB_SIG_TERM, JOB_SIG_KILL, 3000, JOB_ST_STOPPED, 130 },

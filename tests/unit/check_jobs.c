@@ -350,10 +350,12 @@ START_TEST(test_jobs_update_agent)
 	ck_assert_str_eq(p.step[0].argv[0], "sh");
 	ck_assert_str_eq(p.step[0].argv[1], "-c");
 	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2],
-	    "\nsudo nixos-rebuild switch --flake \"$1#$4\"\n"));
+	    "; sudo nixos-rebuild switch --flake \"$1#$4\""));
 	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2],
-	    "nix flake update nixfleet\n"));
-	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2], "cd \"$1\"\n"));
+	    "; nix flake update nixfleet; "));
+	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2], "; cd \"$1\"; "));
+	/* A plan's values are lines: the script must be one. */
+	ck_assert_ptr_null(strchr(p.step[0].argv[2], '\n'));
 	/* The values are positional arguments, never part of the text. */
 	ck_assert_ptr_null(strstr(p.step[0].argv[2], DIR));
 	ck_assert_ptr_null(strstr(p.step[0].argv[2], "web01"));
@@ -395,7 +397,7 @@ START_TEST(test_jobs_update_agent)
 	c = conf(JOBS_MACOS, 0);
 	build(&c, JOB_UPDATE_AGENT, &p);
 	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2],
-	    "\nhome-manager switch --flake \"$1#$4\"\n"));
+	    "; home-manager switch --flake \"$1#$4\""));
 	ck_assert_ptr_null(strstr(p.step[0].argv[2], "sudo"));
 	ck_assert_str_eq(p.step[0].argv[5], "legacy");
 	jobs_plan_free(&p);
