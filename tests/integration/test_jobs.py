@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 import harness as h  # noqa: E402
+from sshd import Sshd  # noqa: E402
 
 JOB_TYPES = ("output", "status", "operation_progress", "test_progress",
              "command_rejected")
@@ -85,7 +87,7 @@ class JobsTest(h.AgentTestCase):
     def send(self, dash, name):
         t = time.time()
         r = dash.control("command " + name)
-        self.assertTrue(r["ok"], r)
+        self.assertTrue(r["ok"], (r, self.context()))
         return t
 
     def job_msgs(self, dash, since=0.0, types=JOB_TYPES):
@@ -329,6 +331,46 @@ class JobsTest(h.AgentTestCase):
         self.assertFalse((Path(clone) / "untracked.txt").exists())
         self.assertEqual((Path(clone) / "flake.nix").read_text(),
                          "{ outputs = _: { }; }\n")
+
+    def test_pull_ssh_key(self):
+        """T09-06: an isolated pull from an ssh:// remote (the shared test
+        sshd on a loopback port) authenticates with NIXFLEET_SSH_KEY, which
+        git gets as GIT_SSH_COMMAND=ssh -i <key> -o
+        StrictHostKeyChecking=no; without it the same pull fails (an
+        unknown host key, no usable key)."""
+        h.require_root()
+        sshd = Sshd(self.work.path("sshd"))
+        sshd.start()
+        self.addCleanup(sshd.close)
+        remote = self.work.path("remote.git")
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), remote],
+                       env=h.GIT_ENV, check=True)
+        clone = self.work.path("clone")
+        subprocess.run(["git", "clone", "-q", remote, clone], env=h.GIT_ENV,
+                       check=True)
+        url = sshd.url(remote)
+        h.git(clone, "remote", "set-url", "origin", url)
+        new = h.commit(self.repo, "new.txt")
+        h.git(self.repo, "push", "-q", remote, "main")
+        env = dict(NIXFLEET_REPO_URL=url, NIXFLEET_REPO_DIR=clone,
+                   HOME="/nonexistent", GIT_CONFIG_NOSYSTEM="1",
+                   GIT_CONFIG_GLOBAL="/dev/null")
+        dash, agent = self.up(**env)
+        st, msgs = self.run_job(dash, "pull", timeout=30)
+        self.assertEqual(st["status"], "error", msgs)
+        agent.terminate()
+        t = time.time()
+        self.start_agent(self.env(dash.url(), NIXFLEET_SSH_KEY=str(
+            sshd.client_key), **env))
+        self.wait_message(dash, "heartbeat", 10, since=t)
+        st, msgs = self.run_job(dash, "pull", timeout=30)
+        self.assertEqual((st["status"], st["generation"]), ("ok", new),
+                         (msgs, sshd.log_text()))
+        fp = subprocess.run(["ssh-keygen", "-lf", str(sshd.client_key) +
+                             ".pub"], capture_output=True, text=True,
+                            check=True).stdout.split()[1]
+        self.assertRegex(sshd.log_text(), r"Accepted publickey for root from "
+                         r"127\.0\.0\.1 port \d+ ssh2: ED25519 %s" % fp)
 
     def test_pull_switch_fails_at_pull(self):
         """§6.3: a failed pull ends pull-switch with exit 1, no switch."""
