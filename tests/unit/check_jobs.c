@@ -727,6 +727,45 @@ START_TEST(test_jobs_hm_previous)
 }
 END_TEST
 
+/* §6.3 macOS rollback: <profiles>/<previous link>/activate, as the user. */
+START_TEST(test_jobs_hm_rollback)
+{
+	static const char *const gaps[] = { "home-manager-12-link",
+	    "home-manager", "home-manager-3-link", "home-manager-100-link",
+	    "home-manager-20-link", "channels" };
+	static const char *const one[] = { "home-manager-7-link",
+	    "home-manager" };
+	struct jobs_conf	 c = conf(JOBS_MACOS, 0);
+	struct jobs_step	 st;
+	char			 dir[256];
+
+	ck_assert_int_eq(jobs_hm_rollback(&c, gaps, nitems(gaps), &st), 0);
+	assert_argv(&st, "/home/alice/.local/state/nix/profiles/"
+	    "home-manager-20-link/activate", NULL);
+	ck_assert_int_eq(st.runs_as, JOBS_AS_REPO_USER);
+	ck_assert_int_eq(st.as_user, 1);
+	free(st.argv[0]);
+	/* An agent run as the user: its own home. */
+	c.agent_root = 0;
+	ck_assert_int_eq(jobs_hm_profiles(&c, dir, sizeof(dir)), 0);
+	ck_assert_str_eq(dir, "/Users/alice/.local/state/nix/profiles");
+	ck_assert_int_eq(jobs_hm_rollback(&c, gaps, nitems(gaps), &st), 0);
+	assert_argv(&st, "/Users/alice/.local/state/nix/profiles/"
+	    "home-manager-20-link/activate", NULL);
+	ck_assert_int_eq(st.as_user, 0);
+	free(st.argv[0]);
+	/* Fewer than two generations: nothing to run. */
+	ck_assert_int_eq(jobs_hm_rollback(&c, one, nitems(one), &st), -1);
+	ck_assert_ptr_null(st.argv[0]);
+	ck_assert_int_eq(jobs_hm_rollback(&c, NULL, 0, &st), -1);
+	c.home = "relative";
+	ck_assert_int_eq(jobs_hm_profiles(&c, dir, sizeof(dir)), -1);
+	ck_assert_int_eq(jobs_hm_rollback(&c, gaps, nitems(gaps), &st), -1);
+	ck_assert_str_eq(JOBS_HM_NO_PREVIOUS,
+	    "no previous Home Manager generation");
+}
+END_TEST
+
 /* §6.2, every pair: the busy check comes before the name lookup. */
 START_TEST(test_jobs_admit)
 {
@@ -1287,6 +1326,7 @@ jobs_suite(void)
 	JT(refuse_values);
 	JT(test_scripts);
 	JT(hm_previous);
+	JT(hm_rollback);
 	JT(admit);
 	JT(interrupt);
 	JT(test_verdict);
