@@ -227,6 +227,36 @@ check_limit(struct jobplan_step *ps, int flags)
 		ps->timeout_ms = JM_LOCK_TIMEOUT_MS;
 }
 
+/*
+ * update-agent (§6.5): the script as the one step, its banner naming the
+ * text log the runner writes beside the journal.  0, or -1 (*why set
+ * unless out of memory).
+ */
+static int
+build_update(struct jobrun *jr, struct build *b, struct jobmeta *m,
+    const struct jobs_plan *p, const char **why)
+{
+	char	 logs[IPC_PATH_MAX + 8];
+
+	if (jobs_log_path(&jr->conf, JOB_UPDATE_AGENT, time(NULL), m->log,
+	    sizeof(m->log)) == -1 || p->nsteps != 1 || m->npre >= JM_PRE_MAX) {
+		*why = "NIXFLEET_STATE_DIR: no room for the update log";
+		return -1;
+	}
+	snprintf(logs, sizeof(logs), "%s/logs", jr->state_dir);
+	if (mkdir(logs, 0700) == -1 && errno != EEXIST) {
+		log_warn("%s", logs);
+		*why = "cannot create the log directory";
+		return -1;
+	}
+	jobs_update_started(m->log, m->pre[m->npre], JM_TEXT_MAX);
+	m->npre++;
+	if (build_add(jr, b, m, p, &p->step[0], 0, NULL) == -1)
+		return -1;
+	b->st[b->n - 1].log = m->log;
+	return 0;
+}
+
 #ifdef __APPLE__
 /* rollback on macOS (§6.3): the previous Home Manager generation. */
 static int
@@ -263,7 +293,6 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	static struct build	 b;
 	struct jobs_plan	 p, lp;
 	struct jobs_step	 extra[JM_STEPS_MAX];
-	char			 logs[IPC_PATH_MAX + 8];
 	int			 detach = 0;
 	struct jobmeta		*m;
 	struct jobs_launch	 l;
@@ -324,23 +353,8 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 		immediate = 1;
 		break;
 	case JOB_UPDATE_AGENT:
-		/* §6.5: detached; its output also to the log it names. */
-		if (jobs_log_path(&jr->conf, kind, time(NULL), m->log,
-		    sizeof(m->log)) == -1 || p.nsteps != 1) {
-			*why = "NIXFLEET_STATE_DIR: no room for the update log";
+		if (build_update(jr, &b, m, &p, why) == -1)
 			goto done;
-		}
-		snprintf(logs, sizeof(logs), "%s/logs", jr->state_dir);
-		if (mkdir(logs, 0700) == -1 && errno != EEXIST) {
-			log_warn("%s", logs);
-			*why = "cannot create the log directory";
-			goto done;
-		}
-		jobs_update_started(m->log, m->pre[m->npre], JM_TEXT_MAX);
-		m->npre++;
-		if (build_add(jr, &b, m, &p, &p.step[0], 0, NULL) == -1)
-			goto done;
-		b.st[0].log = m->log;
 		detach = 1;
 		break;
 #ifdef __APPLE__

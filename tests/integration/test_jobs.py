@@ -7,6 +7,7 @@ Durability: the exec-worker killed mid-job, the dashboard away mid-job."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -370,7 +371,8 @@ class JobsTest(h.AgentTestCase):
                              ".pub"], capture_output=True, text=True,
                             check=True).stdout.split()[1]
         self.assertRegex(sshd.log_text(), r"Accepted publickey for root from "
-                         r"127\.0\.0\.1 port \d+ ssh2: ED25519 %s" % fp)
+                         r"127\.0\.0\.1 port \d+ ssh2: ED25519 %s\n" %
+                         re.escape(fp))
 
     def test_pull_switch_fails_at_pull(self):
         """§6.3: a failed pull ends pull-switch with exit 1, no switch."""
