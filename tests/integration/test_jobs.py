@@ -706,8 +706,12 @@ class JobsTest(h.AgentTestCase):
 
     def test_refresh_system(self):
         """refresh-system's dry run (60 s limit in its plan): outdated when
-        the output lacks the running system, error with nix's error text."""
+        the output lacks the running system, error with nix's error text.
+        (And the lock check at startup runs git: Updated today.)"""
         dash, _ = self.up()
+        self.wait(lambda: [m for m in dash.messages("heartbeat") if
+                           self.lock_of(m) == ("ok", "Updated today")], 10,
+                  "the startup lock check in a heartbeat")
         st, msgs = self.run_job(dash, "refresh-system")
         self.assertEqual((st["status"], st["message"]), ("ok", "Rebuild needed"))
         self.assertEqual(self.lines(msgs), [])
