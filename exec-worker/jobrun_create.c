@@ -293,7 +293,6 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	static struct build	 b;
 	struct jobs_plan	 p, lp;
 	struct jobs_step	 extra[JM_STEPS_MAX];
-	int			 detach = 0;
 	struct jobmeta		*m;
 	struct jobs_launch	 l;
 	char			 dir[IPC_PATH_MAX], cand[8][IPC_PATH_MAX];
@@ -302,7 +301,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	size_t			 len;
 	uint64_t		 id;
 	int			 immediate = 0, has_lock = 1, found = 1;
-	int			 nextra = 0, nc, rv = -1;
+	int			 nextra = 0, nc, rv = -1, detach = 0;
 	struct job		*j;
 	pid_t			 pid;
 
