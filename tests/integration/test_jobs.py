@@ -652,10 +652,46 @@ class JobsTest(h.AgentTestCase):
         self.assertTrue(Path(log).read_text().endswith("status exit=0\n"))
         t3 = time.time()
         self.start_agent(agent.env)
+        self.wait_message(dash, "register", 10, since=t3)
         hb = payload(self.wait_message(dash, "heartbeat", 10, since=t3)[0])
         self.assertIsNone(hb["pending_command"])
         time.sleep(1.5)
         self.assertEqual(len(dash.messages("status", since=t)), 1)
+
+    def test_update_agent_ssh(self):
+        """§6.5 in isolated mode from an ssh:// remote: the script's fetch,
+        reset and clean authenticate with NIXFLEET_SSH_KEY."""
+        h.require_root()
+        sshd = Sshd(self.work.path("sshd"))
+        sshd.start()
+        self.addCleanup(sshd.close)
+        remote = self.work.path("remote.git")
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), remote],
+                       env=h.GIT_ENV, check=True)
+        clone = self.work.path("clone")
+        subprocess.run(["git", "clone", "-q", remote, clone], env=h.GIT_ENV,
+                       check=True)
+        (Path(clone) / "untracked.txt").write_text("junk\n")
+        h.git(clone, "remote", "set-url", "origin", sshd.url(remote))
+        new = h.commit(self.repo, "new.txt")
+        h.git(self.repo, "push", "-q", remote, "main")
+        dash, agent, t, log = self.start_update(
+            NIXFLEET_REPO_URL=sshd.url(remote), NIXFLEET_REPO_DIR=clone,
+            NIXFLEET_SSH_KEY=str(sshd.client_key), HOME="/nonexistent",
+            GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
+        t2 = time.time()
+        agent2 = self.start_agent(agent.env)
+        st = payload(self.wait_status(dash, t2, 30)[0])
+        self.assertEqual((st["status"], st["message"]),
+                         ("ok", "update complete, restarting"),
+                         (Path(log).read_text(), sshd.log_text()))
+        self.assertEqual(agent2.wait_exit(15), 101)
+        self.assertEqual(h.head7(clone), new)
+        self.assertFalse((Path(clone) / "untracked.txt").exists())
+        self.assertIn("Accepted publickey for root from 127.0.0.1",
+                      sshd.log_text())
+        self.assertIn("sudo nixos-rebuild switch --flake %s#%s" % (
+            clone, h.HOSTNAME), self.stub_calls())
 
     # ------------------------------------------------------------ §3.5 lock
 
