@@ -111,12 +111,15 @@ lockcheck_limit_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static __dead void
 lockcheck_exec(struct jobrun *jr, int out)
 {
-	char	*argv[] = { "git", "-C", jr->repo_dir, "log", "-1",
-		    "--format=%ci", "--", "flake.lock", NULL };
-	int	 null;
+	char		*argv[] = { "git", "-C", jr->repo_dir, "log", "-1",
+			    "--format=%ci", "--", "flake.lock", NULL };
+	sigset_t	 none;
+	int		 null;
 
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
 	if ((null = open("/dev/null", O_RDWR)) == -1 || dup2(null, 0) == -1 ||
 	    dup2(out, 1) == -1 || dup2(null, 2) == -1)
