@@ -502,7 +502,7 @@ jobs_plan_build(const struct jobs_conf *c, int kind, struct jobs_plan *p,
 		break;
 	case JOB_ROLLBACK:
 		p->pre_line = "🔄 Rolling back to previous generation...";
-		/* macOS: the runner picks the link (jobs_hm_previous). */
+		/* macOS: jobrun_create() lists the profiles (jobs_hm_rollback). */
 		if (!macos)
 			r = jobs_add(p, c, &t_rollback_nixos);
 		break;

@@ -204,7 +204,7 @@ START_TEST(test_jobs_rollback_reboot)
 	ck_assert_int_eq(p.step[0].runs_as, JOBS_AS_ROOT);
 	jobs_plan_free(&p);
 
-	/* macOS: the runner picks the link with jobs_hm_previous. */
+	/* macOS: jobrun_create() adds the step (jobs_hm_rollback). */
 	c = conf(JOBS_MACOS, 1);
 	build(&c, JOB_ROLLBACK, &p);
 	ck_assert_int_eq(p.nsteps, 0);
