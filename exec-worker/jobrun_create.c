@@ -403,8 +403,8 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 			check_limit(&b.st[b.n - 1], f);
 		}
 		/* §3.5: the lock re-check after a job that may change it. */
-		if ((jobs_kind(kind)->flags & (JOBS_KF_ARGV |
-		    JOBS_KF_LOCK_CHECK)) == (JOBS_KF_ARGV | JOBS_KF_LOCK_CHECK)) {
+		if ((jobs_kind(kind)->flags & JOBS_KF_ARGV) &&
+		    (jobs_kind(kind)->flags & JOBS_KF_LOCK_CHECK)) {
 			if (jobs_plan_build(&jr->conf, JOB_REFRESH_LOCK, &lp,
 			    why) == -1 || lp.nsteps != 1 ||
 			    build_add(jr, &b, m, &lp, &lp.step[0],

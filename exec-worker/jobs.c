@@ -502,7 +502,7 @@ jobs_plan_build(const struct jobs_conf *c, int kind, struct jobs_plan *p,
 		break;
 	case JOB_ROLLBACK:
 		p->pre_line = "🔄 Rolling back to previous generation...";
-		/* macOS: jobrun_create() lists the profiles (jobs_hm_rollback). */
+		/* macOS: jobrun_create() adds it (jobs_hm_rollback). */
 		if (!macos)
 			r = jobs_add(p, c, &t_rollback_nixos);
 		break;
