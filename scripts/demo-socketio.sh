@@ -3,12 +3,12 @@
 # the agent against it, and the session as the server sees it.
 sio_dir="$top/tests/peers/socketio"
 if [ ! -d "$sio_dir/node_modules/socket.io" ]; then
-	echo "== npm ci in tests/peers/socketio (first run)"
+	demo_note "npm ci in tests/peers/socketio (first run)"
 	(cd "$sio_dir" && npm ci --no-audit --no-fund >/dev/null)
 fi
 : > "$demo_record"
 
-echo "== control plane: socket.io 4.8 on wss://localhost:$port/socket.io/ (namespace /agents)"
+demo_note "control plane: socket.io 4.8 on wss://localhost:$port/socket.io/ (namespace /agents)"
 demo_spawn node "$sio_dir/server.js" --port "$port" --control-port 0 \
 	--cert "$work/server.pem" --key "$work/server.key" \
 	--token demo-token --record "$demo_record" \
@@ -16,7 +16,7 @@ demo_spawn node "$sio_dir/server.js" --port "$port" --control-port 0 \
 	--app-ping-ms "${DEMO_PING_MS:-4000}" >"$work/sio.out" 2>&1
 sleep 1
 
-echo "== agent: $build/supervisor/nixfleet-agent (clientId demo-host)"
+demo_note "agent: $build/supervisor/nixfleet-agent (clientId demo-host)"
 demo_spawn env -i PATH=/usr/bin:/bin \
 	CLIENT_ID=demo-host \
 	SERVER_URL="https://localhost:$port/" \
@@ -30,7 +30,7 @@ demo_spawn env -i PATH=/usr/bin:/bin \
 	"$build"/supervisor/nixfleet-agent
 
 sleep 1
-echo "== the session as the server records it (< server to agent, > agent to server)"
+demo_note "the session as the server records it (< server to agent, > agent to server)"
 view=(/usr/bin/python3 -u "$top/scripts/demo-view.py" socketio "$demo_record")
 [ -n "$json" ] && view+=(--json)
 demo_spawn "${view[@]}"

@@ -40,6 +40,11 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 [ -f "$build/build.ninja" ] || meson setup "$build" -Dtests=false >/dev/null
 ninja -C "$build" >/dev/null
 
+# Narration outside the view: stdout, or stderr with --json.
+demo_note() {
+	if [ -n "$json" ]; then echo "== $*" >&2; else echo "== $*"; fi
+}
+
 . scripts/demo-env.sh
 if [ "$mode" = socketio ]; then
 	. scripts/demo-socketio.sh
