@@ -7,6 +7,7 @@ if [ ! -d "$sio_dir/node_modules/socket.io" ]; then
 	(cd "$sio_dir" && npm ci --no-audit --no-fund >/dev/null)
 fi
 : > "$demo_record"
+demo_note "work directory: $work (removed at the end)"
 
 demo_note "control plane: socket.io 4.8 on wss://localhost:$port/socket.io/ (namespace /agents)"
 demo_spawn node "$sio_dir/server.js" --port "$port" --control-port 0 \

@@ -3,7 +3,8 @@
 (on the build under test, DEMO_BUILD_DIR): it must end by itself within
 its bound, show the pull's status, the per-test progress, stderr marked
 `!` and the test's final status in its readable view, print parseable
-JSON lines with --json, and leave no process or directory behind."""
+JSON lines with --json, show the socketio session through the same view
+with --socketio, and leave no process or directory behind."""
 
 import json
 import os
@@ -27,8 +28,8 @@ class DemoTest(h.unittest.TestCase):
     def setUpClass(cls):
         h.require_agent()
 
-    def run_demo(self, *args):
-        env = dict(os.environ, DEMO_BUILD_DIR=str(h.BUILD_DIR))
+    def run_demo(self, *args, **env_over):
+        env = dict(os.environ, DEMO_BUILD_DIR=str(h.BUILD_DIR), **env_over)
         env.pop("NO_COLOR", None)
         p = subprocess.Popen([str(DEMO), *args], cwd=h.SRC_DIR, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -49,7 +50,7 @@ class DemoTest(h.unittest.TestCase):
 
     def check_stopped(self, text):
         """Everything the demo started has stopped, its directory is gone."""
-        m = re.search(r"(/tmp/nixfleet-demo\.[A-Za-z0-9]+)/fleet\.git", text)
+        m = re.search(r"(/tmp/nixfleet-demo\.[A-Za-z0-9]+)", text)
         self.assertIsNotNone(m, "no work directory named:\n" + h.tail(text))
         work = m.group(1)
         self.assertFalse(os.path.exists(work), work)
@@ -142,6 +143,19 @@ class DemoTest(h.unittest.TestCase):
         self.assertEqual(tp[-1]["result"], "2/3 passed")
         # The narration went to stderr.
         self.assertIn("== the dashboard sends test", err)
+
+    def test_socketio(self):
+        """The other dialect through the same view (--socketio), for a
+        bounded time: the handshake, stats, an allowed and a refused
+        admin command, the PTY session."""
+        out, err, _ = self.run_demo("--socketio", DEMO_SECONDS="3")
+        for pat in (r"GET /socket\.io/ clientId=demo-host ts=\d+ sig=\w+\.\.\. "
+                    r"\(HMAC checked\)",
+                    r"> stats cpu=[\d.]+% mem=\d+/\d+ MB",
+                    r'> admin_result \{"token": "t1"',
+                    r"command blocked by allowlist",
+                    r'> shell_output .*hi from the PTY'):
+            self.assertRegex(out, pat)
 
 
 if __name__ == "__main__":
