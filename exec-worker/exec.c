@@ -216,6 +216,7 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_SE_ADMIN_CONFIG:
 	case IPC_SE_ADMIN_ITEM:
 	case IPC_SE_ADMIN_END:
+	case IPC_SE_BACKUP_CONFIG:
 		remote_dispatch_sup(&e->remote, &e->sup_permit, m);
 		break;
 	case IPC_SE_PING:
