@@ -693,7 +693,8 @@ backup_rsync_next(struct backup *b)
 	b->out_w.data = b->child_w.data = b;
 	ev_io_start(b->r->loop, &b->out_w);
 	ev_child_start(b->r->loop, &b->child_w);
-	log_info("backup %s: rsync %s -> %s", rq->plan_id, srcarg, dst);
+	log_info("backup %s: rsync %s -> %s (ssh: %s)", rq->plan_id, srcarg,
+	    dst, rsh[0] != '\0' ? rsh : "ssh");
 }
 
 int
@@ -723,6 +724,8 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 			backup_done(r, id, rq.plan_id, 0, 0, 0, err);
 			goto out;
 		}
+		log_info("backup_start %s: plan read from %s/compute-agent/"
+		    "backup-plans", rq.plan_id, backup_base());
 		if ((b = calloc(1, sizeof(*b))) == NULL)
 			fatal(NULL);
 		b->r = r;
