@@ -53,6 +53,7 @@ struct backup {
 	int			 reaped, status;
 	ev_io			 out_w;
 	ev_child		 child_w;
+	ev_timer		 tick;		/* progress at least 1/s */
 };
 
 extern char	**environ;
@@ -151,6 +152,7 @@ static void
 backup_forget(struct backup *b)
 {
 	ev_timer_stop(b->r->loop, &b->step);
+	ev_timer_stop(b->r->loop, &b->tick);
 	ev_io_stop(b->r->loop, &b->out_w);
 	ev_child_stop(b->r->loop, &b->child_w);
 	if (b->pid > 0 && !b->reaped)
@@ -224,6 +226,7 @@ backup_plan_req(struct remote *r, uint32_t id, const void *data, size_t len)
 				break;
 			}
 	ev_init(&b->step, NULL);
+	ev_init(&b->tick, NULL);
 	LIST_INSERT_HEAD(&r->backups, b, entry);
 	memset(&h, 0, sizeof(h));
 	h.total_files = b->plan.total_files;
@@ -312,6 +315,7 @@ backup_finish(struct backup *b, const char *error)
 	backup_done(b->r, 0, b->plan.req.plan_id, error == NULL, ms,
 	    b->transferred, error);
 	ev_timer_stop(b->r->loop, &b->step);
+	ev_timer_stop(b->r->loop, &b->tick);
 	if (b->src != -1)
 		close(b->src);
 	if (b->dst != -1)
@@ -611,6 +615,21 @@ backup_rsh(struct backup *b, char *rsh, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * rsync prints progress when it likes (not before ssh is up and the file
+ * list is through, then about once a second): repeat the last figures
+ * whenever a second has passed without an event, so the dashboard hears
+ * from a run at least once a second (§5.2).
+ */
+static void
+backup_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct backup	*b = w->data;
+
+	if (admin_now_ms() - b->last_emit_ms >= 1000)
+		backup_progress(b, b->file);
+}
+
 static void
 backup_rsync_next(struct backup *b)
 {
@@ -732,6 +751,7 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 		b->plan = loaded;
 		b->src = b->dst = b->out = -1;
 		ev_init(&b->step, NULL);
+		ev_init(&b->tick, NULL);
 		LIST_INSERT_HEAD(&r->backups, b, entry);
 	}
 	if (b->running) {
@@ -793,6 +813,10 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 	/* Accepted: the first progress answers the request. */
 	backup_progress_id(b, id, "");
 	if (b->remote) {
+		b->file[0] = '\0';
+		ev_timer_init(&b->tick, backup_tick_cb, 0.2, 0.2);
+		b->tick.data = b;
+		ev_timer_start(r->loop, &b->tick);
 		backup_rsync_next(b);
 		goto out;
 	}

@@ -27,6 +27,56 @@ from sshd import Sshd  # noqa: E402  (tests/lib, on harness's path)
 
 STATE_KEYS = {"planId", "file", "transferredBytes", "ts"}
 
+# sshd's ForceCommand for the throttled server: runs the command the
+# client asked for (rsync --server ...) with its stdin fed at RATE bytes
+# a second, so that a run lasts long enough for progress in its middle.
+THROTTLE = """#!/usr/bin/python3
+import os, subprocess, threading, time
+RATE = %d
+p = subprocess.Popen(["/bin/sh", "-c", os.environ["SSH_ORIGINAL_COMMAND"]],
+                     stdin=subprocess.PIPE)
+
+
+def feed():
+    t0, n = time.monotonic(), 0
+    try:
+        while True:
+            b = os.read(0, 65536)
+            if not b:
+                break
+            p.stdin.write(b)
+            p.stdin.flush()
+            n += len(b)
+            ahead = n / RATE - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+        p.stdin.close()
+    except OSError:
+        pass
+
+
+# The client closes its side only after this command ends: do not wait
+# for it.
+threading.Thread(target=feed, daemon=True).start()
+os._exit(p.wait())
+"""
+
+
+class ThrottledSshd(Sshd):
+    """tests/lib/sshd.py's server with a ForceCommand that slows the
+    transfer down (THROTTLE)."""
+
+    def __init__(self, workdir, rate):
+        super().__init__(workdir)
+        self.throttle = self.dir / "throttle"
+        self.throttle.write_text(THROTTLE % rate)
+        self.throttle.chmod(0o755)
+
+    def _write_config(self):
+        super()._write_config()
+        with open(self.config, "a") as f:
+            f.write("ForceCommand %s\n" % self.throttle)
+
 
 def setUpModule():
     h.require_agent()
@@ -217,8 +267,9 @@ class BackupCase(sa.AgentCase):
         (b / "sub" / "y.txt").write_text("kept\n")
         return a, b
 
-    def sshd(self):
-        s = Sshd(self.work.path("sshd"))
+    def sshd(self, rate=None):
+        d = self.work.path("sshd")
+        s = Sshd(d) if rate is None else ThrottledSshd(d, rate)
         self.addCleanup(s.close)
         return s.start()
 
@@ -228,8 +279,9 @@ class BackupCase(sa.AgentCase):
         checking on: op "rsync", progress at most 1 s apart and at each
         run's end (filesCompleted counts source directories),
         backup_complete with rsync's byte total (the plan's here), the
-        files on the remote side, <safe>.state.json."""
-        sshd = self.sshd()
+        files on the remote side, <safe>.state.json.  The server takes
+        8 MiB a second, so the run lasts about 4 s."""
+        sshd = self.sshd(rate=8 << 20)
         a, b = self.remote_tree()
         dest = self.work.mkdir("remote")
         self.session(BACKUP_SSH_IDENTITY_FILE=sshd.client_key,
@@ -249,7 +301,7 @@ class BackupCase(sa.AgentCase):
                           if x["filesCompleted"] > 0][-1], 2)
         self.assertIn(1, [x["filesCompleted"] for x in prog])
         self.assertEqual(prog[-1]["transferredBytes"], p["totalBytes"])
-        self.check_gaps("I20", t0)
+        self.check_gaps("I20", t0, mid_min=2)
         self.assertEqual((dest / "srcA/d/big.bin").read_bytes(),
                          (a / "d" / "big.bin").read_bytes())
         self.assertEqual((dest / "srcB/sub/y.txt").read_text(), "kept\n")
