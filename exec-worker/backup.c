@@ -59,11 +59,20 @@ struct backup {
 extern char	**environ;
 static void	backup_rsync_next(struct backup *);
 
+/*
+ * Where compute-agent/backup-plans/ lives: the agent's state directory,
+ * not §6.4's ${TMPDIR:-/tmp}, which the shipped unit makes private to
+ * each start of the service (PrivateTmp=yes), so that a plan there
+ * would not survive the restart it is persisted for.  ${TMPDIR:-/tmp}
+ * only without a state directory.
+ */
 static const char *
-backup_base(void)
+backup_base(const struct remote *r)
 {
 	const char	*t = getenv("TMPDIR");
 
+	if (r->state_dir[0] == '/')
+		return r->state_dir;
 	return t != NULL && t[0] != '\0' ? t : "/tmp";
 }
 
@@ -211,7 +220,7 @@ backup_plan_req(struct remote *r, uint32_t id, const void *data, size_t len)
 		return 0;
 	}
 	walk_request_free(&rq);
-	if (walk_plan_save(backup_base(), &b->plan, err, sizeof(err)) == -1)
+	if (walk_plan_save(backup_base(r), &b->plan, err, sizeof(err)) == -1)
 		log_warnx("backup_plan %s: not persisted: %s",
 		    b->plan.req.plan_id, err);
 	if ((old = backup_find(r, b->plan.req.plan_id)) != NULL &&
@@ -264,7 +273,7 @@ backup_state(struct backup *b, const char *file, int force)
 	st.file = file;
 	st.transferred = b->transferred;
 	st.ts = time(NULL);
-	if (walk_state_save(backup_base(), &st, err, sizeof(err)) == -1)
+	if (walk_state_save(backup_base(b->r), &st, err, sizeof(err)) == -1)
 		log_warnx("backup %s: state not written: %s", st.plan_id, err);
 }
 
@@ -738,13 +747,13 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 		goto out;
 	}
 	if ((b = backup_find(r, rq.plan_id)) == NULL) {
-		if (walk_plan_load(backup_base(), rq.plan_id, &loaded, err,
+		if (walk_plan_load(backup_base(r), rq.plan_id, &loaded, err,
 		    sizeof(err)) == -1) {
 			backup_done(r, id, rq.plan_id, 0, 0, 0, err);
 			goto out;
 		}
 		log_info("backup_start %s: plan read from %s/compute-agent/"
-		    "backup-plans", rq.plan_id, backup_base());
+		    "backup-plans", rq.plan_id, backup_base(r));
 		if ((b = calloc(1, sizeof(*b))) == NULL)
 			fatal(NULL);
 		b->r = r;

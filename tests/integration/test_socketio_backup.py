@@ -2,7 +2,7 @@
 """Backups in the socketio dialect against the real peers
 (socketio-protocol.md §6.4, §6.5, §8.3 I19 and I20): a local backup
 with an agent restart between backup_plan and backup_start (the plan
-persisted under ${TMPDIR}/compute-agent/backup-plans), and a remote
+persisted under <state>/compute-agent/backup-plans), and a remote
 backup with rsync over ssh to a real sshd on a loopback port
 (tests/lib/sshd.py), with the §6.5 progress file <safe>.state.json
 checked after each.  The error cases (a closed port, a refused key, an
@@ -149,7 +149,11 @@ class BackupCase(sa.AgentCase):
                                                   plan_id, t0)], t0
 
     def plan_dir(self):
-        return Path(self.tmp, "compute-agent", "backup-plans")
+        """Under the state directory, not §6.4's ${TMPDIR} (docs/admin.md:
+        the unit's PrivateTmp would lose plans at each restart)."""
+        self.assertFalse(Path(self.tmp, "compute-agent").exists())
+        return Path(self.agent.env["NIXFLEET_STATE_DIR"], "compute-agent",
+                    "backup-plans")
 
     def state(self, safe):
         """§6.5's progress file: exactly its four fields, 0600, and no
