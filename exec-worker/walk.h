@@ -62,7 +62,8 @@ void	 walk_safe_name(const char *, char [WALK_SAFE_MAX]);
 /*
  * <base>/compute-agent/backup-plans/<safe>.plan, directories 0700 and the
  * file 0600, written atomically; a directory not owned by the caller's
- * uid or writable by group or others is refused.  base is ${TMPDIR:-/tmp}.
+ * uid or writable by group or others is refused.  base is the state
+ * directory (backup.c).
  */
 int	 walk_plan_save(const char *, const struct walk_plan *, char *, size_t);
 /*
