@@ -13,7 +13,8 @@ net-worker/remote.c: I14 (2 MB of output, truncated), I15 (the admin
 matrix: allowed, refused, empty allowlist, forbidden characters,
 tokeniser, cwd, timeout, exit status, environment, token, rate limit),
 I16 (a cron read, a cron write into a stand-in crontab), I17 (a PTY
-round trip, shells off, the session end hangs the shell up).  I18 (key
+round trip, resize, U+FFFD, slots, exit codes, shells off, the
+session end hangs the shell up).  I18 (key
 fetch) is not covered here; I19 and I20 (backups) are in
 test_socketio_backup.py.  The first run installs socket.io with `npm
 ci`."""
@@ -434,6 +435,54 @@ class RealServerCase(AgentCase):
                          ("s1", -1, "signal: hangup"), closed)
         time.sleep(0.5)
         self.assertEqual(len(self.events(peer, "shell_closed")), 1)
+
+    def test_shell_matrix(self):
+        """I17: a resize with 0 is ignored and a real one applied; a byte
+        that is not UTF-8 arrives as U+FFFD; a second shell with
+        maxConcurrent 1 is refused (too many concurrent sessions); exit 3
+        and exit 0 give "exit status 3" and "exit", each shell_closed
+        once."""
+        peer = self.admin_session(ENABLE_SHELL="1")
+        self.emit(peer, "shell_start", {"session": "a"})
+        self.emit(peer, "shell_start", {"session": "b"})
+        ev = self.wait(lambda: [e["args"][0] for e in
+                                self.events(peer, "shell_closed")
+                                if e["args"][0]["session"] == "b"], 10,
+                       "the second shell refused", peer)
+        self.assertEqual(ev, [{"session": "b", "code": 1,
+                               "reason": "too many concurrent sessions"}])
+        self.emit(peer, "shell_resize", {"session": "a", "cols": 0,
+                                         "rows": 50})
+        self.emit(peer, "shell_input", {"session": "a",
+                                        "data": "stty size; printf 'x\\377y\\n'\n"})
+        self.wait(lambda: "24 80\r\n" in self.shell_text(peer, "a"), 10,
+                  "the size unchanged", peer)
+        self.wait(lambda: "x\ufffdy" in self.shell_text(peer, "a"), 10,
+                  "U+FFFD for \\377", peer)
+        self.emit(peer, "shell_resize", {"session": "a", "cols": 101,
+                                         "rows": 33})
+        self.emit(peer, "shell_input", {"session": "a",
+                                        "data": "stty size\n"})
+        self.wait(lambda: "33 101" in self.shell_text(peer, "a"), 10,
+                  "the new size", peer)
+        self.emit(peer, "shell_input", {"session": "a", "data": "exit 3\n"})
+        closed = self.wait(lambda: [e["args"][0] for e in
+                                    self.events(peer, "shell_closed")
+                                    if e["args"][0]["session"] == "a"], 10,
+                           "shell a closed", peer)
+        self.assertEqual(closed, [{"session": "a", "code": 3,
+                                   "reason": "exit status 3"}])
+        # The slot is free again; exit 0 is code 0, "exit".
+        self.emit(peer, "shell_start", {"session": "c"})
+        self.emit(peer, "shell_input", {"session": "c", "data": "exit 0\n"})
+        closed = self.wait(lambda: [e["args"][0] for e in
+                                    self.events(peer, "shell_closed")
+                                    if e["args"][0]["session"] == "c"], 10,
+                           "shell c closed", peer)
+        self.assertEqual(closed, [{"session": "c", "code": 0,
+                                   "reason": "exit"}])
+        time.sleep(0.5)
+        self.assertEqual(len(self.events(peer, "shell_closed")), 3)
 
     def test_shell_disabled(self):
         """I17: shells off (the default): shell_start is answered with
