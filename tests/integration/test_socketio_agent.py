@@ -94,6 +94,7 @@ class AgentCase:
 
     def start_agent(self, env):
         a = h.Agent(self.work, env)
+        a.log_start = len(a.log())     # agents of one test share the log
         # Cleanups run last first: the check reads the log of a stopped agent.
         self.addCleanup(self.check_sanitizers, a)
         self.addCleanup(a.cleanup)
@@ -251,7 +252,15 @@ class RealServerCase(AgentCase):
         peer = self.start_peer()
         self.start_agent(self.env(peer, **env))
         self.wait_event(peer, "stats")
+        self.wait_policy()
         return peer
+
+    def wait_policy(self):
+        """The exec-worker has the supervisor's policy: until then every
+        request is refused as with nothing configured (proto.h), and a
+        slow start (sanitizers) can bring the session up first."""
+        self.agent.wait_log(r"remote administration: \d+ commands", 10,
+                            start=self.agent.log_start)
 
     def emit(self, peer, name, payload):
         peer.control("emit %s %s" % (name, json.dumps(payload)))
@@ -346,6 +355,7 @@ class RealServerCase(AgentCase):
                                   REQUIRE_COMMAND_TOKEN="1",
                                   COMMAND_TOKEN="s3cret"))
         self.wait_connects(peer, 2)
+        self.wait_policy()
         self.refused(self.admin(peer, "echo x", "bad"), 401,
                      "unauthorized", "unauthorized")
         r = self.admin(peer, "echo x", "s3cret")

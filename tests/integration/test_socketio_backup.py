@@ -100,7 +100,14 @@ class BackupCase(sa.AgentCase):
         self.peer = self.start_peer()
         self.start_agent(self.env(self.peer, TMPDIR=self.tmp, **env))
         self.wait_event(self.peer, "stats")
+        self.wait_policy()
         return self.peer
+
+    def wait_policy(self):
+        """The exec-worker has the supervisor's policy (until then
+        backups are refused as not configured)."""
+        self.agent.wait_log(r"remote administration: \d+ commands", 10,
+                            start=self.agent.log_start)
 
     def restart(self):
         """Stop the agent and start a new one with the same settings;
@@ -112,6 +119,7 @@ class BackupCase(sa.AgentCase):
         self.start_agent(env)
         c = self.wait_connects(self.peer, n + 1)
         self.wait_event(self.peer, "stats", conn=c[-1]["conn"])
+        self.wait_policy()
 
     def emit(self, name, payload):
         self.peer.control("emit %s %s" % (name, json.dumps(payload)))
@@ -357,6 +365,7 @@ class NodeBackupTest(BackupCase, unittest.TestCase):
                                   BACKUP_SSH_IDENTITY_FILE=other,
                                   BACKUP_SSH_KNOWN_HOSTS_FILE=sshd.known_hosts))
         self.wait_connects(self.peer, 2)
+        self.wait_policy()
         n, err, _, _ = self.start("e1")
         self.assertEqual(n, "backup_error")
         self.assertRegex(err["error"], r"^rsync failed: exit status (12|255): "
@@ -369,6 +378,7 @@ class NodeBackupTest(BackupCase, unittest.TestCase):
                                   BACKUP_SSH_IDENTITY_FILE=sshd.client_key,
                                   BACKUP_SSH_KNOWN_HOSTS_FILE=empty))
         self.wait_connects(self.peer, 3)
+        self.wait_policy()
         n, err, _, _ = self.start("e1")
         self.assertEqual(n, "backup_error")
         self.assertRegex(err["error"], r"^rsync failed: exit status (12|255): "
@@ -381,6 +391,7 @@ class NodeBackupTest(BackupCase, unittest.TestCase):
                                   BACKUP_SSH_IDENTITY_FILE=sshd.client_key,
                                   BACKUP_SSH_SKIP_HOST_KEY_CHECK="true"))
         self.wait_connects(self.peer, 4)
+        self.wait_policy()
         self.agent.wait_log(r"WARN.*backup\.sshSkipHostKeyCheck is set", 5)
         n, done, _, _ = self.start("e1", timeout=120)
         self.assertEqual(n, "backup_complete", done)
