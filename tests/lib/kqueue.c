@@ -9,6 +9,9 @@
  *   for NOTE_DELETE and NOTE_RENAME, the parent directory for the name
  *   the descriptor had: inotify tells a watch nothing when its directory
  *   is removed while open, nor IN_DELETE_SELF while a file is open.
+ *   The parent's other events wake the descriptor for nothing, which
+ *   kqueue would not: a watched directory's parent should be private
+ *   to the test (not /tmp itself).
  * - A knote whose descriptor was closed, or now is another inode, is
  *   dropped at the next kevent(), as the kernel drops it at close().
  * - The kqueue descriptor is the inotify descriptor: readable while
