@@ -357,10 +357,12 @@ class RemoteTest(h.AgentTestCase):
         ak = Path(pwd.getpwnam(user).pw_dir, ".ssh", "authorized_keys")
         self.assertFalse(ak.exists())
         self.agent.terminate()
-        self.dash.stop()
         # The second CA only for the key source.
-        self.run_agent(ADMIN_KEYS_USER=user, ADMIN_KEYS_SOURCE_URL=good.url(),
-                       ADMIN_KEYS_CA_FILE=self.certs.pem("other-ca"))
+        self.agent = self.start_agent(self.agent_env(
+            self.dash.url(), ADMIN_KEYS_USER=user,
+            ADMIN_KEYS_SOURCE_URL=good.url(),
+            ADMIN_KEYS_CA_FILE=self.certs.pem("other-ca")))
+        self.wait_message(self.dash, "register", 10, count=2)
         r = self.sync("octocat")
         self.assertEqual((r["ok"], r["added"]), (True, 1),
                          "%s\n%s" % (r, self.context()))
