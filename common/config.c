@@ -1258,9 +1258,10 @@ cfg_check_keys(struct cfg_ctx *c)
 	struct url	 u;
 	char		 q[300];
 
-	if (url_parse(s, &u, &why) == -1)
-		;
-	else if (strcmp(u.scheme, "https") != 0)
+	if (url_parse(s, &u, &why) == -1) {
+		if (strncmp(why, "scheme", 6) == 0)
+			why = "scheme must be https://";
+	} else if (strcmp(u.scheme, "https") != 0)
 		why = "scheme must be https://";
 	else if (u.userinfo[0] != '\0')
 		why = "must not hold credentials";
