@@ -304,51 +304,58 @@ ks_recv(struct keysrc *ks)
 		ev_feed_event(ks->loop, &ks->io, EV_READ);
 }
 
+/* The handshake; 0 once the request is ready to go, -1: wait or failed. */
+static int
+ks_handshake(struct keysrc *ks)
+{
+	int	 rv;
+
+	rv = tls_handshake(ks->tls);
+	if (rv == TLS_WANT_READ || rv == TLS_WANT_WRITE) {
+		ks_want(ks, rv == TLS_WANT_READ ? EV_READ : EV_WRITE);
+		return -1;
+	}
+	if (rv != 0) {
+		ks_fail(ks, "key source TLS: %s", tls_error(ks->tls));
+		return -1;
+	}
+	log_debug("key source %s: %s", ks->cfg.host, tls_describe(ks->tls));
+	ks_send_request(ks);
+	return ks->state == KS_SEND ? 0 : -1;
+}
+
+/* The request; 0 once it is written whole, -1: wait or failed. */
+static int
+ks_send(struct keysrc *ks)
+{
+	ssize_t	 n;
+
+	while (ks->reqoff < ks->reqlen) {
+		n = tls_write(ks->tls, ks->req + ks->reqoff,
+		    ks->reqlen - ks->reqoff);
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+			ks_want(ks, n == TLS_WANT_READ ? EV_READ : EV_WRITE);
+			return -1;
+		}
+		if (n < 0) {
+			ks_fail(ks, "key source: %s", tls_error(ks->tls));
+			return -1;
+		}
+		ks->reqoff += (size_t)n;
+	}
+	ks->state = KS_RECV;
+	return 0;
+}
+
 static void
 ks_step(struct keysrc *ks)
 {
-	ssize_t	 n;
-	int	 rv;
-
-	switch (ks->state) {
-	case KS_TLS:
-		rv = tls_handshake(ks->tls);
-		if (rv == TLS_WANT_READ || rv == TLS_WANT_WRITE) {
-			ks_want(ks, rv == TLS_WANT_READ ? EV_READ : EV_WRITE);
-			return;
-		}
-		if (rv != 0) {
-			ks_fail(ks, "key source TLS: %s", tls_error(ks->tls));
-			return;
-		}
-		log_debug("key source %s: %s", ks->cfg.host,
-		    tls_describe(ks->tls));
-		ks_send_request(ks);
-		if (ks->state != KS_SEND)
-			return;
-		/* FALLTHROUGH */
-	case KS_SEND:
-		while (ks->reqoff < ks->reqlen) {
-			n = tls_write(ks->tls, ks->req + ks->reqoff,
-			    ks->reqlen - ks->reqoff);
-			if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
-				ks_want(ks, n == TLS_WANT_READ ? EV_READ :
-				    EV_WRITE);
-				return;
-			}
-			if (n < 0) {
-				ks_fail(ks, "key source: %s",
-				    tls_error(ks->tls));
-				return;
-			}
-			ks->reqoff += (size_t)n;
-		}
-		ks->state = KS_RECV;
-		/* FALLTHROUGH */
-	case KS_RECV:
+	if (ks->state == KS_TLS && ks_handshake(ks) == -1)
+		return;
+	if (ks->state == KS_SEND && ks_send(ks) == -1)
+		return;
+	if (ks->state == KS_RECV)
 		ks_recv(ks);
-		break;
-	}
 }
 
 struct keysrc *
