@@ -331,7 +331,6 @@ connect_request(struct sup *s, uint32_t endpoint, uint32_t timeout_ms)
 	static struct addrinfo	 hints = {
 		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 	};
-
 	struct connector	**slot;
 
 	/* One in flight per endpoint: the dashboard's and the key source's. */
