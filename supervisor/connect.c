@@ -367,8 +367,9 @@ connect_request(struct sup *s, uint32_t endpoint, uint32_t timeout_ms)
 		 * Only the configured key host, direct: the net-worker names
 		 * no address, and the body is checked by TLS end to end.
 		 */
-		if (s->keys.host[0] == '\0') {
-			connect_finish(c, -1, EPERM, "endpoint not configured");
+		if (s->keys.host[0] == '\0' || s->cfg.keys_user == NULL ||
+		    s->cfg.keys_user[0] == '\0') {
+			connect_finish(c, -1, EPERM, "key sync disabled");
 			return;
 		}
 		c->plain_remote_ok = 1;		/* https:// only (config.c) */

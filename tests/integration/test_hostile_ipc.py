@@ -228,6 +228,25 @@ class HostileTest(h.AgentTestCase):
         self.assertEqual(len(self.runs()), 1, self.context())
         self.assert_clean()
 
+    def test_keysrc_disabled(self):
+        """Without admin.keysUser the supervisor connects nowhere for
+        the key source, whatever the net-worker asks."""
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(4)
+        self.addCleanup(lst.close)
+        port = lst.getsockname()[1]
+        self.start("keysrc_connect",
+                   ADMIN_KEYS_SOURCE_URL="https://127.0.0.1:%d" % port)
+        r = self.result()
+        self.assertEqual((r["flags"], r["path"]), (0, ""), r)
+        self.assertIn([2, 1], r["answers"], r)      # EPERM
+        self.assertEqual(r["fds"], 0, r)
+        lst.settimeout(1)
+        self.assertRaises(socket.timeout, lst.accept)
+        self.assertEqual(len(self.runs()), 1, self.context())
+        self.agent.wait_log(r"connect failed: key sync disabled", 5)
+
     def test_oversized(self):
         self.assert_dropped("oversized", r"net-worker: bad frame: Message too long")
 
