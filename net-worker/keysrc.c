@@ -113,6 +113,7 @@ ks_finish(struct keysrc *ks, const char *body, size_t len, const char *err)
 	uint32_t	 ms = ks_ms(ks);
 
 	ev_timer_stop(ks->loop, &ks->deadline);
+	ev_timer_stop(ks->loop, &ks->gap);
 	ks->cur = NULL;
 	ks->state = KS_IDLE;
 	if (err != NULL)
