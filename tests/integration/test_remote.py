@@ -390,6 +390,25 @@ class RemoteTest(h.AgentTestCase):
         r = self.sync("octocat")
         self.assertEqual((r["ok"], r["added"]), (True, 1), r)
 
+    def test_key_sync_queue(self):
+        """Syncs sent back to back wait their turn: each is answered, in
+        order, and their connects stay within the supervisor's bucket
+        (the net-worker is not dropped, the dashboard stays connected)."""
+        user = self.key_user()
+        a = self.key_line("a")
+        ks = self.key_source({"u%d" % i: a + "\n" for i in range(6)})
+        self.run_agent(ADMIN_KEYS_USER=user, ADMIN_KEYS_SOURCE_URL=ks.url())
+        t0 = time.time()
+        for i in range(6):
+            self.send("sync_keys", {"user": "u%d" % i})
+        got = self.wait(lambda: (lambda p: p if len(p) >= 6 else None)(
+            self.payloads("keys_sync_result", t0)), 30, "6 results")
+        self.assertEqual([p["user"] for p in got], ["u%d" % i for i in range(6)])
+        self.assertEqual([p.get("added") for p in got], [1, 0, 0, 0, 0, 0], got)
+        self.assertEqual(len(ks.records("request")), 6)
+        self.assertIsNone(re.search(r"restarting the net-worker", self.agent.log()))
+        self.assertEqual(len(self.dash.connects()), 1, self.context())
+
     def test_key_sync_disabled(self):
         """Without admin.keysUser nothing is fetched."""
         ks = self.key_source({"octocat": self.key_line("a") + "\n"})
