@@ -282,8 +282,10 @@ class RemoteTest(h.AgentTestCase):
         key source over verified TLS (the dashboard's CA bundle), are
         merged into admin.keysUser's authorized_keys with its ownership
         and 0600 (.ssh 0700), a repeat writes nothing; chunked and
-        close-delimited bodies; 404; a body with no valid key; an invalid
-        login is refused before anything is requested."""
+        close-delimited bodies; 404; a body with no valid key; a truncated
+        body, a response that is not HTTP and one over the cap are errors
+        that write nothing; an invalid login is refused before anything
+        is requested."""
         user = self.key_user()
         a, b, c = self.key_line("a"), self.key_line("b"), self.key_line("c")
         ks = self.key_source({
@@ -291,6 +293,7 @@ class RemoteTest(h.AgentTestCase):
             "two-chunked": a + "\n" + b + "\n",
             "three-close": c + "\n",
             "junk": "nothing here\nssh-ed25519 !!!\n",
+            "x-short": a + "\n", "x-garbage": a + "\n", "x-huge": a + "\n",
         }, prefix="/mirror")
         self.run_agent(ADMIN_KEYS_USER=user, ADMIN_KEYS_SOURCE_URL=ks.url())
         r = self.sync(" octocat ")
@@ -330,6 +333,18 @@ class RemoteTest(h.AgentTestCase):
         r = self.sync("junk")
         self.assertEqual(r, {"user": "junk", "ok": False,
                              "error": "no valid keys found for user"})
+        r = self.sync("x-short")
+        self.assertEqual(r, {"user": "x-short", "ok": False, "error":
+                             "key source: bad response: connection closed "
+                             "before the end of the response (%d body bytes)"
+                             % (len(a) + 1)})
+        r = self.sync("x-garbage")
+        self.assertEqual(r, {"user": "x-garbage", "ok": False, "error":
+                             "key source: bad response: malformed status line"})
+        r = self.sync("x-huge")
+        self.assertEqual(r, {"user": "x-huge", "ok": False, "error":
+                             "key source: bad response: body of 71680 bytes "
+                             "is over the limit of 64512"})
         n = len(ks.records("request"))
         for bad in ("bad/user", "x" * 40, "", "a b"):
             r = self.sync(bad)

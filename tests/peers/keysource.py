@@ -8,6 +8,9 @@ from the files `<dir>/<user>.keys`.  Unknown users get
   *-chunked  Transfer-Encoding: chunked, in 7-byte chunks
   *-close    no length, HTTP/1.0-style, ends with the connection
   slow*      waits --slow seconds before the headers
+  *-short    announces one byte more than it sends, then closes
+  *-garbage  answers with bytes that are not HTTP
+  *-huge     a 70 KiB body (over the agent's 63 KiB cap)
   anything else: Content-Length
 
 Every request is appended to --record as one JSON line:
@@ -73,9 +76,21 @@ def main():
             body = open(f, "rb").read()
             if user.startswith("slow"):
                 time.sleep(args.slow)
+            if user.endswith("-garbage"):
+                self.wfile.write(b"SSH-2.0-not-http\r\n\r\n")
+                self.close_connection = True
+                return
+            if user.endswith("-huge"):
+                body = (body * (70 * 1024 // max(1, len(body)) + 1))[:70 * 1024]
             self.send_response(200, "OK")
             self.send_header("Content-Type", "text/plain; charset=utf-8")
-            if user.endswith("-chunked"):
+            if user.endswith("-short"):
+                self.send_header("Content-Length", str(len(body) + 1))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+            elif user.endswith("-chunked"):
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 for i in range(0, len(body), 7):
