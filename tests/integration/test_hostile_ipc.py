@@ -134,8 +134,8 @@ class HostileTest(h.AgentTestCase):
         self.assertEqual(bad, [], "control characters in the log\n" + h.tail(log, 20))
         self.assertIsNone(re.search(r"(?m)^\S+ \w+ supervisor: fake", log), h.tail(log, 20))
 
-    def assert_dropped(self, scenario, reason, timeout=10):
-        self.start(scenario)
+    def assert_dropped(self, scenario, reason, timeout=10, **env):
+        self.start(scenario, **env)
         self.wait(lambda: len(self.runs()) >= 2, timeout,
                   "a restarted net-worker after %s" % scenario)
         self.wait_log(self.agent, reason, 3)
@@ -199,7 +199,13 @@ class HostileTest(h.AgentTestCase):
 
     def test_keysrc_twice(self):
         """One key source connect in flight at a time, like the dashboard's."""
-        self.assert_dropped("keysrc_twice", r"net-worker: second connect request")
+        lst = socket.socket()   # it accepts: the first connect stays in flight
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(4)
+        self.addCleanup(lst.close)
+        self.assert_dropped("keysrc_twice", r"net-worker: second connect request",
+                            ADMIN_KEYS_USER="root", ADMIN_KEYS_SOURCE_URL=
+                            "https://127.0.0.1:%d" % lst.getsockname()[1])
 
     def test_keysrc_connect(self):
         """IPC_EP_KEYSRC reaches admin.keysSourceUrl's host and port, and
