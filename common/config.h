@@ -16,6 +16,7 @@
 
 #define CONFIG_EX_CONFIG	78	/* sysexits EX_CONFIG */
 #define CONFIG_PINS_MAX		4
+#define CONFIG_REPO_URL_MAX	2048	/* = IPC_REPO_URL_MAX */
 
 enum config_source {
 	SRC_DEFAULT = 0,
@@ -148,6 +149,18 @@ void	config_free(struct config *);
 const char *config_source_name(int);
 /* The source of a setting by its canonical name, for messages. */
 int	config_source_of(const struct config *, const char *name);
+/*
+ * Where a setting's value came from, for a runtime message: "NIXFLEET_NIXCFG
+ * (environment)", "nixfleet.repoDir (file /etc/nixfleet/agent.json)",
+ * "NIXFLEET_REPO_DIR (default)".  buf is returned.
+ */
+const char *config_origin(const struct config *, const char *name, char *buf,
+	    size_t size);
+/*
+ * nixfleet §4.2: the isolated repository's default directory, darwin 0
+ * (Linux) or 1 with the user's home; malloc'd, NULL without a home.
+ */
+char	*config_default_repo_dir(int darwin, const char *home);
 
 /*
  * Read a secret file: the bare token, or a NAME=value line (optionally
