@@ -181,6 +181,39 @@ repo_rmtree_at(int dfd, const char *name, dev_t dev, int depth)
 }
 
 /*
+ * Empty the directory (a corrupt checkout), keeping the directory itself:
+ * its owner, the user git runs as, may then do it without a capability,
+ * and clones into it again.
+ */
+static int
+repo_empty(const char *dir)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	int		 fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || (d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (repo_rmtree_at(dirfd(d), de->d_name, st.st_dev, 1) == -1) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
  * The directories a clone needs: the parents (0700), and the directory
  * itself, so that git, run as the repo user, clones into a directory of
  * its own.  What we create belongs to the user git runs as.
@@ -231,14 +264,6 @@ repo_child(const struct repo *r, int out, const char **argv, char **env)
 	    dup2(null, 0) == -1 || dup2(out, 1) == -1 || dup2(out, 2) == -1)
 		_exit(126);
 	closefrom(3);
-	if (r->state == REPO_CLONING && r->remove) {
-		if (lstat(r->dir, &st) == 0 &&
-		    repo_rmtree_at(AT_FDCWD, r->dir, st.st_dev, 0) == -1) {
-			dprintf(2, "removing %s: %s\n", r->dir,
-			    strerror(errno));
-			_exit(125);
-		}
-	}
 	if (r->state == REPO_CLONING && repo_mkdirs(r) == -1) {
 		dprintf(2, "creating %s: %s\n", r->dir, strerror(errno));
 		_exit(125);
@@ -247,6 +272,17 @@ repo_child(const struct repo *r, int out, const char **argv, char **env)
 	    setgid(r->gid) == -1 || setuid(r->uid) == -1)) {
 		dprintf(2, "switching to %s: %s\n", r->user, strerror(errno));
 		_exit(126);
+	}
+	/* As the owner: no capability needed (the unit has no CAP_FOWNER). */
+	if (r->state == REPO_CLONING && r->remove && repo_empty(r->dir) == -1) {
+		dprintf(2, "removing what %s holds: %s\n", r->dir,
+		    strerror(errno));
+		_exit(125);
+	}
+	if (r->state == REPO_CLONING && (lstat(r->dir, &st) == -1 ||
+	    ((st.st_mode & 07777) != 0700 && chmod(r->dir, 0700) == -1))) {
+		dprintf(2, "chmod 0700 %s: %s\n", r->dir, strerror(errno));
+		_exit(125);
 	}
 	if (chdir("/") == -1)
 		_exit(126);
@@ -366,12 +402,13 @@ repo_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
 	struct repo	*r = w->data;
 	char		 url[IPC_REPO_URL_MAX], sec[IPC_REPO_URL_MAX];
-	int		 st = w->rstatus, i;
+	struct stat	 st;
+	int		 ws = w->rstatus, i;
 
 	ev_child_stop(loop, w);
 	ev_timer_stop(loop, &r->timer);
 	r->pid = -1;
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 	if (r->fd != -1) {
 		/* What it wrote last; a lingering helper keeps no hold. */
 		for (i = 0; i < 64 && r->fd != -1 && repo_read(r) == 1; i++)
@@ -398,7 +435,9 @@ repo_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		return;
 	}
 	if (r->status == 0) {
-		if (chmod(r->dir, 0700) == -1)
+		/* Made 0700 before git ran; checked, as git may not keep it. */
+		if (stat(r->dir, &st) == -1 || ((st.st_mode & 07777) != 0700 &&
+		    chmod(r->dir, 0700) == -1))
 			log_warn("chmod 0700 %s", r->dir);
 		log_info("repository cloned into %s (branch %s)", r->dir,
 		    r->branch);
@@ -411,7 +450,7 @@ repo_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		    "%d s", url, r->dir, IPC_REPO_CLONE_S);
 	else if (r->status == -1)
 		log_error("cloning %s into %s: git was killed by signal %d",
-		    url, r->dir, WTERMSIG(st));
+		    url, r->dir, WTERMSIG(ws));
 	else
 		log_error("cloning %s (branch %s) into %s failed (exit %d)",
 		    url, r->branch, r->dir, r->status);
@@ -494,11 +533,16 @@ repo_spawn(struct repo *r, const char **argv, int bound_s)
 	ev_timer_start(r->loop, &r->timer);
 }
 
+/*
+ * §4.2's check, git rev-parse --git-dir, and HEAD with it: a clone killed
+ * half-way (the agent stopped, the host lost power) has a git directory
+ * whose branch was never written, and must be cloned again too.
+ */
 static void
 repo_check(struct repo *r)
 {
 	const char	*argv[] = { "git", "-C", r->dir, "rev-parse",
-	    "--git-dir", NULL };
+	    "--git-dir", "HEAD", NULL };
 
 	r->state = REPO_CHECKING;
 	log_debug("checking the repository in %s", r->dir);
