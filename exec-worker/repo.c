@@ -410,7 +410,7 @@ repo_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	r->pid = -1;
 	r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 	if (r->fd != -1) {
-		/* What it wrote last; a lingering helper keeps no hold. */
+		/* What it wrote last, not waiting for a helper holding it. */
 		for (i = 0; i < 64 && r->fd != -1 && repo_read(r) == 1; i++)
 			;
 		if (r->fd != -1) {
@@ -424,6 +424,22 @@ repo_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		if (r->status == 0) {
 			log_debug("repository %s checked", r->dir);
 			repo_finish(r, 1);
+			return;
+		}
+		/*
+		 * Only git's own "fatal" (128) says corrupt: git missing
+		 * (127), a hang or a signal must never cost the checkout.
+		 */
+		if (r->status != 128) {
+			if (r->timed_out || r->status == -1)
+				log_error("repository %s: git rev-parse %s",
+				    r->dir, r->timed_out ? "did not finish in "
+				    "time" : "was killed");
+			else
+				log_error("repository %s: git rev-parse "
+				    "exited %d (is git installed?)", r->dir,
+				    r->status);
+			repo_finish(r, 0);
 			return;
 		}
 		log_warnx("repository appears corrupt, re-cloning");

@@ -172,6 +172,20 @@ class RepoTest(h.AgentTestCase):
         self.assertEqual(self.registered(dash, agent)["generation"], self.head)
         self.assertIn("repository appears corrupt, re-cloning", agent.log())
 
+    def test_git_missing_keeps_checkout(self):
+        """A check that cannot run git is no sign of corruption: the agent
+        exits 1 and the checkout stays."""
+        clone = self.work.path("clone")
+        subprocess.run(["git", "clone", "-q", str(self.remote), str(clone)],
+                       env=h.GIT_ENV, check=True)
+        (clone / "local.txt").write_text("mine\n")
+        nogit = self.work.mkdir("nogit", 0o755)
+        dash, agent = self.isolated(clone, PATH=str(nogit))
+        self.exits_1(agent)
+        self.assertIn("git rev-parse exited 127", agent.log())
+        self.assertNotIn("corrupt", agent.log())
+        self.assertEqual((clone / "local.txt").read_text(), "mine\n")
+
     def test_clone_fails_exits_1(self):
         """§4.2: a clone that fails ends the agent with status 1 (the
         service manager retries), with git's error and a clear line; no
