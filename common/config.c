@@ -575,6 +575,24 @@ cfg_take_list(struct cfg_ctx *c, int i, int src, const char *via,
 			goto fail;
 		}
 	}
+	/*
+	 * The lists travel to the exec-worker item by item: one that would
+	 * not arrive whole must fail here, never shrink there (an allowlist
+	 * cut down to nothing would mean something else).
+	 */
+	if (cfg_settings[i].type == T_LIST && l->n > CONFIG_LIST_MAX) {
+		cfg_problem(c, via, src, "at most %d items (got %d)",
+		    CONFIG_LIST_MAX, l->n);
+		goto fail;
+	}
+	for (k = 0; cfg_settings[i].type == T_LIST && k < l->n; k++) {
+		if (strlen(l->v[k]) > CONFIG_ITEM_MAX) {
+			cfg_problem(c, via, src, "item %d is longer than %d "
+			    "bytes (got %zu)", k + 1, CONFIG_ITEM_MAX,
+			    strlen(l->v[k]));
+			goto fail;
+		}
+	}
 	if (cfg_settings[i].type == T_PINS) {
 		if (l->n > CONFIG_PINS_MAX) {
 			cfg_problem(c, via, src, "at most %d pins (got %d)",
@@ -692,6 +710,17 @@ cfg_split(const char *s, struct config_list *l)
 	}
 }
 
+/*
+ * The compute-agent's variables (socketio spec 7.1): a number or boolean
+ * that does not parse is ignored with a warning, as that agent did.  Our
+ * own NIXFLEET_* names and the flags stay strict.
+ */
+static int
+cfg_env_lenient(int src, const char *via)
+{
+	return src == SRC_ENV && strncmp(via, "NIXFLEET_", 9) != 0;
+}
+
 /* A value from the environment or a flag: text, parsed per type. */
 static void
 cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
@@ -705,6 +734,11 @@ cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
 	switch (st->type) {
 	case T_INT:
 	case T_U32:
+		if (cfg_ll_parse(s, &v) == -1 && cfg_env_lenient(src, via)) {
+			cfg_warn(c, "%s (environment): not an integer (got %s), "
+			    "ignored", via, cfg_quote(s, q, sizeof(q)));
+			return;
+		}
 		if (cfg_ll_parse(s, &v) == -1) {
 			cfg_problem(c, via, src, "must be an integer (got %s)",
 			    cfg_quote(s, q, sizeof(q)));
@@ -719,7 +753,12 @@ cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
 		else if (strcasecmp(s, "0") == 0 || strcasecmp(s, "f") == 0 ||
 		    strcasecmp(s, "false") == 0)
 			v = 0;
-		else {
+		else if (cfg_env_lenient(src, via)) {
+			cfg_warn(c, "%s (environment): not a boolean: 1, t, "
+			    "true, 0, f or false (got %s), ignored", via,
+			    cfg_quote(s, q, sizeof(q)));
+			return;
+		} else {
 			cfg_problem(c, via, src, "must be a boolean: 1, t, "
 			    "true, 0, f or false (got %s)", cfg_quote(s, q,
 			    sizeof(q)));

@@ -16,6 +16,8 @@
 
 #define CONFIG_EX_CONFIG	78	/* sysexits EX_CONFIG */
 #define CONFIG_PINS_MAX		4
+#define CONFIG_LIST_MAX		256	/* items per list (proto.h) */
+#define CONFIG_ITEM_MAX		1023	/* bytes per item (proto.h) */
 #define CONFIG_REPO_URL_MAX	2048	/* = IPC_REPO_URL_MAX */
 
 enum config_source {

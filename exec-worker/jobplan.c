@@ -10,6 +10,7 @@
 
 #include "compat.h"
 #include "jobplan.h"
+#include "utf8.h"
 
 /* ---------------------------------------------------------------- */
 /* Text files */
@@ -308,8 +309,14 @@ d_piece(struct jobderive *d, const struct jobderive_out *o, int type,
 	while (n > 0 || r->len == 0) {
 		room = sizeof(l->buf) - l->len;
 		if (room == 0) {
-			d_out(d, o, stream, l->buf, l->len);
-			l->len = 0;
+			/* A long line is split, never inside a character. */
+			size_t	 cut = utf8_whole(l->buf, l->len);
+
+			if (cut == 0)
+				cut = l->len;
+			d_out(d, o, stream, l->buf, cut);
+			memmove(l->buf, l->buf + cut, l->len - cut);
+			l->len -= cut;
 			continue;
 		}
 		if (n < room)
@@ -321,6 +328,9 @@ d_piece(struct jobderive *d, const struct jobderive_out *o, int type,
 			break;
 	}
 	if (r->flags & JOURNAL_F_EOL) {
+		/* CRLF output: the final \r goes with the \n (2.5). */
+		if (l->len > 0 && l->buf[l->len - 1] == '\r')
+			l->len--;
 		d_out(d, o, stream, l->buf, l->len);
 		l->len = 0;
 		l->open = 0;

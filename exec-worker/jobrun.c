@@ -169,7 +169,9 @@ jobrun_send_state(struct jobrun *jr)
 		st.pid = jr->cur->d.child_pid > 0 ? jr->cur->d.child_pid : 0;
 		jr->cur->last_pid = st.pid;
 	}
-	jobs_sc_expire(&jr->sc, jr->cur != NULL, time(NULL));
+	/* The running job's kind: a switch owns its working state. */
+	jobs_sc_expire(&jr->sc, jr->cur != NULL ? (int)jr->cur->meta->kind :
+	    JOB_NONE, time(NULL));
 	st.lock = jr->sc.lock;
 	st.system = jr->sc.system;
 	st.tests = jr->sc.tests;

@@ -290,7 +290,7 @@ void	jobs_sc_end(struct jobs_compartments *, int kind, int exit_code,
 void	jobs_sc_set(struct ipc_sc *, const char *status, const char *msg,
 	    time_t now);
 /* A working system compartment older than 5 min that no job owns. */
-void	jobs_sc_expire(struct jobs_compartments *, int running, time_t now);
+void	jobs_sc_expire(struct jobs_compartments *, int kind, time_t now);
 
 /*
  * The lock check (§3.5) from its observations: has_lock 0 when flake.lock

@@ -11,6 +11,11 @@
 #include "proto.h"
 #include "supervisor.h"
 
+/* The config layer refuses what would not fit (config.h). */
+_Static_assert(CONFIG_LIST_MAX <= IPC_ADMIN_ITEMS_MAX, "admin list count");
+_Static_assert(CONFIG_ITEM_MAX < sizeof(((struct ipc_admin_item *)0)->value),
+    "admin list item");
+
 static int
 sup_admin_list(struct ipcev *iev, uint32_t list, const struct config_list *l,
     const char *name)

@@ -19,6 +19,8 @@ struct got {
 	char		 type[MAXREC];	/* o, p, s */
 	uint64_t	 seq[MAXREC];
 	char		 text[MAXREC][256];
+	size_t		 olen[MAXREC];		/* output bytes */
+	char		 otail[MAXREC][8];	/* their last 4 */
 	struct ipc_job_status st;
 	int		 nstatus;
 };
@@ -33,6 +35,8 @@ g_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
 	g->seq[g->n] = seq;
 	snprintf(g->text[g->n], sizeof(g->text[0]), "%d %.*s", stream,
 	    (int)len, s);
+	g->olen[g->n] = len;
+	memcpy(g->otail[g->n], s + (len > 4 ? len - 4 : 0), len > 4 ? 4 : len);
 	g->n++;
 }
 
@@ -397,6 +401,40 @@ START_TEST(test_derive_truncated)
 }
 END_TEST
 
+/* 2.5: a long line splits between characters; CRLF loses its \r. */
+START_TEST(test_derive_split_utf8_crlf)
+{
+	struct jobmeta		*m = calloc(1, sizeof(*m));
+	struct jobderive_ctx	 ctx;
+	struct feed		 f;
+	struct got		 g;
+	static char		 line[IPC_JOB_LINE_MAX + 8];
+
+	m->kind = JOB_UPDATE;
+	m->nsteps = 1;
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&f, 0, sizeof(f));
+	/* "é" would straddle the 32 768-byte cut. */
+	memset(line, 'a', IPC_JOB_LINE_MAX - 1);
+	memcpy(line + IPC_JOB_LINE_MAX - 1, "\xc3\xa9" "b", 3);
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_add(&f, JOURNAL_STDOUT, JOURNAL_F_EOL, line, IPC_JOB_LINE_MAX + 2);
+	f_line(&f, JOURNAL_STDOUT, "dos line\r");
+	f_line(&f, JOURNAL_STDERR, "\r");
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_EXITED, 0);
+	f_exit(&f, JOURNAL_EXITED, 0);
+	derive(m, &f, &ctx, &g);
+	ck_assert_int_ge(g.n, 4);
+	ck_assert_uint_eq(g.olen[0], IPC_JOB_LINE_MAX - 1);
+	ck_assert_uint_eq(g.olen[1], 3);
+	ck_assert_str_eq(g.text[1], "1 \xc3\xa9" "b");
+	ck_assert_str_eq(g.text[2], "1 dos line");
+	ck_assert_str_eq(g.text[3], "2 ");
+	free(m);
+}
+END_TEST
+
 START_TEST(test_interrupt_parse)
 {
 	int	 how, sig;
@@ -417,6 +455,7 @@ jobplan_suite(void)
 	tcase_add_test(tc, test_meta_roundtrip);
 	tcase_add_test(tc, test_plan_encode);
 	tcase_add_test(tc, test_derive_tests);
+	tcase_add_test(tc, test_derive_split_utf8_crlf);
 	tcase_add_test(tc, test_derive_stop);
 	tcase_add_test(tc, test_derive_pull_switch);
 	tcase_add_test(tc, test_derive_truncated);
