@@ -28,7 +28,7 @@
 
 #define REPO_CHECK_S		60	/* git rev-parse */
 #define REPO_LINES_MAX		200	/* git output lines logged per run */
-#define REPO_DEPTH_MAX		256	/* directory levels a removal descends */
+#define REPO_DEPTH_MAX		256	/* directory levels of a removal */
 
 extern char	**environ;
 
@@ -310,10 +310,11 @@ repo_log_line(struct repo *r)
 			log_info("git: further output not logged");
 		return;
 	}
-	/* The check's output is ".git" when all is well. */
-	if (r->state == REPO_CHECKING)
+	/* The check's output is ".git" and a hash when all is well. */
+	if (r->state == REPO_CHECKING) {
 		log_debug("git: %s", clean);
-	else
+		strlcpy(r->last, clean, sizeof(r->last));
+	} else
 		log_info("git: %s", clean);
 }
 
@@ -442,6 +443,8 @@ repo_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 			repo_finish(r, 0);
 			return;
 		}
+		if (r->last[0] != '\0')
+			log_warnx("git rev-parse: %s", r->last);
 		log_warnx("repository appears corrupt, re-cloning");
 		if (repo_removable(r) == -1) {
 			repo_finish(r, 0);
@@ -522,6 +525,7 @@ repo_spawn(struct repo *r, const char **argv, int bound_s)
 
 	r->lines = 0;
 	r->len = 0;
+	r->last[0] = '\0';
 	r->timed_out = 0;
 	if ((env = repo_env(r, r->state == REPO_CHECKING)) == NULL) {
 		log_warn("git environment");

@@ -54,6 +54,7 @@ struct repo {
 	ev_io		 io;
 	ev_timer	 timer;
 	char		 line[1024];
+	char		 last[256];	/* the check's last line, for the log */
 	size_t		 len;
 	int		 lines;		/* output lines logged */
 	int		 timed_out;

@@ -144,6 +144,7 @@ class RepoTest(h.AgentTestCase):
         self.assertEqual(reg["generation"], self.head)
         log = agent.log()
         self.assertIn("repository appears corrupt, re-cloning", log)
+        self.assertIn("exec: git rev-parse: fatal: not a git repository", log)
         self.assertLess(log.index("repository appears corrupt"),
                         log.index("repository cloned into"))
         self.assertFalse((clone / "junk.txt").exists())
