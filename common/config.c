@@ -1196,10 +1196,16 @@ cfg_check_repo(struct cfg_ctx *c)
 		cfg_problem(c, "NIXFLEET_REPO_DIR", -1, "no repository: set "
 		    "NIXFLEET_REPO_URL (isolated mode), or NIXFLEET_REPO_DIR "
 		    "or NIXFLEET_NIXCFG (legacy mode)");
-	/* The exec-worker clones it (IPC_SE_REPO_CONFIG): it must fit. */
+	/*
+	 * The exec-worker clones it (IPC_SE_REPO_CONFIG): it must fit, and
+	 * git must never read it as an option.
+	 */
 	if (cfg->isolated && strlen(cfg->repo_url) >= CONFIG_REPO_URL_MAX)
 		cfg_problem(c, cfg_via(cfg, C_REPO_URL), s->src[C_REPO_URL],
 		    "must be shorter than %d bytes", CONFIG_REPO_URL_MAX);
+	else if (cfg->isolated && cfg->repo_url[0] == '-')
+		cfg_problem(c, cfg_via(cfg, C_REPO_URL), s->src[C_REPO_URL],
+		    "must not start with '-'");
 }
 
 /*

@@ -128,8 +128,7 @@ repo_clone_argv(const struct repo *r, const char **argv)
 	argv[i++] = "--branch";
 	argv[i++] = r->branch;
 	argv[i++] = "--single-branch";
-	argv[i++] = "--";	/* the URL is never an option */
-	argv[i++] = r->url;
+	argv[i++] = r->url;	/* never "-...": checked in repo_start */
 	argv[i++] = r->dir;
 	argv[i] = NULL;
 }
@@ -675,9 +674,10 @@ repo_start(struct repo *r, const struct ipc_exec_repo *rc)
 		return;
 	}
 	if (jobs_valid_dir(r->dir) == -1 ||
-	    jobs_valid_branch(r->branch) == -1) {
-		log_error("repository %s (%s), branch %s: not usable for git",
-		    r->dir, r->origin, r->branch);
+	    jobs_valid_branch(r->branch) == -1 || r->url[0] == '-' ||
+	    r->url[0] == '\0') {
+		log_error("repository %s (%s), branch %s, URL %s: not usable "
+		    "for git", r->dir, r->origin, r->branch, red);
 		repo_finish(r, 0);
 		return;
 	}

@@ -84,7 +84,10 @@ void	repo_redact_url(const char *url, char *buf, size_t size, char *secret,
 /* line with every occurrence of secret (when not "") replaced by "***". */
 void	repo_scrub(const char *line, const char *secret, char *buf,
 	    size_t size);
-/* git clone's argv (NULL-ended, pointing into r): at most 10 entries. */
+/*
+ * git clone's argv, §4.2's exactly (NULL-ended, pointing into r): at most
+ * 10 entries.  The URL never starts with '-' (config.c, repo_start).
+ */
 void	repo_clone_argv(const struct repo *, const char **argv);
 
 #endif

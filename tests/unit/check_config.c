@@ -1271,6 +1271,11 @@ START_TEST(test_config_repo_url_checked)
 	u[2047 - 1] = '\0';	/* 2047 - 18 bytes of URL */
 	ck_assert_int_eq(load(&r, env), 0);
 	done(&r);
+	/* git would read it as an option. */
+	snprintf(u, sizeof(u), "NIXFLEET_REPO_URL=-uupload-pack=touch /x");
+	ck_assert_int_eq(load(&r, env), 1);
+	has(&r, "NIXFLEET_REPO_URL (environment): must not start with '-'\n");
+	done(&r);
 }
 END_TEST
 

@@ -89,13 +89,13 @@ START_TEST(clone_argv)
 	struct repo	*r;
 	const char	*argv[10];
 	static const char *const want[] = { "git", "clone", "--branch",
-	    "prod", "--single-branch", "--", "-oops", "/srv/repo", NULL };
+	    "prod", "--single-branch", "git@h:r.git", "/srv/repo", NULL };
 	int		 i;
 
 	r = calloc(1, sizeof(*r));
 	ck_assert_ptr_nonnull(r);
 	strlcpy(r->branch, "prod", sizeof(r->branch));
-	strlcpy(r->url, "-oops", sizeof(r->url));
+	strlcpy(r->url, "git@h:r.git", sizeof(r->url));
 	strlcpy(r->dir, "/srv/repo", sizeof(r->dir));
 	repo_clone_argv(r, argv);
 	for (i = 0; want[i] != NULL; i++)
