@@ -141,6 +141,18 @@ const struct cfg_setting cfg_settings[C_MAX] = {
 	[C_BKDST] = { "backup.allowedDestRoots", "backup.allowedDestRoots",
 	    { "BACKUP_DEST_ROOTS" }, NULL, T_LIST, S_BOTH, 0,
 	    O(backup_dest_roots), .help = "backup destinations (comma list)" },
+	[C_BKSSHID] = { "backup.sshIdentityFile", "backup.sshIdentityFile",
+	    { "BACKUP_SSH_IDENTITY_FILE" }, NULL, T_STR, S_BOTH, F_ABSPATH,
+	    O(backup_ssh_identity), "", .help =
+	    "private key for remote backups (default: ssh's)" },
+	[C_BKSSHKH] = { "backup.sshKnownHostsFile", "backup.sshKnownHostsFile",
+	    { "BACKUP_SSH_KNOWN_HOSTS_FILE" }, NULL, T_STR, S_BOTH, F_ABSPATH,
+	    O(backup_ssh_known_hosts), "", .help =
+	    "known_hosts for remote backups (default: ssh's)" },
+	[C_BKSSHSKIP] = { "backup.sshSkipHostKeyCheck",
+	    "backup.sshSkipHostKeyCheck", { "BACKUP_SSH_SKIP_HOST_KEY_CHECK" },
+	    NULL, T_BOOL, S_BOTH, 0, O(backup_ssh_skip_hostkey), .help =
+	    "no host key checks for remote backups (insecure)" },
 	[C_TPATH] = { "transport.path", "transport.path", { "TRANSPORT_PATH" },
 	    NULL, T_STR, S_SIO, 0, O(transport_path), "/socket.io",
 	    .help = "Engine.IO path" },

@@ -96,6 +96,9 @@ struct config {
 	int		 rate_limit_window;
 	struct config_list backup_source_roots;
 	struct config_list backup_dest_roots;
+	char		*backup_ssh_identity;	/* "" = ssh's default */
+	char		*backup_ssh_known_hosts;	/* "" = ssh's default */
+	int		 backup_ssh_skip_hostkey;	/* insecure */
 	char		*transport_path;
 	char		*shell_command;
 	struct config_list shell_args;

@@ -73,6 +73,7 @@ enum ipc_type {
 	IPC_SE_ADMIN_ITEM = IPC_SE | 0x21,
 	IPC_SE_ADMIN_END = IPC_SE | 0x22,
 	IPC_SE_JOBS_CONFIG = IPC_SE | 0x30,	/* jobs: after CONFIG */
+	IPC_SE_BACKUP_CONFIG = IPC_SE | 0x40,	/* backups: after ADMIN_CONFIG */
 	IPC_SE_REPO_CONFIG = IPC_SE | 0x48,	/* repo: after JOBS_CONFIG */
 
 	IPC_NE_FACTS_REQ = IPC_NE | 0x01,
@@ -914,6 +915,23 @@ struct ipc_backup_done {
 	char		error[512];
 };
 _Static_assert(sizeof(struct ipc_backup_done) == 784, "ipc_backup_done");
+
+/*
+ * IPC_SE_BACKUP_CONFIG, sup -> exec, once, between IPC_SE_ADMIN_CONFIG
+ * and IPC_SE_ADMIN_END: how a remote backup's ssh authenticates
+ * (backup.ssh*, docs/admin.md).  "" is unset: ssh's own default.  With
+ * all three unset rsync's -e is §6.5's "ssh -p <port>" exactly.
+ */
+#define IPC_BKCF_SKIP_HOSTKEY	0x0001	/* backup.sshSkipHostKeyCheck */
+
+struct ipc_backup_config {
+	uint32_t	flags;			/* IPC_BKCF_* */
+	uint32_t	pad;
+	char		identity[IPC_PATH_MAX];	/* backup.sshIdentityFile */
+	char		known_hosts[IPC_PATH_MAX];	/* .sshKnownHostsFile */
+};
+_Static_assert(sizeof(struct ipc_backup_config) == 2056,
+    "ipc_backup_config");
 /*
  * IPC_SE_JOBS_CONFIG, sup -> exec, once, right after IPC_SE_CONFIG: the
  * settings jobs are built from (nixfleet §4.1, §6.1).  Strings are
