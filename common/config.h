@@ -105,6 +105,8 @@ struct config {
 	char		*keys_user;		/* "" = key sync off */
 	int		 shell_idle;		/* seconds */
 	char		*shell_user;		/* "" = the agent's */
+	char		*keys_url;		/* sync_keys source, https:// */
+	char		*keys_ca_file;		/* "" = the dashboard's bundle */
 
 	/* transport, both dialects */
 	char		*ca_file;		/* "" = system bundle */

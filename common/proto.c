@@ -41,6 +41,7 @@ ipc_type_name(uint32_t type)
 	N(IPC_NE_JOB_REPLAY);
 	N(IPC_EN_JOB_ANSWER); N(IPC_EN_JOB_OUTPUT); N(IPC_EN_JOB_PROGRESS);
 	N(IPC_EN_JOB_STATUS); N(IPC_EN_JOB_STATE);
+	N(IPC_SN_KEYSRC_CONFIG); N(IPC_SN_KEYSRC_CA);
 #undef N
 	}
 	snprintf(buf, sizeof(buf), "type 0x%04x", type);

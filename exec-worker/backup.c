@@ -644,10 +644,10 @@ backup_rsync_next(struct backup *b)
 {
 	const struct walk_request *rq = &b->plan.req;
 	char		 rsh[3 * PATH_MAX], target[1024], dst[PATH_MAX];
-	char		 srcarg[PATH_MAX];
+	char		 srcarg[PATH_MAX], srcbuf[PATH_MAX];
 	char		*argv[16 + 2 * IPC_BACKUP_LIST_MAX], *base, *src;
 	char		 err[WALK_ERROR_MAX];
-	size_t		 i, k = 0, dl;
+	size_t		 i, k = 0, dl, sl;
 	int		 pp[2], null;
 	pid_t		 pid;
 
@@ -658,7 +658,11 @@ backup_rsync_next(struct backup *b)
 		backup_finish(b, NULL);
 		return;
 	}
-	src = rq->sources[b->srcidx];
+	/* "/data/" is /data: its basename is "data" (§6.5). */
+	strlcpy(srcbuf, rq->sources[b->srcidx], sizeof(srcbuf));
+	for (sl = strlen(srcbuf); sl > 1 && srcbuf[sl - 1] == '/'; sl--)
+		srcbuf[sl - 1] = '\0';
+	src = srcbuf;
 	if ((base = strrchr(src, '/')) != NULL && base[1] != '\0')
 		base++;
 	else
@@ -725,6 +729,35 @@ backup_rsync_next(struct backup *b)
 	    dst, rsh[0] != '\0' ? rsh : "ssh");
 }
 
+/*
+ * The stored request with the start's source dirs and/or globs (which
+ * rq gives up), walked again into b's plan.  -1 with err: b's plan is
+ * left as it was.
+ */
+static int
+backup_replan(struct remote *r, struct backup *b, struct walk_request *rq,
+    uint32_t flags, char *err, size_t errlen)
+{
+	struct walk_request	 m = b->plan.req;
+	struct walk_policy	 pol;
+	struct walk_plan	 np;
+
+	if (flags & IPC_BKF_SRC) {
+		m.sources = rq->sources;
+		m.nsources = rq->nsources;
+	}
+	if (flags & IPC_BKF_GLOB) {
+		m.globs = rq->globs;
+		m.nglobs = rq->nglobs;
+	}
+	backup_policy(r, &pol);
+	if (walk_plan_make(&m, &pol, &np, err, errlen) == -1)
+		return -1;
+	walk_plan_free(&b->plan);
+	b->plan = np;
+	return 0;
+}
+
 int
 backup_start_req(struct remote *r, uint32_t id, const void *data,
     size_t len)
@@ -787,6 +820,17 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 	}
 	if (flags & IPC_BKF_PORT)
 		b->plan.req.port = rq.port;
+	/*
+	 * New source dirs or globs make a new plan, walked and checked like
+	 * backup_plan's (allowedSourceRoots, symlinked roots), for both
+	 * kinds of run: the totals and the files follow the start's fields.
+	 */
+	if ((flags & (IPC_BKF_SRC | IPC_BKF_GLOB)) &&
+	    backup_replan(r, b, &rq, flags, err, sizeof(err)) == -1) {
+		log_info("backup_start %s: %s", rq.plan_id, err);
+		backup_done(r, id, rq.plan_id, 0, 0, 0, err);
+		goto out;
+	}
 	b->remote = b->plan.req.host != NULL && b->plan.req.host[strspn(
 	    b->plan.req.host, " \t")] != '\0';
 	if (b->remote) {

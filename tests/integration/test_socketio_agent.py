@@ -14,16 +14,17 @@ matrix: allowed, refused, empty allowlist, forbidden characters,
 tokeniser, cwd, timeout, exit status, environment, token, rate limit),
 I16 (a cron read, a cron write into a stand-in crontab), I17 (a PTY
 round trip, resize, U+FFFD, slots, exit codes, shells off, the
-session end hangs the shell up).  I18 (key
-fetch) is not covered here; I19 and I20 (backups) are in
-test_socketio_backup.py.  The first run installs socket.io with `npm
-ci`."""
+session end hangs the shell up); on the node server I18 (sync_keys
+against a local TLS key source, tests/peers/keysource.py).  I19 and
+I20 (backups) are in test_socketio_backup.py.  The first run installs
+socket.io with `npm ci`."""
 
 import base64
 import hashlib
 import hmac
 import json
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -620,6 +621,71 @@ class NodeAgentTest(RealServerCase, unittest.TestCase):
                                   AGENT_SKIP_TLS_VERIFY="true"))
         self.wait_connects(peer, 2)
         self.agent.wait_log(r"warn.*TLS verification disabled", 5)
+
+    def test_sync_keys(self):
+        """I18: sync_keys against a local TLS key source (the base URL
+        is admin.keysSourceUrl, its CA admin.keysCaFile): an invalid
+        login is refused before anything is requested; 404; no valid
+        keys; success with added > 0 (authorized_keys 0600, ~/.ssh 0700,
+        owned by admin.keysUser); a repeat gives added 0 and leaves the
+        file's mtime unchanged."""
+        user = "nfsio%d" % (os.getpid() % 100000)
+        subprocess.run(["useradd", "-m", "-d", "/tmp/%s-home" % user, user],
+                       check=True)
+        self.addCleanup(subprocess.run, ["userdel", "-r", user],
+                        capture_output=True)
+        key = self.work.path("k")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        str(key)], check=True)
+        line = Path(str(key) + ".pub").read_text().strip()
+        keys = Path(self.work.mkdir("keys"))
+        (keys / "octocat.keys").write_text(line + "\n")
+        (keys / "nokeys.keys").write_text("no keys here\n")
+        certs = h.certlib.make_certs(self.work.path("certs"))
+        ks = h.KeySource(self.work, certs, keys)
+        self.addCleanup(ks.stop)
+        ks.start()
+        peer = self.admin_session(ADMIN_KEYS_USER=user,
+                                  ADMIN_KEYS_SOURCE_URL=ks.url(),
+                                  ADMIN_KEYS_CA_FILE=certs.ca)
+
+        def sync(login):
+            n = len(self.events(peer, "keys_sync_result"))
+            self.emit(peer, "sync_keys", {"user": login})
+            ev = self.wait_event(peer, "keys_sync_result", 15, count=n + 1)
+            return ev[n]["args"][0]
+
+        self.assertEqual(sync("no/such"), {
+            "user": "no/such", "ok": False,
+            "error": 'invalid github user "no/such"'})
+        self.assertEqual(ks.records("request"), [])
+        self.assertEqual(sync("ghost"), {
+            "user": "ghost", "ok": False,
+            "error": "github responded 404 Not Found"})
+        self.assertEqual(sync("nokeys"), {
+            "user": "nokeys", "ok": False,
+            "error": "no valid keys found for user"})
+        r = sync("octocat")
+        self.assertEqual((r["user"], r["ok"], r["added"]),
+                         ("octocat", True, 1), "%s\n%s" % (r, self.context(peer)))
+        self.assertIsInstance(r["ms"], int)
+        pw = pwd.getpwnam(user)
+        ssh = Path(pw.pw_dir, ".ssh")
+        ak = ssh / "authorized_keys"
+        self.assertEqual(ak.read_text(), line + "\n")
+        st = ak.stat()
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (pw.pw_uid, 0o600))
+        self.assertEqual(ssh.stat().st_mode & 0o777, 0o700)
+        before = ak.stat().st_mtime_ns
+        time.sleep(0.05)
+        r = sync("octocat")
+        self.assertEqual((r["ok"], r["added"]), (True, 0), r)
+        self.assertEqual(ak.stat().st_mtime_ns, before)
+        self.assertEqual([q["path"] for q in ks.records("request")],
+                         ["/ghost.keys", "/nokeys.keys", "/octocat.keys",
+                          "/octocat.keys"])
+        self.assertEqual(len(peer.records("connect")), 1, self.context(peer))
+
 
 class PythonAgentTest(RealServerCase, unittest.TestCase):
     peer_class = sp.PythonPeer

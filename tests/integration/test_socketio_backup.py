@@ -299,7 +299,7 @@ class BackupCase(sa.AgentCase):
         self.session(BACKUP_SSH_IDENTITY_FILE=sshd.client_key,
                      BACKUP_SSH_KNOWN_HOSTS_FILE=sshd.known_hosts)
         job = {"planId": "I20", "host": "127.0.0.1", "user": "root",
-               "port": sshd.port, "sourceDirs": [str(a), str(b)],
+               "port": sshd.port, "sourceDirs": [str(a), str(b) + "/"],
                "destRoot": str(dest) + "/", "ignoreGlobs": ["**/*.log"]}
         p = self.plan(job)
         self.assertEqual(p["totalFiles"], 4)
@@ -316,6 +316,7 @@ class BackupCase(sa.AgentCase):
         self.check_gaps("I20", t0, mid_min=2)
         self.assertEqual((dest / "srcA/d/big.bin").read_bytes(),
                          (a / "d" / "big.bin").read_bytes())
+        # srcB/ is srcB: its basename names the target (§6.5).
         self.assertEqual((dest / "srcB/sub/y.txt").read_text(), "kept\n")
         self.assertFalse((dest / "srcB/sub/x.log").exists())
         # §6.5's argv, with the identity and host key settings in -e.
@@ -334,6 +335,37 @@ class BackupCase(sa.AgentCase):
 
 class NodeBackupTest(BackupCase, unittest.TestCase):
     peer_class = sp.NodePeer
+
+    def test_start_overrides_plan(self):
+        """§6.5: sourceDirs and ignoreGlobs of backup_start win over the
+        stored request (a new walk, checked like a plan: a source outside
+        backup.allowedSourceRoots is refused); absent ones fall back."""
+        a = self.work.mkdir("ra")
+        (a / "one.txt").write_text("1\n")
+        b = self.work.mkdir("rb")
+        (b / "two.txt").write_text("2\n")
+        (b / "skip.tmp").write_text("x\n")
+        outside = self.work.mkdir("elsewhere")
+        roots = self.work.mkdir("roots")
+        for d in (a, b):
+            d.rename(roots / d.name)
+        a, b = roots / "ra", roots / "rb"
+        dest = self.work.mkdir("dest")
+        self.session(BACKUP_DEST_ROOTS=dest, BACKUP_SOURCE_ROOTS=roots)
+        job = {"planId": "ov", "host": "", "user": "", "port": 0,
+               "sourceDirs": [str(a)], "destRoot": str(dest / "run"),
+               "ignoreGlobs": []}
+        self.assertEqual(self.plan(job)["totalFiles"], 1)
+        n, done, _, _ = self.start("ov", sourceDirs=[str(b) + "/"],
+                                   ignoreGlobs=["**/*.tmp"])
+        self.assertEqual(n, "backup_complete", done)
+        self.assertEqual(done["transferredBytes"], 2)
+        self.assertEqual((dest / "run/rb/two.txt").read_text(), "2\n")
+        self.assertFalse((dest / "run/rb/skip.tmp").exists())
+        self.assertFalse((dest / "run/ra").exists())
+        n, err, _, _ = self.start("ov", sourceDirs=[str(outside)])
+        self.assertEqual(n, "backup_error")
+        self.assertIn("not allowed", err["error"])
 
     def test_remote_backup_errors(self):
         """I20 failures: a closed port, a key the server refuses, a host
