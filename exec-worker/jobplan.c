@@ -603,6 +603,25 @@ d_lock_recheck(struct jobderive *d, const struct jobderive_ctx *ctx)
 	    NULL, d->cap[1], ctx->now);
 }
 
+/*
+ * §6.3's post-validation lines.  Their text follows the lock compartment
+ * of the moment, their number never does: a re-read derives the same
+ * sequence numbers.
+ */
+static void
+d_post_validation(struct jobderive *d, const struct jobderive_ctx *ctx,
+    const struct jobderive_out *o)
+{
+	static const struct ipc_sc	 none;
+	char				 lines[JOBS_POST_MAX][JOBS_POST_LEN];
+	int				 n, i;
+
+	n = jobs_post_lines(d->m->kind, ctx->sc != NULL ? &ctx->sc->lock :
+	    &none, lines);
+	for (i = 0; i < n; i++)
+		d_line(d, o, JOB_STREAM_AGENT, lines[i]);
+}
+
 void
 jobderive_end(struct jobderive *d, int truncated,
     const struct jobderive_ctx *ctx, const struct jobderive_out *o)
@@ -684,6 +703,7 @@ jobderive_end(struct jobderive *d, int truncated,
 	d_lock_recheck(d, ctx);
 	if (ctx->sc != NULL)
 		jobs_sc_end(ctx->sc, d->m->kind, 0, 0, ctx->now);
+	d_post_validation(d, ctx, o);
 	d_status(d, o, JOB_ST_OK, 0, k->ok_message, k->after);
 }
 

@@ -726,6 +726,45 @@ jobs_reboot_failed(const char *why, char *buf, size_t size)
 	snprintf(buf, size, "❌ Reboot failed: %s", why);
 }
 
+int
+jobs_post_lines(int kind, const struct ipc_sc *lock,
+    char out[][JOBS_POST_LEN])
+{
+	const char	*icon, *goal, *sys;
+	int		 ok = strcmp(lock->status, "ok") == 0, n = 0;
+
+	switch (kind) {
+	case JOB_PULL:
+		goal = ok ? "✅ Pull goal achieved: Lock file is current" :
+		    "⚠️  Pull completed but lock still appears outdated "
+		    "(cache?)";
+		sys = "🟡 System: Outdated (rebuild needed)";
+		break;
+	case JOB_SWITCH:
+		goal = "✅ Switch completed successfully";
+		sys = "🟢 System: Current (inferred from exit 0)";
+		break;
+	case JOB_PULL_SWITCH:
+		goal = ok ? "✅ Pull+Switch completed: Lock current, switch "
+		    "successful" : "⚠️  Switch OK but lock shows outdated "
+		    "(Git cache may need time)";
+		sys = "🟢 System: Current (inferred from exit 0)";
+		break;
+	default:
+		return 0;
+	}
+	icon = ok ? "🟢" : strcmp(lock->status, "outdated") == 0 ? "🟡" :
+	    "🔴";
+	out[n++][0] = '\0';
+	strlcpy(out[n++], "📊 Post-validation: Checking goal achievement...",
+	    JOBS_POST_LEN);
+	snprintf(out[n++], JOBS_POST_LEN, "%s Lock: %s", icon, lock->message);
+	out[n++][0] = '\0';
+	strlcpy(out[n++], goal, JOBS_POST_LEN);
+	strlcpy(out[n++], sys, JOBS_POST_LEN);
+	return n;
+}
+
 /* §6.3: run directly on NixOS; through sh for nix.sh on macOS. */
 int
 jobs_test_argv(const struct jobs_conf *c, const char *path,

@@ -179,6 +179,16 @@ void	jobs_test_line(int which, const char *name, int exit_code, char *buf,
 
 /* reboot (§6.3): the line when sudo reboot failed, on stderr. */
 void	jobs_reboot_failed(const char *why, char *buf, size_t size);
+/*
+ * The post-validation lines after a successful pull, switch or
+ * pull-switch (§6.3), from the lock compartment as it is then: up to
+ * JOBS_POST_MAX lines into out[], each of JOBS_POST_LEN bytes; returns
+ * how many (0 for other kinds).  Display text only.
+ */
+#define JOBS_POST_MAX	8
+#define JOBS_POST_LEN	320
+int	jobs_post_lines(int kind, const struct ipc_sc *lock,
+	    char out[][JOBS_POST_LEN]);
 
 /*
  * rollback on macOS: of the names in a profiles directory, the link

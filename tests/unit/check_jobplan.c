@@ -359,7 +359,18 @@ START_TEST(test_derive_pull_switch)
 	ck_assert_str_eq(g.text[2], "1 4/4 3 p0 r0 0");
 	ck_assert_str_eq(g.text[3], "3 0/3 2 p0 r0 0");
 	ck_assert_str_eq(g.text[4], "3 3/3 3 p0 r0 0");
-	ck_assert_str_eq(g.text[5], "1 0 ");
+	/* §6.3's post-validation lines, then the status. */
+	ck_assert_str_eq(g.text[5], "3 ");
+	ck_assert_str_eq(g.text[6], "3 📊 Post-validation: Checking goal "
+	    "achievement...");
+	ck_assert_str_eq(g.text[7], "3 🔴 Lock: ");
+	ck_assert_str_eq(g.text[8], "3 ");
+	ck_assert_str_eq(g.text[9], "3 ⚠️  Switch OK but lock shows outdated "
+	    "(Git cache may need time)");
+	ck_assert_str_eq(g.text[10], "3 🟢 System: Current (inferred from "
+	    "exit 0)");
+	ck_assert_str_eq(g.text[11], "1 0 ");
+	ck_assert_int_eq(g.n, 12);
 	ck_assert_uint_eq(g.st.after, JOB_AFTER_EXIT_SWITCH);
 
 	memset(&f, 0, sizeof(f));

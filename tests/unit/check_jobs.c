@@ -767,6 +767,43 @@ START_TEST(test_jobs_hm_rollback)
 END_TEST
 
 /* §6.2, every pair: the busy check comes before the name lookup. */
+/* §6.3: the post-validation lines, by kind and lock state. */
+START_TEST(test_jobs_post_lines)
+{
+	char		 l[JOBS_POST_MAX][JOBS_POST_LEN];
+	struct ipc_sc	 lock;
+
+	memset(&lock, 0, sizeof(lock));
+	strlcpy(lock.status, "ok", sizeof(lock.status));
+	strlcpy(lock.message, "Updated today", sizeof(lock.message));
+	ck_assert_int_eq(jobs_post_lines(JOB_PULL, &lock, l), 6);
+	ck_assert_str_eq(l[0], "");
+	ck_assert_str_eq(l[1], "📊 Post-validation: Checking goal "
+	    "achievement...");
+	ck_assert_str_eq(l[2], "🟢 Lock: Updated today");
+	ck_assert_str_eq(l[3], "");
+	ck_assert_str_eq(l[4], "✅ Pull goal achieved: Lock file is current");
+	ck_assert_str_eq(l[5], "🟡 System: Outdated (rebuild needed)");
+	strlcpy(lock.status, "outdated", sizeof(lock.status));
+	strlcpy(lock.message, "Updated 9 days ago - consider updating",
+	    sizeof(lock.message));
+	ck_assert_int_eq(jobs_post_lines(JOB_PULL, &lock, l), 6);
+	ck_assert_str_eq(l[2], "🟡 Lock: Updated 9 days ago - consider "
+	    "updating");
+	ck_assert_str_eq(l[4], "⚠️  Pull completed but lock still appears "
+	    "outdated (cache?)");
+	ck_assert_int_eq(jobs_post_lines(JOB_SWITCH, &lock, l), 6);
+	ck_assert_str_eq(l[4], "✅ Switch completed successfully");
+	ck_assert_str_eq(l[5], "🟢 System: Current (inferred from exit 0)");
+	strlcpy(lock.status, "error", sizeof(lock.status));
+	ck_assert_int_eq(jobs_post_lines(JOB_PULL_SWITCH, &lock, l), 6);
+	ck_assert_str_eq(l[2], "🔴 Lock: Updated 9 days ago - consider "
+	    "updating");
+	ck_assert_int_eq(jobs_post_lines(JOB_TEST, &lock, l), 0);
+	ck_assert_int_eq(jobs_post_lines(JOB_UPDATE, &lock, l), 0);
+}
+END_TEST
+
 START_TEST(test_jobs_admit)
 {
 	static const int	 running[] = { JOB_NONE, JOB_TEST, JOB_SWITCH,
@@ -1327,6 +1364,7 @@ jobs_suite(void)
 	JT(test_scripts);
 	JT(hm_previous);
 	JT(hm_rollback);
+	JT(post_lines);
 	JT(admit);
 	JT(interrupt);
 	JT(test_verdict);
