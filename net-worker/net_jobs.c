@@ -428,6 +428,14 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 		if (ipc_get_data(m, &st, sizeof(st)) == -1 ||
 		    jobrec_check_status(&st) == -1)
 			return -1;
+		/*
+		 * The exec-worker read HEAD as it sent the status: fresher
+		 * than our facts, and the heartbeat after the status must not
+		 * carry the generation from before a pull (§2.3, §3.3).
+		 */
+		if (st.generation[0] != '\0')
+			strlcpy(n->facts.generation, st.generation,
+			    sizeof(n->facts.generation));
 		netjobs_record(n, st.job_id, st.seq, REPLAY_STATUS,
 		    nixfleet_job_status(nixfleet_kind_name(st.kind), &st));
 		return 0;
