@@ -468,6 +468,42 @@ class ScenarioTest(tj.JobsTest):
             self.assertIn(want, logged)
         self.assertEqual(recs[-1][0], tr.EXIT)
 
+    def test_t03_s8_restart_and_reboot(self):
+        """T03-S8: reboot: its banner, then status {ok, reboot, 0,
+        rebooting} and a heartbeat, and only then (3 s later) sudo reboot;
+        restart: status {ok, restart, 0, restarting}, then a heartbeat,
+        then close 1000 shutdown, exit 0."""
+        dash, agent = self.up()
+        t = self.send(dash, "reboot")
+        st = self.wait_status(dash, t)[0]
+        self.assertEqual(payload(st), {"status": "ok", "command": "reboot",
+                                       "exit_code": 0, "message": "rebooting",
+                                       "generation": h.head7(self.repo)})
+        msgs = self.job_msgs(dash, t)
+        self.assertEqual([(h.msg_type(m), payload(m).get("line"))
+                          for m in msgs if m["t"] <= st["t"]],
+                         [("output", "⚠️  Reboot command received. System "
+                           "will reboot in 3 seconds..."), ("status", None)])
+        hb = self.wait_message(dash, "heartbeat", 3, since=st["t"])[0]
+        self.assertLess(hb["t"] - st["t"], 0.5)
+        self.assertNotIn("sudo reboot", self.stub_calls())
+        t_rb = self.wait(lambda: "sudo reboot" in self.stub_calls() and
+                         time.time(), 10, "sudo reboot")
+        self.assertGreaterEqual(t_rb - st["t"], 2.5)
+        self.assertIn("reboot ", self.stub_calls())
+
+        t = self.send(dash, "restart")
+        st = self.wait_status(dash, t)[0]
+        self.assertEqual(payload(st), {"status": "ok", "command": "restart",
+                                       "exit_code": 0, "message": "restarting",
+                                       "generation": h.head7(self.repo)})
+        self.assertEqual(agent.wait_exit(10), 0)
+        close = self.wait(lambda: dash.closes(st["conn"]), 5, "the close")[0]
+        self.assertEqual((close["code"], close["reason"]), (1000, "shutdown"))
+        after = [h.msg_type(r) for r in dash.messages(conn=st["conn"])
+                 if r["t"] >= st["t"]]
+        self.assertEqual(after[:2], ["status", "heartbeat"], after)
+
     def test_t03_s9_pull_switch_command_field(self):
         """T03-S9: every output of a successful pull-switch (git's lines,
         the switch's lines, the agent's own) has command pull-switch, the
