@@ -504,13 +504,26 @@ class ScenarioTest(tj.JobsTest):
                  if r["t"] >= st["t"]]
         self.assertEqual(after[:2], ["status", "heartbeat"], after)
 
-    def test_t03_s9_pull_switch_command_field(self):
+    def test_t03_s9_t09_03_pull_switch(self):
         """T03-S9: every output of a successful pull-switch (git's lines,
         the switch's lines, the agent's own) has command pull-switch, the
-        status's command; then the exit 101 of a switch."""
+        status's command; then the exit 101 of a switch.  T09-03: on a
+        dirty checkout the switch sees the cleaned tree at the new commit
+        (tracked file restored, untracked file gone)."""
         remote, clone = self.isolated_repo()
+        (Path(clone) / "untracked.txt").write_text("junk\n")
+        (Path(clone) / "flake.nix").write_text("dirty\n")
         new = h.commit(self.repo, "new.txt")
         h.git(self.repo, "push", "-q", remote, "main")
+        # The switch reports the tree it builds from (--flake <dir>#<host>).
+        rebuild = Path(self.stubs) / "nixos-rebuild"
+        rebuild.write_text(
+            '#!/bin/sh\necho "nixos-rebuild $*" >> "$(dirname "$0")/calls.log"\n'
+            'dir=${3%%#*}\n'
+            'echo "flake.nix: $(cat "$dir/flake.nix")"\n'
+            'if [ -e "$dir/untracked.txt" ]; then echo "untracked: there"; '
+            'else echo "untracked: gone"; fi\n'
+            'echo "head: $(git -C "$dir" rev-parse --short=7 HEAD)"\n')
         dash, agent = self.up(**self.isolated_env(remote, clone))
         st, msgs = self.run_job(dash, "pull-switch")
         self.assertEqual((st["command"], st["status"], st["generation"]),
@@ -518,7 +531,11 @@ class ScenarioTest(tj.JobsTest):
         lines = self.lines(msgs)
         self.assertTrue([l for l in lines if l.startswith("HEAD is now at")],
                         lines)
-        self.assertIn("nixos-rebuild running", lines)
+        self.assertIn("flake.nix: { outputs = _: { }; }", lines)
+        self.assertIn("untracked: gone", lines)
+        self.assertIn("head: " + new, lines)
+        self.assertIn("sudo nixos-rebuild switch --flake %s#%s" % (
+            clone, h.HOSTNAME), self.stub_calls())
         phases = [list(payload(m)["progress"])[0] for m in msgs
                   if h.msg_type(m) == "operation_progress"]
         self.assertEqual(phases, ["pull", "pull", "system", "system"])
