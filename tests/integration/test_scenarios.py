@@ -51,8 +51,8 @@ def journal_records(path):
     data = Path(path).read_bytes()
     out, off = [], 0
     while off + tr.HDR.size <= len(data):
-        magic, plen = tr.HDR.unpack_from(data, off)[:2]
-        typ = tr.HDR.unpack_from(data, off)[3]
+        f = tr.HDR.unpack_from(data, off)
+        magic, plen, typ = f[0], f[1], f[3]
         end = off + tr.HDR.size + plen
         if magic != tr.MAGIC or end > len(data):
             break
@@ -78,6 +78,8 @@ class ScenarioTest(tj.JobsTest):
         return None
 
     def compartment_of(self, dash, since):
+        """(status, message) of the tests compartment in the first
+        heartbeat after since."""
         hb = self.wait_message(dash, "heartbeat", 5, since=since)[0]
         sc = payload(hb)["update_status"]["tests"]
         return sc["status"], sc["message"]
