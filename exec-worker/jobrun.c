@@ -75,6 +75,12 @@ job_sent(struct job *j, uint64_t seq, size_t len)
 static int
 job_may_read(const struct job *j)
 {
+	/*
+	 * update-agent (§6.5): the agent that started it says only its
+	 * banner and exits; the next one streams the rest and the status.
+	 */
+	if (j->detach && j->d.started && !j->d.ended)
+		return 0;
 	return j->d.seq < j->acked + JOBRUN_AHEAD &&
 	    j->sent_bytes - j->acked_bytes < JOBRUN_AHEAD_BYTES &&
 	    ipcbuf_queued(j->jr->e->net.buf) < JOBRUN_IPC_MAX;
@@ -132,6 +138,11 @@ out_status(void *arg, const struct ipc_job_status *st)
 	if (s.seq <= j->skip)
 		return;
 	job_announce(j);
+	/*
+	 * The compartments the job's end set (the lock re-check, §3.5) go
+	 * first: the heartbeat that follows the status carries them.
+	 */
+	jobrun_send_state(jr);
 	/* §2.6: the generation is the one when the status is sent. */
 	if (facts_generation(jr->repo_dir, gen) == 0)
 		strlcpy(s.generation, gen, sizeof(s.generation));
@@ -201,6 +212,16 @@ job_answer(struct jobrun *jr, uint32_t id, int result, uint32_t job_id,
 /* ---------------------------------------------------------------- */
 /* Reading a journal */
 
+/* Whether <dir>/flake.lock is missing (the lock check's first case). */
+static int
+jobrun_no_lock(const struct jobrun *jr)
+{
+	char	 path[IPC_PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/flake.lock", jr->repo_dir);
+	return access(path, F_OK) == -1;
+}
+
 static void
 job_ctx(struct job *j, struct jobderive_ctx *c)
 {
@@ -215,6 +236,7 @@ job_ctx(struct job *j, struct jobderive_ctx *c)
 	c->sc = &j->jr->sc;
 	if (realpath("/run/current-system", current) != NULL)
 		c->current = current;
+	c->no_lock = jobrun_no_lock(j->jr);
 	if (j->dirfd == -1 ||
 	    (fd = openat(j->dirfd, JOBPLAN_INTERRUPT, O_RDONLY |
 	    O_CLOEXEC)) == -1)
@@ -402,6 +424,15 @@ jobrun_ack(struct jobrun *jr, const struct ipc_job_ack *a)
 	j->acked = a->seq;
 	if (a->seq > j->skip)
 		j->acked_bytes = j->cum[a->seq % JOBRUN_AHEAD];
+	if (j->detach && !j->detach_exit && j->status_seq == 0 &&
+	    j->acked >= (uint64_t)j->meta->npre) {
+		/* §6.5 2: the banner is out; close 1000 and exit 0. */
+		j->detach_exit = 1;
+		job_write_ack(j, 0);
+		log_info("job %u: update-agent runs detached, exiting", j->id);
+		job_after(jr, JOB_AFTER_EXIT);
+		return 0;
+	}
 	if (j->status_seq != 0 && j->acked >= j->status_seq) {
 		after = j->after;
 		job_write_ack(j, 1);
@@ -810,4 +841,5 @@ jobrun_configure(struct jobrun *jr, const struct ipc_exec_config *ec,
 		log_warn("following journals");
 	jr->configured = 1;
 	jobrun_adopt(jr);
+	jobrun_lock_start(jr);
 }

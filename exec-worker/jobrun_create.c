@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec.h"
@@ -216,6 +217,71 @@ find_exe(const char *name, char *out, size_t size)
 	return -1;
 }
 
+/* The time limits of the checks' captured steps (§3.5). */
+static void
+check_limit(struct jobplan_step *ps, int flags)
+{
+	if (flags & JM_SF_SYSTEM)
+		ps->timeout_ms = JM_SYSTEM_TIMEOUT_MS;
+	else if (flags & JM_SF_LOCK)
+		ps->timeout_ms = JM_LOCK_TIMEOUT_MS;
+}
+
+/*
+ * update-agent (§6.5): the script as the one step, its banner naming the
+ * text log the runner writes beside the journal.  0, or -1 (*why set
+ * unless out of memory).
+ */
+static int
+build_update(struct jobrun *jr, struct build *b, struct jobmeta *m,
+    const struct jobs_plan *p, const char **why)
+{
+	char	 logs[IPC_PATH_MAX + 8];
+
+	if (jobs_log_path(&jr->conf, JOB_UPDATE_AGENT, time(NULL), m->log,
+	    sizeof(m->log)) == -1 || p->nsteps != 1 || m->npre >= JM_PRE_MAX) {
+		*why = "NIXFLEET_STATE_DIR: no room for the update log";
+		return -1;
+	}
+	snprintf(logs, sizeof(logs), "%s/logs", jr->state_dir);
+	if (mkdir(logs, 0700) == -1 && errno != EEXIST) {
+		log_warn("%s", logs);
+		*why = "cannot create the log directory";
+		return -1;
+	}
+	jobs_update_started(m->log, m->pre[m->npre], JM_TEXT_MAX);
+	m->npre++;
+	if (build_add(jr, b, m, p, &p->step[0], 0, NULL) == -1)
+		return -1;
+	b->st[b->n - 1].log = m->log;
+	return 0;
+}
+
+#ifdef __APPLE__
+/* rollback on macOS (§6.3): the previous Home Manager generation. */
+static int
+hm_rollback(struct jobrun *jr, struct jobs_step *st)
+{
+	char		 dir[IPC_PATH_MAX], *names[JM_STEPS_MAX];
+	struct dirent	*de;
+	DIR		*dp;
+	size_t		 n = 0;
+	int		 rv;
+
+	if (jobs_hm_profiles(&jr->conf, dir, sizeof(dir)) == -1 ||
+	    (dp = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(dp)) != NULL && n < JM_STEPS_MAX)
+		if ((names[n] = strdup(de->d_name)) != NULL)
+			n++;
+	closedir(dp);
+	rv = jobs_hm_rollback(&jr->conf, (const char *const *)names, n, st);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	return rv;
+}
+#endif
+
 /*
  * Make the job: meta and plan into a new job directory, then the runner.
  * 0, or -1 with *why for REFUSED.
@@ -225,7 +291,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
     const char **why)
 {
 	static struct build	 b;
-	struct jobs_plan	 p;
+	struct jobs_plan	 p, lp;
 	struct jobs_step	 extra[JM_STEPS_MAX];
 	struct jobmeta		*m;
 	struct jobs_launch	 l;
@@ -235,11 +301,13 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	size_t			 len;
 	uint64_t		 id;
 	int			 immediate = 0, has_lock = 1, found = 1;
-	int			 nextra = 0, nc, rv = -1;
+	int			 nextra = 0, nc, rv = -1, detach = 0;
 	struct job		*j;
 	pid_t			 pid;
 
 	*why = NULL;
+	memset(&lp, 0, sizeof(lp));
+	memset(&p, 0, sizeof(p));
 	memset(extra, 0, sizeof(extra));
 	memset(&b, 0, sizeof(b));
 	if ((m = calloc(1, sizeof(*m))) == NULL)
@@ -284,8 +352,22 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 		immediate = 1;
 		break;
 	case JOB_UPDATE_AGENT:
-		*why = "update-agent is not available in this version";
-		goto done;
+		if (build_update(jr, &b, m, &p, why) == -1)
+			goto done;
+		detach = 1;
+		break;
+#ifdef __APPLE__
+	case JOB_ROLLBACK:
+		/* No previous generation: an immediate error status. */
+		if (hm_rollback(jr, &extra[0]) == -1) {
+			immediate = 1;
+			break;
+		}
+		nextra = 1;
+		if (build_add(jr, &b, m, &p, &extra[0], 0, NULL) == -1)
+			goto done;
+		break;
+#endif
 	default:
 		if (kind == JOB_REFRESH_LOCK) {
 			snprintf(lock, sizeof(lock), "%s/flake.lock",
@@ -310,9 +392,26 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 			    kind == JOB_REFRESH_SYSTEM ||
 			    kind == JOB_REFRESH_ALL)
 				f = JM_SF_CAPTURE;
+			if (kind == JOB_REFRESH_SYSTEM || (kind ==
+			    JOB_REFRESH_ALL && i == 1))
+				f |= JM_SF_SYSTEM;
+			else if (f == JM_SF_CAPTURE)
+				f |= JM_SF_LOCK;
 			if (build_add(jr, &b, m, &p, &p.step[i], f, NULL) ==
 			    -1)
 				goto done;
+			check_limit(&b.st[b.n - 1], f);
+		}
+		/* §3.5: the lock re-check after a job that may change it. */
+		if ((jobs_kind(kind)->flags & JOBS_KF_ARGV) &&
+		    (jobs_kind(kind)->flags & JOBS_KF_LOCK_CHECK)) {
+			if (jobs_plan_build(&jr->conf, JOB_REFRESH_LOCK, &lp,
+			    why) == -1 || lp.nsteps != 1 ||
+			    build_add(jr, &b, m, &lp, &lp.step[0],
+			    JM_SF_CAPTURE | JM_SF_LOCK, NULL) == -1)
+				goto done;
+			b.st[b.n - 1].cont = 1;
+			check_limit(&b.st[b.n - 1], JM_SF_LOCK);
 		}
 		break;
 	}
@@ -332,6 +431,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	j = jobrun_job_new(jr, (uint32_t)id, dir, m);
 	m = NULL;
 	j->immediate = immediate;
+	j->detach = detach;
 	j->has_lock = has_lock;
 	j->found = found;
 	*out = j;
@@ -341,7 +441,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	if ((text = jobplan_encode(b.st, b.n, &len)) == NULL ||
 	    job_put_file(dir, JOBPLAN_FILE, text, len) == -1) {
 		log_warn("job %u: plan", j->id);
-		j->immediate = 1;	/* it fails, from meta alone */
+		j->launch_failed = 1;	/* it fails: an error status */
 		goto done;
 	}
 	memset(&l, 0, sizeof(l));
@@ -349,6 +449,8 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	l.runner = jr->runner;
 	l.jobdir = dir;
 	l.name = jobplan_name(kind);
+	if (kind == JOB_UPDATE_AGENT)
+		l.unit = JOBS_UNIT_UPDATE;
 	l.plan = JOBPLAN_FILE;
 	l.envp = b.env[0];
 	if (jr->follow_ok && follow_add(&jr->follow, id, dir) == -1)
@@ -370,6 +472,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 		for (int k = 0; k < JOBS_ARGV_MAX; k++)
 			free(extra[i].argv[k]);
 	jobs_plan_free(&p);
+	jobs_plan_free(&lp);
 	free(m);
 	return rv;
 }
