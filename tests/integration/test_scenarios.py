@@ -351,6 +351,32 @@ class ScenarioTest(tj.JobsTest):
         self.assertEqual(len(dash.messages("command_rejected", since=t)),
                          1 if rej is first_rej else 2)
 
+    def test_t02_s8_first_heartbeat_lock(self):
+        """T02-S8: the first heartbeat after registered comes at once (target
+        20 ms; asserted < 0.5 s) with a filled lock compartment: ok
+        "Updated today" for a flake.lock committed today, then (another
+        agent, a checkout without one) unknown "flake.lock not found"."""
+        bare = h.make_repo(self.work.path("nolock"))
+        h.git(bare, "rm", "-q", "flake.lock")
+        h.git(bare, "commit", "-q", "-m", "no lock")
+        dash = self.start_dashboard()
+        for repo, want in ((self.repo, ("ok", "Updated today")),
+                           (bare, ("unknown", "flake.lock not found"))):
+            since = time.time()
+            agent = self.start_agent(self.env(dash.url(),
+                                              NIXFLEET_REPO_DIR=repo))
+            reg = self.wait_message(dash, "register", 10, since=since)[0]
+            conn = reg["conn"]
+            t_reg = self.wait(lambda: self.registered_sent(dash, conn), 5,
+                              "registered")
+            hb = self.wait_message(dash, "heartbeat", 3, conn=conn)[0]
+            self.assertLess(hb["t"] - t_reg, 0.5)
+            lock = payload(hb)["update_status"]["lock"]
+            self.assertEqual((lock["status"], lock["message"]), want, lock)
+            self.assertRegex(lock["checked_at"],
+                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            self.assertEqual(agent.terminate(5)[0], 0)
+
     # ------------------------------------------------------------ T03
 
     def test_t03_s4_t08_s2_t03_s7_verdicts(self):
