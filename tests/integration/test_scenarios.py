@@ -255,7 +255,14 @@ class ScenarioTest(tj.JobsTest):
         (< 0.5 s) with the same job and pid, the missed ones are not sent
         (at most 2 heartbeats in the first 0.9 s), no gap above 2 s after;
         the command goes on: every line once, in order, one status ok."""
-        self.numbered_job(60, 0.1)
+        # 30 lines, then it waits (30 s at most) for the gate the test
+        # opens once the new connection is checked, then 30 more.
+        gate = self.work.path("gate")
+        self.write_tests({"count.sh": (
+            "i=1; while [ $i -le 30 ]; do echo line $i; i=$((i+1)); "
+            "sleep 0.1; done; n=0; while [ ! -e %s ] && [ $n -lt 300 ]; do "
+            "sleep 0.1; n=$((n+1)); done; while [ $i -le 60 ]; do "
+            "echo line $i; i=$((i+1)); sleep 0.02; done" % gate, 0o755)})
         dash, agent = self.up()
         t = self.send(dash, "test")
         self.wait(lambda: len(self.lines(self.job_msgs(dash, t))) > 5, 10,
@@ -282,6 +289,7 @@ class ScenarioTest(tj.JobsTest):
         early = dash.messages("heartbeat", conn=conn, since=t_reg)
         early = [r for r in early if r["t"] <= t_reg + 0.9]
         self.assertLessEqual(len(early), 2, [r["t"] - t_reg for r in early])
+        gate.write_text("")
         self.check_numbered(dash, t, 60)
         st = dash.messages("status", since=t)[0]
         self.assertEqual(st["conn"], conn)
@@ -355,7 +363,15 @@ class ScenarioTest(tj.JobsTest):
         """T02-S8: the first heartbeat after registered comes at once (target
         20 ms; asserted < 0.5 s) with a filled lock compartment: ok
         "Updated today" for a flake.lock committed today, then (another
-        agent, a checkout without one) unknown "flake.lock not found"."""
+        agent, a checkout without one) unknown "flake.lock not found".
+        git is slowed down by 0.5 s, as on a loaded host: the first dial
+        waits for the check, register and heartbeat do not."""
+        git = Path(self.stubs) / "git"
+        git.write_text("#!/bin/sh\nsleep 0.5\nexec %s \"$@\"\n" %
+                       subprocess.run(["sh", "-c", "command -v git"],
+                                      stdout=subprocess.PIPE, text=True,
+                                      check=True).stdout.strip())
+        git.chmod(0o755)
         bare = h.make_repo(self.work.path("nolock"))
         h.git(bare, "rm", "-q", "flake.lock")
         h.git(bare, "commit", "-q", "-m", "no lock")
