@@ -227,6 +227,75 @@ check_limit(struct jobplan_step *ps, int flags)
 		ps->timeout_ms = JM_LOCK_TIMEOUT_MS;
 }
 
+static int
+log_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * nixfleet §6.1 (T03-S6): the newest `keep` text logs stay.  Their names
+ * start with the UTC time, so name order is age order; update-agent's
+ * logs (update-agent-<UTC>.log) are not counted.
+ */
+static void
+logs_retain(const char *logs, size_t keep)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		**v = NULL, **nv, path[IPC_PATH_MAX + 300];
+	size_t		 n = 0, i;
+
+	if ((d = opendir(logs)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
+		    (nv = reallocarray(v, n + 1, sizeof(*v))) == NULL)
+			continue;
+		v = nv;
+		if ((v[n] = strdup(de->d_name)) != NULL)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), log_name_cmp);
+	for (i = 0; i < n; i++) {
+		if (i + keep < n) {
+			snprintf(path, sizeof(path), "%s/%s", logs, v[i]);
+			if (unlink(path) == -1 && errno != ENOENT)
+				log_warn("%s", path);
+		}
+		free(v[i]);
+	}
+	free(v);
+}
+
+/*
+ * The job's text log, <state>/logs/<UTC>-<command>.log (§6.1): named in
+ * m->log and made ready.  -1 (logged) when it cannot be: the job runs
+ * anyway, its journal keeps everything.
+ */
+static int
+job_text_log(struct jobrun *jr, struct jobmeta *m, int kind)
+{
+	char	 logs[IPC_PATH_MAX + 8];
+
+	if (jobs_log_path(&jr->conf, kind, time(NULL), m->log,
+	    sizeof(m->log)) == -1) {
+		m->log[0] = '\0';
+		return -1;
+	}
+	snprintf(logs, sizeof(logs), "%s/logs", jr->state_dir);
+	if (mkdir(logs, 0700) == -1 && errno != EEXIST) {
+		log_warn("%s", logs);
+		m->log[0] = '\0';
+		return -1;
+	}
+	if (kind != JOB_UPDATE_AGENT)
+		logs_retain(logs, jr->keep > 0 ? jr->keep - 1 : 0);
+	return 0;
+}
+
 /*
  * update-agent (§6.5): the script as the one step, its banner naming the
  * text log the runner writes beside the journal.  0, or -1 (*why set
@@ -236,17 +305,9 @@ static int
 build_update(struct jobrun *jr, struct build *b, struct jobmeta *m,
     const struct jobs_plan *p, const char **why)
 {
-	char	 logs[IPC_PATH_MAX + 8];
-
-	if (jobs_log_path(&jr->conf, JOB_UPDATE_AGENT, time(NULL), m->log,
-	    sizeof(m->log)) == -1 || p->nsteps != 1 || m->npre >= JM_PRE_MAX) {
-		*why = "NIXFLEET_STATE_DIR: no room for the update log";
-		return -1;
-	}
-	snprintf(logs, sizeof(logs), "%s/logs", jr->state_dir);
-	if (mkdir(logs, 0700) == -1 && errno != EEXIST) {
-		log_warn("%s", logs);
-		*why = "cannot create the log directory";
+	if (p->nsteps != 1 || m->npre >= JM_PRE_MAX ||
+	    job_text_log(jr, m, JOB_UPDATE_AGENT) == -1) {
+		*why = "cannot create the update log under NIXFLEET_STATE_DIR";
 		return -1;
 	}
 	jobs_update_started(m->log, m->pre[m->npre], JM_TEXT_MAX);
@@ -415,6 +476,12 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 		}
 		break;
 	}
+
+	/* Every step of a job that runs anything appends to its text log. */
+	if (!immediate && m->log[0] == '\0' &&
+	    job_text_log(jr, m, kind) == 0)
+		for (int i = 0; i < b.n; i++)
+			b.st[i].log = m->log;
 
 	if (journal_job_create(jr->jobsdir, &id, dir, sizeof(dir)) == -1) {
 		log_warn("%s", jr->jobsdir);

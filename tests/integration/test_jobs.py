@@ -170,6 +170,33 @@ class JobsTest(h.AgentTestCase):
         self.assertEqual(payload(hb)["update_status"]["tests"]["status"],
                          "error")
 
+    def test_text_log(self):
+        """T03-S6, §6.1: the job's output is also in
+        <state>/logs/<UTC>-<command>.log, one line per record; the newest
+        100 logs are kept."""
+        self.write_tests({"a.sh": ("echo a-out; echo a-err >&2", 0o755)})
+        dash, agent = self.up()
+        logs = Path(agent.env["NIXFLEET_STATE_DIR"]) / "logs"
+        logs.mkdir(mode=0o700, exist_ok=True)
+        for i in range(105):
+            (logs / ("20200101T0000%02dZ-pull.log" % i)).write_text("old\n")
+        (logs / "update-agent-20200101T000000Z.log").write_text("kept\n")
+        st, _ = self.run_job(dash, "test")
+        self.assertEqual(st["status"], "ok")
+        names = sorted(p.name for p in logs.iterdir())
+        dated = [n for n in names if n[0].isdigit()]
+        self.assertEqual(len(dated), 100, names)
+        self.assertIn("update-agent-20200101T000000Z.log", names)
+        self.assertNotIn("20200101T000005Z-pull.log", names)
+        self.assertRegex(dated[-1], r"^\d{8}T\d{6}Z-test\.log$")
+        log = logs / dated[-1]
+        self.assertEqual(log.stat().st_mode & 0o777, 0o600)
+        text = log.read_text()
+        ts = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+        self.assertRegex(text, r"(?m)^%s stdout a-out$" % ts)
+        self.assertRegex(text, r"(?m)^%s stderr a-err$" % ts)
+        self.assertRegex(text, r"(?m)^%s status exit=0$" % ts)
+
     def test_test_all_pass_and_none(self):
         """T08-S1, T08-S3."""
         dash, _ = self.up()

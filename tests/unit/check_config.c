@@ -728,6 +728,20 @@ static const struct bad_env bad_envs[] = {
 	{ "NIXFLEET_TOKEN_FILE=/nonexistent/tok", "NIXFLEET_TOKEN_FILE "
 	    "(environment): /nonexistent/tok cannot be opened: No such file "
 	    "or directory" },
+	{ "ADMIN_KEYS_SOURCE_URL=http://github.com", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): scheme must be https:// (got \"http://github.com\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=github.com", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): scheme must be https:// (got \"github.com\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=wss://github.com", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): scheme must be https:// (got \"wss://github.com\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=https://u:p@keys.example", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): must not hold credentials (got "
+	    "\"https://u:p@keys.example\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=https://keys.example/m?x=1",
+	    "ADMIN_KEYS_SOURCE_URL (environment): must not have a query or "
+	    "fragment (got \"https://keys.example/m?x=1\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=https:///keys", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): host is empty (got \"https:///keys\")" },
 };
 
 START_TEST(test_config_validation)
@@ -759,7 +773,33 @@ static const char *const accept_envs[] = {
 	"NIXFLEET_NET_USER=_nfa.net-1",
 	"NIXFLEET_USER=alice", "NIXFLEET_REPORT_VERSION=3.1.5",
 	"NIXFLEET_REPORT_VERSION=",
+	"ADMIN_KEYS_SOURCE_URL=https://keys.example:8443/mirror/",
+	"ADMIN_KEYS_SOURCE_URL=https://[::1]:8443",
+	"ADMIN_KEYS_CA_FILE=/etc/ssl/mirror.pem",
 };
+
+/* The key source: GitHub unless configured, in both dialects. */
+START_TEST(test_config_key_source)
+{
+	const char	*env[ENV_MAX] = { NIX_BASE };
+	struct run	 r;
+
+	ck_assert_int_eq(load(&r, env), 0);
+	ck_assert_str_eq(r.cfg.keys_url, "https://github.com");
+	ck_assert_str_eq(r.cfg.keys_ca_file, "");
+	ck_assert_int_eq(config_source_of(&r.cfg, "admin.keysSourceUrl"),
+	    SRC_DEFAULT);
+	done(&r);
+	env_put(env, "ADMIN_KEYS_SOURCE_URL=https://localhost:4443/k");
+	env_put(env, "ADMIN_KEYS_CA_FILE=/tmp/ca.pem");
+	ck_assert_int_eq(load(&r, env), 0);
+	ck_assert_str_eq(r.cfg.keys_url, "https://localhost:4443/k");
+	ck_assert_str_eq(r.cfg.keys_ca_file, "/tmp/ca.pem");
+	ck_assert_int_eq(config_source_of(&r.cfg, "admin.keysCaFile"),
+	    SRC_ENV);
+	done(&r);
+}
+END_TEST
 
 START_TEST(test_config_validation_accepts)
 {
@@ -1846,6 +1886,7 @@ config_suite(void)
 	    LOOP(test_config_validation_accepts, accept_envs);
 	    tcase_add_test(tc, test_config_insecure_http_allowed);
 	    tcase_add_test(tc, test_config_job_settings);
+	    tcase_add_test(tc, test_config_key_source);
 	    tcase_add_test(tc, test_config_file_problem_names_file);
 	    tcase_add_test(tc, test_config_lenient_log_level));
 	TC("all_problems", tcase_add_test(tc,
