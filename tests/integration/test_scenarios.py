@@ -17,7 +17,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 import test_jobs as tj  # noqa: E402
-import test_runner as tr  # noqa: E402
 
 payload = tj.payload
 
@@ -42,22 +41,6 @@ def log_events(agent, pattern):
             t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
             out.append((t.replace(tzinfo=datetime.timezone.utc).timestamp(),
                         hit))
-    return out
-
-
-def journal_records(path):
-    """[(type, payload)] of a job journal (docs/journal.md), every record
-    type, stopping at the first that is not whole."""
-    data = Path(path).read_bytes()
-    out, off = [], 0
-    while off + tr.HDR.size <= len(data):
-        f = tr.HDR.unpack_from(data, off)
-        magic, plen, typ = f[0], f[1], f[3]
-        end = off + tr.HDR.size + plen
-        if magic != tr.MAGIC or end > len(data):
-            break
-        out.append((typ, data[off + tr.HDR.size:end]))
-        off = end
     return out
 
 
@@ -490,8 +473,7 @@ class ScenarioTest(tj.JobsTest):
         """T03-S6: each line reaches the dashboard within 100 ms of the
         child writing it (median; every one within 0.5 s on this loaded
         machine); stderr lines have is_error true, stdout false; the output
-        is also in the local log (the job's journal, which stands in for
-        the text file of §6.1)."""
+        is also in the local log, <state>/logs/<UTC>-test.log."""
         self.write_tests({"lines.sh": (
             'for i in 1 2 3 4 5 6 7 8 9 10; do echo "out $i $(date +%s.%N)"; '
             'echo "err $i $(date +%s.%N)" >&2; sleep 0.1; done', 0o755)})
@@ -511,19 +493,16 @@ class ScenarioTest(tj.JobsTest):
                              ("stdout", False), p)
         self.assertLessEqual(statistics.median(lat), 0.1, lat)
         self.assertLessEqual(max(lat), 0.5, lat)
-        # The local log is the job's journal (docs/internals.md, "Departures
-        # from the spec: the local command log"): every line with its
-        # stream, then the exit record.
-        jobs = sorted(Path(self.state, "jobs").glob("[0-9]*"))
-        self.assertEqual(len(jobs), 1, jobs)
-        recs = journal_records(jobs[0] / "journal")
-        logged = [(typ, data.decode()) for typ, data in recs
-                  if typ in (tr.STDOUT, tr.STDERR)]
+        # §6.1's local log: <state>/logs/<UTC>-test.log.
+        logs = list(Path(self.state, "logs").glob("*-test.log"))
+        self.assertEqual(len(logs), 1, logs)
+        self.assertRegex(logs[0].name, r"^\d{8}T\d{6}Z-test\.log$")
+        text = logs[0].read_text()
         for m in got:
             p = payload(m)
-            want = (tr.STDERR if p["is_error"] else tr.STDOUT, p["line"])
-            self.assertIn(want, logged)
-        self.assertEqual(recs[-1][0], tr.EXIT)
+            self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[0-9:.]+Z %s %s$" % (
+                p["stream"], re.escape(p["line"])))
+        self.assertRegex(text.splitlines()[-1], r"Z status exit=0$")
 
     def test_t03_s8_restart_and_reboot(self):
         """T03-S8: reboot: its banner, then status {ok, reboot, 0,
