@@ -429,11 +429,12 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 		    jobrec_check_status(&st) == -1)
 			return -1;
 		/*
-		 * The exec-worker read HEAD as it sent the status: fresher
-		 * than our facts, and the heartbeat after the status must not
-		 * carry the generation from before a pull (§2.3, §3.3).
+		 * The status's generation is read when the job ends: newer
+		 * than the last facts, it is what the heartbeat after the
+		 * status must show too (a pull's new commit, §2.6, T07-S1).
 		 */
-		if (st.generation[0] != '\0')
+		if (st.generation[0] != '\0' && strspn(st.generation,
+		    "0123456789abcdef") == strlen(st.generation))
 			strlcpy(n->facts.generation, st.generation,
 			    sizeof(n->facts.generation));
 		netjobs_record(n, st.job_id, st.seq, REPLAY_STATUS,
