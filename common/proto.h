@@ -100,6 +100,7 @@ enum ipc_type {
 	IPC_EN_JOB_PROGRESS = IPC_EN | 0x12,
 	IPC_EN_JOB_STATUS = IPC_EN | 0x13,
 	IPC_EN_JOB_STATE = IPC_EN | 0x14,
+	IPC_EN_JOB_NOTICE = IPC_EN | 0x15,	/* a line after the status */
 	IPC_EN_STATS = IPC_EN | 0x20,		/* socketio */
 	IPC_EN_ADMIN_RESULT = IPC_EN | 0x30,	/* remote administration */
 	IPC_EN_SHELL_OUTPUT = IPC_EN | 0x31,
@@ -688,6 +689,19 @@ struct ipc_job_state {
 	struct ipc_sc	tests;
 };
 _Static_assert(sizeof(struct ipc_job_state) == 880, "ipc_job_state");
+
+/*
+ * exec -> net IPC_EN_JOB_NOTICE: one output line of a job whose status
+ * went out already (nixfleet §6.3: "❌ Reboot failed: <error>" after
+ * reboot's status), sent as it comes, never replayed: it has no place
+ * in the journal's records.  text is NUL-terminated UTF-8.
+ */
+struct ipc_job_notice {
+	uint32_t	kind;			/* enum job_kind, not JOB_NONE */
+	uint32_t	stream;			/* enum job_stream */
+	char		text[512];
+};
+_Static_assert(sizeof(struct ipc_job_notice) == 520, "ipc_job_notice");
 
 /* ---------------------------------------------------------------- */
 /* Remote administration (socketio-protocol.md §6.1 - §6.6, docs/admin.md) */

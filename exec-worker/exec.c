@@ -119,6 +119,16 @@ exec_handle_jobs_config(struct exec *e, struct ipcmsg *m)
 		jobrun_net_ready(e->jobs);
 }
 
+static void
+exec_repo_locked(void *arg)
+{
+	struct exec	*e = arg;
+
+	e->repo_ready = 1;
+	if (e->facts_wanted && ipcev_active(&e->net))
+		exec_send_facts(e);
+}
+
 /* nixfleet §4.2: the repository is there, or the agent exits 1. */
 static void
 exec_repo_done(void *arg, int ok)
@@ -132,9 +142,11 @@ exec_repo_done(void *arg, int ok)
 		ipcev_compose(&e->sup, IPC_ES_EXIT, 0, -1, &x, sizeof(x));
 		return;
 	}
-	e->repo_ready = 1;
-	if (e->facts_wanted && ipcev_active(&e->net))
-		exec_send_facts(e);
+	/* The first facts wait for the lock check too (T02-S8). */
+	if (jobrun_configured(e->jobs))
+		jobrun_lock_first(e->jobs, exec_repo_locked, e);
+	else
+		exec_repo_locked(e);
 }
 
 static void

@@ -339,27 +339,7 @@ jobrun_after_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct ipc_exit	 x;
 
 	if (jr->after_kind == JOB_AFTER_REBOOT) {
-		static char *const	 argv[] = { "sudo", "reboot", NULL };
-		struct jobs_launch	 l;
-		char			 dir[IPC_PATH_MAX];
-		uint64_t		 id;
-
-		if (journal_job_create(jr->jobsdir, &id, dir,
-		    sizeof(dir)) == -1) {
-			log_warn("reboot: %s", jr->jobsdir);
-			return;
-		}
-		memset(&l, 0, sizeof(l));
-		l.id = id;
-		l.runner = jr->runner;
-		l.jobdir = dir;
-		l.name = "reboot";
-		l.argv = argv;
-		l.envp = environ;
-		l.cwd = "/";
-		log_info("rebooting: sudo reboot");
-		if (jobs_launch(&l, jr->mode) == -1)
-			log_warn("reboot failed");
+		jobrun_reboot(jr);
 		return;
 	}
 	memset(&x, 0, sizeof(x));

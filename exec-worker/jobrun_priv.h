@@ -60,6 +60,8 @@ struct lockcheck {
 	ev_child		 child;
 	ev_timer		 limit;		/* 10 s */
 	ev_timer		 tick;		/* every 5 min */
+	void			(*then)(void *);	/* after the next one */
+	void			*then_arg;
 };
 
 struct jobrun {
@@ -90,6 +92,9 @@ struct jobrun {
 	uint32_t		 after_code;	/* IPC_ES_EXIT code */
 	int			 after_kind;
 	struct lockcheck	 lock;
+	ev_timer		 reboot_watch;	/* jobrun_reboot.c */
+	int			 reboot_ticks;
+	char			 reboot_dir[IPC_PATH_MAX];
 };
 
 /* jobrun.c */
@@ -99,6 +104,8 @@ struct job	*jobrun_job_new(struct jobrun *, uint32_t, const char *,
 int		 jobrun_create(struct jobrun *, int kind, struct job **out,
 		    const char **why);
 int		 jobrun_read_file(int dirfd, const char *, char **, size_t *);
+/* jobrun_reboot.c: sudo reboot, and a line when it fails. */
+void		 jobrun_reboot(struct jobrun *);
 /* lockcheck.c: the check now, and at startup then every 5 min. */
 void		 jobrun_lock_check(struct jobrun *);
 void		 jobrun_lock_start(struct jobrun *);

@@ -96,6 +96,15 @@ jobrec_sc(const struct ipc_sc *sc)
 }
 
 int
+jobrec_check_notice(const struct ipc_job_notice *nt)
+{
+	if (!jobrec_kind(nt->kind, 0) || (nt->stream != JOB_STREAM_AGENT &&
+	    nt->stream != JOB_STREAM_AGENT_ERR) || !TERMINATED(nt->text))
+		return -1;
+	return 0;
+}
+
+int
 jobrec_check_state(const struct ipc_job_state *st)
 {
 	if (!jobrec_kind(st->kind, 1) || st->pid < 0 || st->pad != 0 ||

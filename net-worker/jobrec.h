@@ -19,5 +19,6 @@ int	jobrec_check_progress(const struct ipc_job_progress *);
 int	jobrec_check_status(const struct ipc_job_status *);
 int	jobrec_check_answer(const struct ipc_job_answer *);
 int	jobrec_check_state(const struct ipc_job_state *);
+int	jobrec_check_notice(const struct ipc_job_notice *);
 
 #endif

@@ -394,6 +394,7 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 	struct ipc_job_output	 o;
 	struct ipc_job_progress	 p;
 	struct ipc_job_status	 st;
+	struct ipc_job_notice	 nt;
 	struct netjob		*j;
 	const char		*data, *name;
 	size_t			 len = ipc_get_len(m);
@@ -439,6 +440,15 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 			    sizeof(n->facts.generation));
 		netjobs_record(n, st.job_id, st.seq, REPLAY_STATUS,
 		    nixfleet_job_status(nixfleet_kind_name(st.kind), &st));
+		return 0;
+	case IPC_EN_JOB_NOTICE:
+		if (ipc_get_data(m, &nt, sizeof(nt)) == -1 ||
+		    jobrec_check_notice(&nt) == -1)
+			return -1;
+		/* Live only: a line missed while away is in the log. */
+		if (n->state == NET_REGISTERED)
+			net_send(n, nixfleet_output(nixfleet_kind_name(nt.kind),
+			    (int)nt.stream, nt.text, strlen(nt.text)), "output");
 		return 0;
 	case IPC_EN_JOB_STATE:
 		if (ipc_get_data(m, &n->jobs.js, sizeof(n->jobs.js)) == -1 ||

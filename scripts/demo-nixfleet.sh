@@ -21,8 +21,8 @@ demo_fail() {
 	exit 1
 }
 
-# The sample fleet: a first commit in the remote, the agent's checkout
-# (cloned here: the agent does not clone a missing repository itself).
+# The sample fleet: a first commit in the remote; the agent clones its
+# checkout itself at startup (isolated mode, nixfleet §4.2).
 git_demo() { git -c user.name=demo -c user.email=demo@localhost "$@"; }
 cp -R "$top/scripts/demo-fleet" "$work/src"
 git -C "$work/src" init -q -b main
@@ -30,7 +30,6 @@ git -C "$work/src" add -A
 git_demo -C "$work/src" commit -q -m "demo fleet: one host, two tests"
 git clone -q --bare "$work/src" "$work/fleet.git"
 git -C "$work/src" remote add origin "$work/fleet.git"
-git clone -q "$work/fleet.git" "$work/checkout"
 printf 'NIXFLEET_TOKEN=demo-token\n' > "$work/token"
 chmod 600 "$work/token"
 
@@ -51,7 +50,7 @@ demo_wait 10 "the dashboard to listen" grep -q '^LISTENING' "$work/dash.out" ||
 ctl=$(sed -n 's/^LISTENING .*control=\([0-9]*\).*/\1/p' "$work/dash.out")
 
 demo_say "agent: $build/supervisor/nixfleet-agent, isolated mode:" \
-	"its checkout $work/checkout (cloned by the demo) pulls from $work/fleet.git," \
+	"it clones $work/fleet.git into $work/checkout and pulls from there," \
 	"heartbeat every ${DEMO_INTERVAL:-2} s"
 demo_spawn env -i PATH=/usr/bin:/bin \
 	NIXFLEET_URL="wss://localhost:$port/ws" \

@@ -499,6 +499,9 @@ class JobsTest(h.AgentTestCase):
         self.assertNotIn("sudo reboot", self.stub_calls())
         self.wait(lambda: "reboot " in self.stub_calls(), 10, "sudo reboot")
         self.assertIn("sudo reboot", self.stub_calls())
+        time.sleep(1.5)     # a reboot that worked: no failure line
+        self.assertEqual([m for m in dash.messages("output", since=t)
+                          if "Reboot failed" in payload(m)["line"]], [])
         t = self.send(dash, "restart")
         st = self.wait_status(dash, t)
         self.assertEqual(payload(st[0]), {"status": "ok", "command": "restart",
@@ -508,6 +511,29 @@ class JobsTest(h.AgentTestCase):
         hb = [m for m in dash.messages("heartbeat", since=st[0]["t"])]
         self.assertTrue(hb)
         self.assertEqual(dash.closes()[-1]["code"], 1000)
+
+    def test_reboot_fails(self):
+        """§6.3: when sudo reboot fails after reboot's status: the output
+        line "❌ Reboot failed: <error>" (stderr, is_error) and a log
+        line, no second status; the agent goes on."""
+        self.stub_set("reboot", "exit", 1)
+        dash, agent = self.up()
+        t = self.send(dash, "reboot")
+        st = self.wait_status(dash, t)
+        self.assertEqual(payload(st[0])["message"], "rebooting")
+        fail = self.wait(lambda: [m for m in dash.messages("output", since=t)
+                                  if "Reboot failed" in payload(m)["line"]],
+                         15, "the reboot failure line")
+        self.assertEqual(payload(fail[0]), {
+            "line": "❌ Reboot failed: reboot warning", "stream": "stderr",
+            "command": "reboot", "is_error": True})
+        self.wait_log(agent, r"reboot failed: reboot warning", 5)
+        time.sleep(1.5)
+        self.assertEqual(len(dash.messages("status", since=t)), 1)
+        self.assertEqual(len(fail), 1)
+        # Not busy: the next command runs.
+        st, _ = self.run_job(dash, "refresh-git")
+        self.assertEqual(st["status"], "ok")
 
     def test_heartbeats_and_latency(self):
         """T02-S2, T08-S5: heartbeats go on during a job, every one with
