@@ -368,8 +368,8 @@ d_flush_lines(struct jobderive *d, const struct jobderive_out *o)
 }
 
 static void
-d_step_begin(struct jobderive *d, const struct jobderive_out *o, int i,
-    int pid)
+d_step_begin(struct jobderive *d, const struct jobderive_ctx *ctx,
+    const struct jobderive_out *o, int i, int pid)
 {
 	const struct jobmeta_step	*st;
 	const struct jobs_kind_info	*k = jobs_kind(d->m->kind);
@@ -383,6 +383,10 @@ d_step_begin(struct jobderive *d, const struct jobderive_out *o, int i,
 	st = &d->m->step[i];
 	if ((st->flags & JM_SF_PHASE2) && !d->phase2) {
 		d->phase2 = 1;
+		/* pull-switch: the system is in a switch from here (3.5). */
+		if (ctx->sc != NULL)
+			jobs_sc_set(&ctx->sc->system, "working",
+			    "Switch in progress...", ctx->now);
 		d_progress(d, o, k->phase, JOB_PS_COMPLETE);
 		d_progress(d, o, k->phase2, JOB_PS_IN_PROGRESS);
 	}
@@ -463,7 +467,8 @@ jobderive_rec(struct jobderive *d, const struct journal_rec *r,
 		break;
 	case JOURNAL_STEP_BEGIN:
 		if (r->len == JOURNAL_STEP_BEGIN_SIZE)
-			d_step_begin(d, o, get32(r->data), get32(r->data + 4));
+			d_step_begin(d, ctx, o, get32(r->data),
+			    get32(r->data + 4));
 		break;
 	case JOURNAL_STEP_END:
 		if (r->len == JOURNAL_STEP_END_SIZE)
@@ -605,7 +610,7 @@ jobderive_end(struct jobderive *d, int truncated,
 	const struct jobs_kind_info	*k = jobs_kind(d->m->kind);
 	const struct jobs_interrupt	*in = NULL;
 	char				 msg[IPC_JOB_MSG_MAX];
-	int				 st, code, phase;
+	int				 st, code, phase, pullstep;
 
 	if (d->ended)
 		return;
@@ -656,8 +661,9 @@ jobderive_end(struct jobderive *d, int truncated,
 	if (d->failed) {
 		if (phase != 0)
 			d_progress(d, o, phase, JOB_PS_ERROR);
-		if (d->m->kind == JOB_PULL_SWITCH &&
-		    (d->m->step[d->fail_step].flags & JM_SF_PULLSTEP)) {
+		pullstep = d->m->kind == JOB_PULL_SWITCH &&
+		    (d->m->step[d->fail_step].flags & JM_SF_PULLSTEP);
+		if (pullstep) {
 			code = 1;
 			snprintf(msg, sizeof(msg), "pull failed (exit %d)",
 			    d->fail_code);
@@ -665,7 +671,8 @@ jobderive_end(struct jobderive *d, int truncated,
 			code = d->fail_code;
 			strlcpy(msg, "command failed", sizeof(msg));
 		}
-		if (ctx->sc != NULL)
+		/* No switch ran when the pull failed: no switch verdict. */
+		if (ctx->sc != NULL && !pullstep)
 			jobs_sc_end(ctx->sc, d->m->kind, code, 0, ctx->now);
 		d_status(d, o, JOB_ST_ERROR, code, msg, JOB_AFTER_NONE);
 		return;

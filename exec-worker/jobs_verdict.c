@@ -110,7 +110,8 @@ jobs_sc_start(struct jobs_compartments *c, int kind, time_t now)
 
 	if (k == NULL)
 		return;
-	if (k->flags & JOBS_KF_SWITCHES)
+	/* pull-switch's switch begins after its pull (jobplan.c). */
+	if ((k->flags & JOBS_KF_SWITCHES) && kind != JOB_PULL_SWITCH)
 		jobs_sc_set(&c->system, "working", "Switch in progress...",
 		    now);
 	if (kind == JOB_TEST)

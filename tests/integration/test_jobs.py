@@ -415,6 +415,10 @@ class JobsTest(h.AgentTestCase):
         self.assertEqual((st["status"], st["exit_code"]), ("error", 1))
         self.assertTrue(st["message"].startswith("pull failed (exit "), st)
         self.assertFalse([c for c in self.stub_calls() if "nixos-rebuild" in c])
+        # §3.5: no switch ran, so the system compartment got no verdict.
+        hb = self.wait_message(dash, "heartbeat", 5, since=time.time())[0]
+        self.assertEqual(payload(hb)["update_status"]["system"]["status"], "",
+                         payload(hb)["update_status"])
 
     def test_stop_busy_bypass(self):
         """T02-S7, T03-S5: busy rejection with the child's pid, stop ends
