@@ -43,6 +43,9 @@ commands act on the most recent open connection (by hand:
   silence                  stop reading from this connection (no more pongs,
                            no more messages); `resume` undoes it
   silence-for <seconds>    silence, then resume by itself after that long
+  silence-all <seconds>    read nothing from any connection, new ones
+                           included (TLS handshakes still complete), for
+                           that long: a stalled dashboard
   rate <bytes/s>|off       read at most that many bytes a second from every
                            connection (as --read-rate)
   close <code> [reason]    close handshake with that code and reason
@@ -83,6 +86,8 @@ class State:
         self.rejects = 0
         self.record = None
         self.rate = args.read_rate or 0
+        self.silent_until = 0.0     # silence-all: loop time
+        self.protos = set()         # every connection, upgraded or not
         self.outputs = 0
         self.output_file = None
         if args.output_file:
@@ -136,10 +141,22 @@ class Protocol(WebSocketServerProtocol):
     # resumes a paused transport as soon as its own buffer drains, so
     # pausing alone does not hold.  What arrives while silenced or over
     # the rate waits here and is fed to the protocol on time.
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        STATE.protos.add(self)
+
+    def connection_lost(self, exc):
+        STATE.protos.discard(self)
+        super().connection_lost(exc)
+
+    def muted(self):
+        return self.silenced or \
+            STATE.silent_until > asyncio.get_running_loop().time()
+
     def data_received(self, data):
         if self.rl_pending is None:
             self.rl_pending = collections.deque()
-        if not STATE.rate and not self.silenced and not self.rl_pending:
+        if not STATE.rate and not self.muted() and not self.rl_pending:
             self.rl_t0 = None
             super().data_received(data)
             return
@@ -150,7 +167,7 @@ class Protocol(WebSocketServerProtocol):
 
     def rl_feed(self):
         self.rl_timer = None
-        if self.silenced or self.transport.is_closing():
+        if self.muted() or self.transport.is_closing():
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
@@ -377,6 +394,22 @@ async def control_command(line):
         ws.silenced = True
         ws.transport.pause_reading()
         st.log("silence", conn=cid)
+    elif cmd == "silence-all":
+        # The whole dashboard stalls: every connection, new ones too.
+        secs = float(rest)
+        loop = asyncio.get_running_loop()
+        st.silent_until = loop.time() + secs
+        for p in list(st.protos):
+            p.transport.pause_reading()
+        st.log("silence-all", seconds=secs)
+
+        def unsilence_all():
+            if st.silent_until > loop.time():
+                return
+            for p in list(st.protos):
+                p.rl_resume()
+            st.log("resume-all")
+        loop.call_later(secs + 0.001, unsilence_all)
     elif cmd == "silence-for":
         secs = float(rest)
         ws.silenced = True
