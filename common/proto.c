@@ -39,6 +39,7 @@ ipc_type_name(uint32_t type)
 	N(IPC_NE_JOB_REPLAY);
 	N(IPC_EN_JOB_ANSWER); N(IPC_EN_JOB_OUTPUT); N(IPC_EN_JOB_PROGRESS);
 	N(IPC_EN_JOB_STATUS); N(IPC_EN_JOB_STATE);
+	N(IPC_EN_JOB_DROPPED); N(IPC_NE_LINK_DOWN); N(IPC_EN_JOB_REPLAYING);
 #undef N
 	}
 	snprintf(buf, sizeof(buf), "type 0x%04x", type);

@@ -39,6 +39,7 @@
 
 static void	job_read(struct job *);
 static void	job_free(struct job *);
+static uint64_t	jobrun_mono_ns(void);
 
 /* ---------------------------------------------------------------- */
 /* Sending */
@@ -75,7 +76,12 @@ job_sent(struct job *j, uint64_t seq, size_t len)
 static int
 job_may_read(const struct job *j)
 {
-	return j->d.seq < j->acked + JOBRUN_AHEAD &&
+	uint64_t	 base = j->acked;
+
+	/* Skipped lines are not in flight. */
+	if (j->dropping && j->drop.upto > base)
+		base = j->drop.upto;
+	return j->d.seq < base + JOBRUN_AHEAD &&
 	    j->sent_bytes - j->acked_bytes < JOBRUN_AHEAD_BYTES &&
 	    ipcbuf_queued(j->jr->e->net.buf) < JOBRUN_IPC_MAX;
 }
@@ -90,6 +96,23 @@ out_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
 	if (seq <= j->skip)
 		return;
 	job_announce(j);
+	if (j->dropping && seq >= j->drop.first && seq <= j->drop.upto) {
+		struct ipc_job_dropped	 dr;
+
+		if (seq != j->drop.first)
+			return;
+		/* §6.7: one notice where the first skipped line was. */
+		memset(&dr, 0, sizeof(dr));
+		dr.job_id = j->id;
+		dr.lines = j->drop.lines > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)j->drop.lines;
+		dr.seq = j->drop.first;
+		dr.upto = j->drop.upto;
+		ipcev_compose(&j->jr->e->net, IPC_EN_JOB_DROPPED, 0, -1, &dr,
+		    sizeof(dr));
+		job_sent(j, seq, sizeof(dr));
+		return;
+	}
 	memset(&o, 0, sizeof(o));
 	o.job_id = j->id;
 	o.stream = stream;
@@ -267,6 +290,89 @@ jobrun_follow_cb(uint64_t id, void *arg)
 		}
 }
 
+/* Counting the backlog: the output lines past skip, nothing sent. */
+struct job_count {
+	struct jobdrop	 dr;
+	uint64_t	 skip;
+	uint64_t	 since;		/* disconnected since */
+	uint64_t	 rec_ns;	/* the journal record being derived */
+};
+
+static void
+count_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
+{
+	struct job_count	*c = arg;
+
+	if (seq > c->skip && c->rec_ns >= c->since)
+		jobdrop_add(&c->dr, seq, len);
+}
+
+static void
+count_progress(void *arg, const struct ipc_job_progress *p)
+{
+}
+
+static void
+count_status(void *arg, const struct ipc_job_status *st)
+{
+}
+
+/*
+ * §6.7: the output queued while disconnected is what the journal holds
+ * past skip, written since the link went down (down_ns; lines written
+ * while it was up, stalled or not, are all sent).  Over 20 000 lines or
+ * 4 MiB, this replay skips the oldest of them (JOB_DROPPED stands for
+ * them); what the job writes from now on is streamed, never dropped.
+ */
+static void
+job_backlog(struct job *j, uint64_t skip)
+{
+	static const struct jobderive_out	 o = { count_output,
+						    count_progress,
+						    count_status, NULL };
+	struct jobderive_out	 out = o;
+	struct jobderive_ctx	 ctx;
+	struct journal_reader	 rd;
+	struct journal_rec	 r;
+	struct jobderive	*d;
+	struct job_count	 c;
+
+	j->dropping = 0;
+	if (j->immediate || !j->rd_open)
+		return;
+	if ((d = malloc(sizeof(*d))) == NULL || jobdrop_init(&c.dr, 0,
+	    0) == -1) {
+		free(d);
+		log_warn("job %u: counting the backlog", j->id);
+		return;
+	}
+	c.skip = skip;
+	c.since = j->down_ns;
+	out.arg = &c;
+	job_ctx(j, &ctx);
+	ctx.sc = NULL;		/* the real pass sets the compartments */
+	jobderive_init(d, j->meta, j->id);
+	if (journal_reader_open(&rd, j->dir, 0) == 0) {
+		while (!d->ended && journal_read(&rd, &r) == JOURNAL_REC) {
+			c.rec_ns = r.mono_ns;
+			jobderive_rec(d, &r, &ctx, &out);
+		}
+		journal_reader_close(&rd);
+	}
+	if (jobdrop_cut(&c.dr, &j->drop) == 1) {
+		j->dropping = 1;
+		log_info("job %u: %llu undelivered lines, %llu bytes: the "
+		    "oldest %llu are skipped (%llu to %llu)", j->id,
+		    (unsigned long long)c.dr.lines,
+		    (unsigned long long)c.dr.bytes,
+		    (unsigned long long)j->drop.lines,
+		    (unsigned long long)j->drop.first,
+		    (unsigned long long)j->drop.upto);
+	}
+	jobdrop_free(&c.dr);
+	free(d);
+}
+
 /* Re-derive from the start; the net-worker has everything up to skip. */
 static void
 job_rewind(struct job *j, uint64_t skip)
@@ -274,6 +380,7 @@ job_rewind(struct job *j, uint64_t skip)
 	struct jobderive_ctx	 ctx;
 
 	j->skip = skip;
+	j->dropping = 0;
 	j->announced = 0;
 	j->status_seq = 0;
 	j->sent_bytes = j->acked_bytes = 0;
@@ -289,6 +396,8 @@ job_rewind(struct job *j, uint64_t skip)
 	j->rd_open = journal_reader_open(&j->rd, j->dir, 0) == 0;
 	if (!j->rd_open)
 		log_warn("job %u: %s", j->id, j->dir);
+	if (skip != UINT64_MAX)
+		job_backlog(j, skip);
 	job_read(j);
 }
 
@@ -426,7 +535,8 @@ jobrun_replay(struct jobrun *jr, const struct ipc_job_ack *a)
 {
 	struct job	*j;
 
-	if (a->job_id == 0 || a->pad != 0)
+	/* pad numbers the replay; JOB_REPLAYING echoes it. */
+	if (a->job_id == 0)
 		return -1;
 	if ((j = job_find(jr, a->job_id)) == NULL)
 		return 0;
@@ -435,8 +545,32 @@ jobrun_replay(struct jobrun *jr, const struct ipc_job_ack *a)
 			return -1;
 		j->acked = a->seq;
 	}
+	/* What follows is the replay (the net-worker ignores the rest). */
+	ipcev_compose(&jr->e->net, IPC_EN_JOB_REPLAYING, 0, -1, a, sizeof(*a));
 	job_rewind(j, a->seq);
 	return 0;
+}
+
+static uint64_t
+jobrun_mono_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void
+jobrun_link_down(struct jobrun *jr, uint64_t mono_ns)
+{
+	struct job	*j;
+
+	if (jr == NULL)
+		return;
+	if (mono_ns == 0)
+		mono_ns = jobrun_mono_ns();
+	LIST_FOREACH(j, &jr->jobs, entry)
+		j->down_ns = mono_ns;
 }
 
 void
@@ -647,6 +781,28 @@ jobrun_signal(struct jobrun *jr, uint32_t id, const struct ipc_job_signal *s)
 /* ---------------------------------------------------------------- */
 /* Configuration and adoption */
 
+/*
+ * An adopted job's dashboard is away since its last delivery, as far as
+ * we know: the ack marker's time, on the monotonic clock; 0 (all of it)
+ * without a marker.
+ */
+static uint64_t
+jobrun_ack_age(const struct job *j)
+{
+	struct stat	 st;
+	struct timespec	 now;
+	uint64_t	 mono = jobrun_mono_ns(), wall, at, age;
+
+	if (j->dirfd == -1 || fstatat(j->dirfd, JOURNAL_ACK, &st, 0) == -1)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	wall = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	at = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL +
+	    (uint64_t)st.st_mtim.tv_nsec;
+	age = wall > at ? wall - at : 0;
+	return mono > age ? mono - age : 0;
+}
+
 static void
 jobrun_adopt(struct jobrun *jr)
 {
@@ -690,6 +846,7 @@ jobrun_adopt(struct jobrun *jr)
 		j->acked = list[i].ack.next_seq > 0 ?
 		    list[i].ack.next_seq - 1 : 0;
 		j->skip = j->acked;
+		j->down_ns = jobrun_ack_age(j);
 		if (!j->immediate) {
 			if (jr->follow_ok && follow_add(&jr->follow, j->id,
 			    dir) == -1)

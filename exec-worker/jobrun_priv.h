@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "follow.h"
+#include "jobdrop.h"
 #include "jobplan.h"
 #include "jobs.h"
 #include "journal.h"
@@ -41,6 +42,9 @@ struct job {
 	uint64_t		 sent_bytes;	/* since the last rewind */
 	uint64_t		 acked_bytes;
 	uint64_t		 cum[JOBRUN_AHEAD];	/* sent_bytes per seq */
+	uint64_t		 down_ns;	/* disconnected since (mono) */
+	int			 dropping;	/* this replay skips drop */
+	struct jobdrop_cut	 drop;		/* §6.7: lines not sent */
 	ev_timer		 escalate;
 	ev_child		 launcher;	/* systemd-run, till it ends */
 };
