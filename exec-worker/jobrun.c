@@ -408,12 +408,24 @@ static void
 job_write_ack(struct job *j, int done)
 {
 	struct journal_ack	 a;
+	uint64_t		 now;
+	int			 sync;
 
 	if (j->dirfd == -1)
 		return;
 	a.next_seq = j->acked + 1;
 	a.done = done;
-	if (journal_ack_write(j->dirfd, &a) == -1)
+	/*
+	 * Synced at most once a second, as the journal itself: the marker
+	 * is written whole at every acknowledgement, so a crash of the
+	 * agent resends nothing, and a crash of the machine resends at
+	 * most that second's records.  The status's marker is synced.
+	 */
+	now = jobrun_mono_ns();
+	sync = done || now - j->ack_synced >= JOURNAL_SYNC_MS * 1000000ULL;
+	if (sync)
+		j->ack_synced = now;
+	if (journal_ack_write_sync(j->dirfd, &a, sync) == -1)
 		log_warn("job %u: ack marker", j->id);
 }
 

@@ -43,6 +43,7 @@ struct job {
 	uint64_t		 acked_bytes;
 	uint64_t		 cum[JOBRUN_AHEAD];	/* sent_bytes per seq */
 	uint64_t		 down_ns;	/* disconnected since (mono) */
+	uint64_t		 ack_synced;	/* last fsync of ack (mono) */
 	int			 dropping;	/* this replay skips drop */
 	struct jobdrop_cut	 drop;		/* §6.7: lines not sent */
 	ev_timer		 escalate;
