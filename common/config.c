@@ -36,6 +36,7 @@
 #define CFG_DEFAULT_FILE	"./agent-config.json"
 #define CFG_SECRET_MAX		(64 * 1024)
 #define CFG_MIB			(1024 * 1024)
+#define CFG_KEYS_PATH_MAX	900	/* proto.h ipc_keysrc_config.path */
 
 #define O(f)	offsetof(struct config, f)
 #define OS(f)	offsetof(struct config_srcs, f)
@@ -141,6 +142,18 @@ const struct cfg_setting cfg_settings[C_MAX] = {
 	[C_BKDST] = { "backup.allowedDestRoots", "backup.allowedDestRoots",
 	    { "BACKUP_DEST_ROOTS" }, NULL, T_LIST, S_BOTH, 0,
 	    O(backup_dest_roots), .help = "backup destinations (comma list)" },
+	[C_BKSSHID] = { "backup.sshIdentityFile", "backup.sshIdentityFile",
+	    { "BACKUP_SSH_IDENTITY_FILE" }, NULL, T_STR, S_BOTH, F_ABSPATH,
+	    O(backup_ssh_identity), "", .help =
+	    "private key for remote backups (default: ssh's)" },
+	[C_BKSSHKH] = { "backup.sshKnownHostsFile", "backup.sshKnownHostsFile",
+	    { "BACKUP_SSH_KNOWN_HOSTS_FILE" }, NULL, T_STR, S_BOTH, F_ABSPATH,
+	    O(backup_ssh_known_hosts), "", .help =
+	    "known_hosts for remote backups (default: ssh's)" },
+	[C_BKSSHSKIP] = { "backup.sshSkipHostKeyCheck",
+	    "backup.sshSkipHostKeyCheck", { "BACKUP_SSH_SKIP_HOST_KEY_CHECK" },
+	    NULL, T_BOOL, S_BOTH, 0, O(backup_ssh_skip_hostkey), .help =
+	    "no host key checks for remote backups (insecure)" },
 	[C_TPATH] = { "transport.path", "transport.path", { "TRANSPORT_PATH" },
 	    NULL, T_STR, S_SIO, 0, O(transport_path), "/socket.io",
 	    .help = "Engine.IO path" },
@@ -222,6 +235,14 @@ const struct cfg_setting cfg_settings[C_MAX] = {
 	[C_SHELL_USER] = { "shell.user", "shell.user", { "ADMIN_SHELL_USER" },
 	    NULL, T_STR, S_BOTH, 0, O(shell_user), "",
 	    .help = "account PTY shells run as (\"\": the agent's)" },
+	[C_KEYS_URL] = { "admin.keysSourceUrl", "admin.keysSourceUrl",
+	    { "ADMIN_KEYS_SOURCE_URL" }, NULL, T_STR, S_BOTH, 0, O(keys_url),
+	    "https://github.com", .help = "where sync_keys fetches "
+	    "<url>/<user>.keys (https:// only)" },
+	[C_KEYS_CA] = { "admin.keysCaFile", "admin.keysCaFile",
+	    { "ADMIN_KEYS_CA_FILE" }, NULL, T_STR, S_BOTH, 0,
+	    O(keys_ca_file), "", .help = "CA bundle for the key source "
+	    "(default: the dashboard's)" },
 };
 
 /* Accepted without effect (socketio-protocol.md §7.2), children too. */
@@ -575,6 +596,24 @@ cfg_take_list(struct cfg_ctx *c, int i, int src, const char *via,
 			goto fail;
 		}
 	}
+	/*
+	 * The lists travel to the exec-worker item by item: one that would
+	 * not arrive whole must fail here, never shrink there (an allowlist
+	 * cut down to nothing would mean something else).
+	 */
+	if (cfg_settings[i].type == T_LIST && l->n > CONFIG_LIST_MAX) {
+		cfg_problem(c, via, src, "at most %d items (got %d)",
+		    CONFIG_LIST_MAX, l->n);
+		goto fail;
+	}
+	for (k = 0; cfg_settings[i].type == T_LIST && k < l->n; k++) {
+		if (strlen(l->v[k]) > CONFIG_ITEM_MAX) {
+			cfg_problem(c, via, src, "item %d is longer than %d "
+			    "bytes (got %zu)", k + 1, CONFIG_ITEM_MAX,
+			    strlen(l->v[k]));
+			goto fail;
+		}
+	}
 	if (cfg_settings[i].type == T_PINS) {
 		if (l->n > CONFIG_PINS_MAX) {
 			cfg_problem(c, via, src, "at most %d pins (got %d)",
@@ -692,6 +731,17 @@ cfg_split(const char *s, struct config_list *l)
 	}
 }
 
+/*
+ * The compute-agent's variables (socketio spec 7.1): a number or boolean
+ * that does not parse is ignored with a warning, as that agent did.  Our
+ * own NIXFLEET_* names and the flags stay strict.
+ */
+static int
+cfg_env_lenient(int src, const char *via)
+{
+	return src == SRC_ENV && strncmp(via, "NIXFLEET_", 9) != 0;
+}
+
 /* A value from the environment or a flag: text, parsed per type. */
 static void
 cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
@@ -705,6 +755,11 @@ cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
 	switch (st->type) {
 	case T_INT:
 	case T_U32:
+		if (cfg_ll_parse(s, &v) == -1 && cfg_env_lenient(src, via)) {
+			cfg_warn(c, "%s (environment): not an integer (got %s), "
+			    "ignored", via, cfg_quote(s, q, sizeof(q)));
+			return;
+		}
 		if (cfg_ll_parse(s, &v) == -1) {
 			cfg_problem(c, via, src, "must be an integer (got %s)",
 			    cfg_quote(s, q, sizeof(q)));
@@ -719,7 +774,12 @@ cfg_from_text(struct cfg_ctx *c, int i, int src, const char *via,
 		else if (strcasecmp(s, "0") == 0 || strcasecmp(s, "f") == 0 ||
 		    strcasecmp(s, "false") == 0)
 			v = 0;
-		else {
+		else if (cfg_env_lenient(src, via)) {
+			cfg_warn(c, "%s (environment): not a boolean: 1, t, "
+			    "true, 0, f or false (got %s), ignored", via,
+			    cfg_quote(s, q, sizeof(q)));
+			return;
+		} else {
 			cfg_problem(c, via, src, "must be a boolean: 1, t, "
 			    "true, 0, f or false (got %s)", cfg_quote(s, q,
 			    sizeof(q)));
@@ -1236,6 +1296,36 @@ cfg_check_jobs(struct cfg_ctx *c)
 		    cfg_quote(cfg->report_version, q, sizeof(q)));
 }
 
+/*
+ * The key source (socketio-protocol.md §6.3 step 2): https:// only, with
+ * a host, no credentials, query or fragment; the path is a prefix the
+ * user's "/<user>.keys" is appended to.
+ */
+static void
+cfg_check_keys(struct cfg_ctx *c)
+{
+	struct config	*cfg = c->cfg;
+	const char	*why = NULL, *s = cfg->keys_url;
+	struct url	 u;
+	char		 q[300];
+
+	if (url_parse(s, &u, &why) == -1) {
+		if (strncmp(why, "scheme", 6) == 0)
+			why = "scheme must be https://";
+	} else if (strcmp(u.scheme, "https") != 0)
+		why = "scheme must be https://";
+	else if (u.userinfo[0] != '\0')
+		why = "must not hold credentials";
+	else if (strpbrk(u.path, "?#") != NULL)
+		why = "must not have a query or fragment";
+	else if (strlen(u.path) > CFG_KEYS_PATH_MAX)
+		why = "path too long";
+	if (why != NULL)
+		cfg_problem(c, cfg_via(cfg, C_KEYS_URL),
+		    cfg->srcs->src[C_KEYS_URL], "%s (got %s)", why,
+		    cfg_quote(s, q, sizeof(q)));
+}
+
 static void
 cfg_check_common(struct cfg_ctx *c)
 {
@@ -1258,6 +1348,7 @@ cfg_check_common(struct cfg_ctx *c)
 		    cfg->srcs->src[C_NETUSER], "must be a user name (got %s)",
 		    cfg_quote(cfg->net_user, q, sizeof(q)));
 	cfg_check_jobs(c);
+	cfg_check_keys(c);
 }
 
 int

@@ -16,6 +16,8 @@
 
 #define CONFIG_EX_CONFIG	78	/* sysexits EX_CONFIG */
 #define CONFIG_PINS_MAX		4
+#define CONFIG_LIST_MAX		256	/* items per list (proto.h) */
+#define CONFIG_ITEM_MAX		1023	/* bytes per item (proto.h) */
 
 enum config_source {
 	SRC_DEFAULT = 0,
@@ -93,12 +95,17 @@ struct config {
 	int		 rate_limit_window;
 	struct config_list backup_source_roots;
 	struct config_list backup_dest_roots;
+	char		*backup_ssh_identity;	/* "" = ssh's default */
+	char		*backup_ssh_known_hosts;	/* "" = ssh's default */
+	int		 backup_ssh_skip_hostkey;	/* insecure */
 	char		*transport_path;
 	char		*shell_command;
 	struct config_list shell_args;
 	char		*keys_user;		/* "" = key sync off */
 	int		 shell_idle;		/* seconds */
 	char		*shell_user;		/* "" = the agent's */
+	char		*keys_url;		/* sync_keys source, https:// */
+	char		*keys_ca_file;		/* "" = the dashboard's bundle */
 
 	/* transport, both dialects */
 	char		*ca_file;		/* "" = system bundle */

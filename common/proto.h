@@ -61,6 +61,8 @@ enum ipc_type {
 	IPC_SN_PEER = IPC_SN | 0x10,		/* a new exec channel + fd */
 	IPC_SN_SIO_CONFIG = IPC_SN | 0x18,	/* socketio, after CONFIG */
 	IPC_SN_JOBS_CONFIG = IPC_SN | 0x20,	/* jobs: after CONFIG */
+	IPC_SN_KEYSRC_CONFIG = IPC_SN | 0x28,	/* key source: after CONFIG */
+	IPC_SN_KEYSRC_CA = IPC_SN | 0x29,	/* its own CA bundle, chunks */
 
 	IPC_ES_PONG = IPC_ES | 0x01,
 	IPC_ES_EXIT = IPC_ES | 0x30,		/* jobs: exit with a code */
@@ -73,6 +75,7 @@ enum ipc_type {
 	IPC_SE_ADMIN_ITEM = IPC_SE | 0x21,
 	IPC_SE_ADMIN_END = IPC_SE | 0x22,
 	IPC_SE_JOBS_CONFIG = IPC_SE | 0x30,	/* jobs: after CONFIG */
+	IPC_SE_BACKUP_CONFIG = IPC_SE | 0x40,	/* backups: after ADMIN_CONFIG */
 
 	IPC_NE_FACTS_REQ = IPC_NE | 0x01,
 	IPC_NE_JOB_START = IPC_NE | 0x10,
@@ -142,7 +145,7 @@ enum ipc_dialect {
 /* Endpoints the net-worker may ask for: words, never addresses. */
 enum ipc_endpoint {
 	IPC_EP_DASHBOARD = 1,		/* the configured dashboard URL */
-	IPC_EP_KEYSRC = 2,		/* the SSH key source (later) */
+	IPC_EP_KEYSRC = 2,		/* the SSH key source (keysrc) */
 };
 #define IPC_EP_MAX		IPC_EP_KEYSRC	/* above: a violation */
 
@@ -953,6 +956,23 @@ struct ipc_backup_done {
 	char		error[512];
 };
 _Static_assert(sizeof(struct ipc_backup_done) == 784, "ipc_backup_done");
+
+/*
+ * IPC_SE_BACKUP_CONFIG, sup -> exec, once, between IPC_SE_ADMIN_CONFIG
+ * and IPC_SE_ADMIN_END: how a remote backup's ssh authenticates
+ * (backup.ssh*, docs/admin.md).  "" is unset: ssh's own default.  With
+ * all three unset rsync's -e is §6.5's "ssh -p <port>" exactly.
+ */
+#define IPC_BKCF_SKIP_HOSTKEY	0x0001	/* backup.sshSkipHostKeyCheck */
+
+struct ipc_backup_config {
+	uint32_t	flags;			/* IPC_BKCF_* */
+	uint32_t	pad;
+	char		identity[IPC_PATH_MAX];	/* backup.sshIdentityFile */
+	char		known_hosts[IPC_PATH_MAX];	/* .sshKnownHostsFile */
+};
+_Static_assert(sizeof(struct ipc_backup_config) == 2056,
+    "ipc_backup_config");
 /*
  * IPC_SE_JOBS_CONFIG, sup -> exec, once, right after IPC_SE_CONFIG: the
  * settings jobs are built from (nixfleet §4.1, §6.1).  Strings are
@@ -994,6 +1014,33 @@ _Static_assert(sizeof(struct ipc_exit) == 8, "ipc_exit");
  * supervisor names the call from them (worker.c).
  */
 #define IPC_SIGSYS_LINE		"sandbox: forbidden system call "
+
+/*
+ * IPC_SN_KEYSRC_CONFIG, sup -> net, once, right after IPC_SN_CONFIG
+ * (before IPC_SN_CA_BEGIN): where sync_keys fetches from
+ * (socketio-protocol.md §6.3 step 2, admin.keysSourceUrl).  host is for
+ * SNI, the certificate check and the Host header only: the supervisor
+ * connects IPC_EP_KEYSRC to host:port itself.  The request is GET
+ * path "/" <user> ".keys" (path "" for the root, else "/a/b" without a
+ * trailing slash).  ca_size 0: verify with the dashboard's bundle;
+ * otherwise ca_size bytes follow as IPC_SN_KEYSRC_CA chunks (at most
+ * IPC_CA_CHUNK each), also before IPC_SN_CA_BEGIN.  Verification is
+ * always on: transport.skipTlsVerify never applies here.
+ */
+#define IPC_KEYSRCF_ENABLED	0x0001	/* admin.keysUser is set */
+#define IPC_KEYSRC_CA_MAX	(1024 * 1024)
+#define IPC_KEYSRC_TIMEOUT_MS	10000	/* §6.3: 10 s for the whole fetch */
+
+struct ipc_keysrc_config {
+	uint32_t	flags;			/* IPC_KEYSRCF_* */
+	uint32_t	port;			/* 1..65535 */
+	uint32_t	timeout_ms;		/* 1..IPC_CONNECT_TIMEOUT_MAX_MS */
+	uint32_t	ca_size;		/* <= IPC_KEYSRC_CA_MAX */
+	char		host[256];		/* no brackets for IPv6 */
+	char		path[IPC_URL_MAX];	/* prefix, "" or "/..." */
+};
+_Static_assert(sizeof(struct ipc_keysrc_config) == 1296,
+    "ipc_keysrc_config");
 
 const char	*ipc_type_name(uint32_t);
 

@@ -302,10 +302,6 @@ admin_env_build(char *const *env, char **out)
 
 /* ---- rate limit ---- */
 
-/*
- * One request costs window_ms units, the bucket holds max of them and
- * refills max units per millisecond: max requests per window, in integers.
- */
 void
 admin_rate_init(struct admin_rate *r, int max, int window_s, uint64_t now)
 {
@@ -313,29 +309,23 @@ admin_rate_init(struct admin_rate *r, int max, int window_s, uint64_t now)
 		window_s = ADMIN_RATE_WINDOW_DEFAULT;
 	r->max = max > 0 ? (uint64_t)max : 0;
 	r->window_ms = (uint64_t)window_s * 1000;
-	r->level = r->max * r->window_ms;
-	r->last_ms = now;
+	r->start_ms = now;
+	r->count = 0;
 }
 
 int
 admin_rate_take(struct admin_rate *r, uint64_t now)
 {
-	uint64_t	cap = r->max * r->window_ms, dt;
-
 	if (r->max == 0)
 		return 1;
-	if (now > r->last_ms) {
-		dt = now - r->last_ms;
-		if (dt > r->window_ms)
-			dt = r->window_ms;
-		r->level += dt * r->max;
-		if (r->level > cap)
-			r->level = cap;
+	/* A clock that steps back keeps the window it is in. */
+	if (now >= r->start_ms && now - r->start_ms >= r->window_ms) {
+		r->start_ms = now;
+		r->count = 0;
 	}
-	r->last_ms = now > r->last_ms ? now : r->last_ms;
-	if (r->level < r->window_ms)
+	if (r->count >= r->max)
 		return 0;
-	r->level -= r->window_ms;
+	r->count++;
 	return 1;
 }
 

@@ -72,14 +72,15 @@ int	 admin_path_under(const char *, const char *);
 size_t	 admin_env_build(char *const *, char **);
 
 /*
- * Token bucket: max requests per window, refilled continuously; the clock
- * is the caller's (milliseconds, monotonic).  max 0 turns it off.
+ * Fixed window (socketio spec 6.1): max requests per window; the window
+ * starts with the first request after the last one elapsed.  The clock is
+ * the caller's (milliseconds, monotonic).  max 0 turns it off.
  */
 struct admin_rate {
 	uint64_t	max;
 	uint64_t	window_ms;
-	uint64_t	level;		/* in units of 1/max ms-requests */
-	uint64_t	last_ms;
+	uint64_t	start_ms;	/* when the current window began */
+	uint64_t	count;		/* requests counted in it */
 };
 void	 admin_rate_init(struct admin_rate *, int, int, uint64_t);
 /* 1 when the request may run (and is counted), 0 when rate limited. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -37,7 +38,7 @@ struct backup {
 	size_t			 idx;		/* file being copied */
 	int			 src, dst;
 	uint64_t		 transferred, files_completed;
-	uint64_t		 t0_ms, last_emit_ms;
+	uint64_t		 t0_ms, last_emit_ms, last_state_ms;
 	ev_timer		 step;
 	/* rsync */
 	int			 remote;
@@ -48,19 +49,30 @@ struct backup {
 	char			 line[1024];
 	size_t			 linelen;
 	char			 file[IPC_PATH_MAX];
+	char			 diag[256];	/* ssh's or rsync's complaint */
 	int			 reaped, status;
 	ev_io			 out_w;
 	ev_child		 child_w;
+	ev_timer		 tick;		/* progress at least 1/s */
 };
 
 extern char	**environ;
 static void	backup_rsync_next(struct backup *);
 
+/*
+ * Where compute-agent/backup-plans/ lives: the agent's state directory,
+ * not §6.4's ${TMPDIR:-/tmp}, which the shipped unit makes private to
+ * each start of the service (PrivateTmp=yes), so that a plan there
+ * would not survive the restart it is persisted for.  ${TMPDIR:-/tmp}
+ * only without a state directory.
+ */
 static const char *
-backup_base(void)
+backup_base(const struct remote *r)
 {
 	const char	*t = getenv("TMPDIR");
 
+	if (r->state_dir[0] == '/')
+		return r->state_dir;
 	return t != NULL && t[0] != '\0' ? t : "/tmp";
 }
 
@@ -149,6 +161,7 @@ static void
 backup_forget(struct backup *b)
 {
 	ev_timer_stop(b->r->loop, &b->step);
+	ev_timer_stop(b->r->loop, &b->tick);
 	ev_io_stop(b->r->loop, &b->out_w);
 	ev_child_stop(b->r->loop, &b->child_w);
 	if (b->pid > 0 && !b->reaped)
@@ -207,7 +220,7 @@ backup_plan_req(struct remote *r, uint32_t id, const void *data, size_t len)
 		return 0;
 	}
 	walk_request_free(&rq);
-	if (walk_plan_save(backup_base(), &b->plan, err, sizeof(err)) == -1)
+	if (walk_plan_save(backup_base(r), &b->plan, err, sizeof(err)) == -1)
 		log_warnx("backup_plan %s: not persisted: %s",
 		    b->plan.req.plan_id, err);
 	if ((old = backup_find(r, b->plan.req.plan_id)) != NULL &&
@@ -222,6 +235,7 @@ backup_plan_req(struct remote *r, uint32_t id, const void *data, size_t len)
 				break;
 			}
 	ev_init(&b->step, NULL);
+	ev_init(&b->tick, NULL);
 	LIST_INSERT_HEAD(&r->backups, b, entry);
 	memset(&h, 0, sizeof(h));
 	h.total_files = b->plan.total_files;
@@ -244,12 +258,32 @@ backup_plan_req(struct remote *r, uint32_t id, const void *data, size_t len)
 	return 0;
 }
 
+/* §6.5: <safe>.state.json, at most once a second and at the end. */
+static void
+backup_state(struct backup *b, const char *file, int force)
+{
+	struct walk_state	 st;
+	char			 err[WALK_ERROR_MAX];
+	uint64_t		 now = admin_now_ms();
+
+	if (!force && b->last_state_ms != 0 && now - b->last_state_ms < 1000)
+		return;
+	b->last_state_ms = now;
+	st.plan_id = b->plan.req.plan_id;
+	st.file = file;
+	st.transferred = b->transferred;
+	st.ts = time(NULL);
+	if (walk_state_save(backup_base(b->r), &st, err, sizeof(err)) == -1)
+		log_warnx("backup %s: state not written: %s", st.plan_id, err);
+}
+
 static void
 backup_progress_id(struct backup *b, uint32_t id, const char *file)
 {
 	struct ipc_backup_progress	 p;
 
 	b->last_emit_ms = admin_now_ms();
+	backup_state(b, file, 0);
 	memset(&p, 0, sizeof(p));
 	p.transferred = b->transferred;
 	p.total_bytes = b->plan.total_bytes;
@@ -268,6 +302,17 @@ backup_progress(struct backup *b, const char *file)
 	backup_progress_id(b, 0, file);
 }
 
+/* The file the run is at, or last was at. */
+static const char *
+backup_cur_file(const struct backup *b)
+{
+	if (b->remote)
+		return b->file;
+	if (b->idx < b->plan.nfiles)
+		return b->plan.files[b->idx].rel;
+	return b->idx > 0 ? b->plan.files[b->idx - 1].rel : "";
+}
+
 static void
 backup_finish(struct backup *b, const char *error)
 {
@@ -275,9 +320,11 @@ backup_finish(struct backup *b, const char *error)
 
 	log_info("backup %s: %s", b->plan.req.plan_id,
 	    error != NULL ? error : "complete");
+	backup_state(b, backup_cur_file(b), 1);
 	backup_done(b->r, 0, b->plan.req.plan_id, error == NULL, ms,
 	    b->transferred, error);
 	ev_timer_stop(b->r->loop, &b->step);
+	ev_timer_stop(b->r->loop, &b->tick);
 	if (b->src != -1)
 		close(b->src);
 	if (b->dst != -1)
@@ -405,6 +452,34 @@ backup_have_rsync(void)
 	return 0;
 }
 
+/*
+ * Keep the first line that says why a run fails (ssh's own, or rsync's
+ * before its generic "rsync error:" summary), for backup_error: "exit
+ * status 255" alone does not tell a refused key from a closed port.
+ */
+static void
+backup_rsync_diag(struct backup *b, const char *s)
+{
+	static const char *const	 pfx[] = { "ssh: ", "rsync: " };
+	static const char *const	 sub[] = { "Permission denied",
+	    "Host key verification failed", "Connection refused",
+	    "Could not resolve", "REMOTE HOST IDENTIFICATION",
+	    "No such file or directory" };
+	size_t				 i;
+
+	if (b->diag[0] != '\0')
+		return;
+	for (i = 0; i < nitems(pfx); i++)
+		if (strncmp(s, pfx[i], strlen(pfx[i])) == 0)
+			goto keep;
+	for (i = 0; i < nitems(sub); i++)
+		if (strstr(s, sub[i]) != NULL)
+			goto keep;
+	return;
+ keep:
+	strlcpy(b->diag, s, sizeof(b->diag));
+}
+
 /* One line of rsync's output: a progress2 line, or the current file. */
 static void
 backup_rsync_line(struct backup *b, const char *s)
@@ -431,12 +506,13 @@ backup_rsync_line(struct backup *b, const char *s)
 		}
 	}
 	strlcpy(b->file, s, sizeof(b->file));
+	backup_rsync_diag(b, s);
 }
 
 static void
 backup_rsync_end(struct backup *b)
 {
-	char	err[64];
+	char	err[WALK_ERROR_MAX];
 
 	ev_io_stop(b->r->loop, &b->out_w);
 	close(b->out);
@@ -445,8 +521,9 @@ backup_rsync_end(struct backup *b)
 	b->done_bytes = b->transferred;
 	backup_progress(b, b->file);
 	if (!WIFEXITED(b->status) || WEXITSTATUS(b->status) != 0) {
-		snprintf(err, sizeof(err), "rsync failed: exit status %d",
-		    WIFEXITED(b->status) ? WEXITSTATUS(b->status) : -1);
+		snprintf(err, sizeof(err), "rsync failed: exit status %d%s%s",
+		    WIFEXITED(b->status) ? WEXITSTATUS(b->status) : -1,
+		    b->diag[0] != '\0' ? ": " : "", b->diag);
 		backup_finish(b, err);
 		return;
 	}
@@ -497,15 +574,80 @@ backup_rsync_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		backup_rsync_end(b);
 }
 
+/*
+ * rsync's -e: §6.5's "ssh -p <port>", or "" for none, unless backup.ssh*
+ * is set; then ssh gets the identity, the known_hosts file and host key
+ * checking explicitly, in batch mode.  rsync splits the string on spaces
+ * and honours single quotes, so the paths are quoted and may not hold one.
+ */
+static int
+backup_rsh(struct backup *b, char *rsh, size_t len, char *err, size_t errlen)
+{
+	const struct ipc_backup_config	*c = &b->r->bkcfg;
+	const struct walk_request	*rq = &b->plan.req;
+	int				 skip = (c->flags &
+					    IPC_BKCF_SKIP_HOSTKEY) != 0;
+
+	rsh[0] = '\0';
+	if (strchr(c->identity, '\'') != NULL ||
+	    strchr(c->known_hosts, '\'') != NULL) {
+		snprintf(err, errlen, "backup.sshIdentityFile or "
+		    "backup.sshKnownHostsFile holds a quote");
+		return -1;
+	}
+	if (c->identity[0] == '\0' && c->known_hosts[0] == '\0' && !skip) {
+		if (rq->port > 0)
+			snprintf(rsh, len, "ssh -p %d", rq->port);
+		return 0;
+	}
+	strlcpy(rsh, "ssh", len);
+	if (rq->port > 0)
+		snprintf(rsh + strlen(rsh), len - strlen(rsh), " -p %d",
+		    rq->port);
+	if (c->identity[0] != '\0')
+		snprintf(rsh + strlen(rsh), len - strlen(rsh),
+		    " -i '%s' -o IdentitiesOnly=yes", c->identity);
+	if (c->known_hosts[0] != '\0')
+		snprintf(rsh + strlen(rsh), len - strlen(rsh),
+		    " -o 'UserKnownHostsFile=%s'", c->known_hosts);
+	else if (skip)
+		strlcat(rsh, " -o UserKnownHostsFile=/dev/null", len);
+	strlcat(rsh, skip ? " -o StrictHostKeyChecking=no" :
+	    " -o StrictHostKeyChecking=yes", len);
+	if (strlcat(rsh, " -o BatchMode=yes", len) >= len) {
+		snprintf(err, errlen, "ssh command too long");
+		return -1;
+	}
+	if (skip)
+		log_warnx("backup %s: ssh host key not checked "
+		    "(backup.sshSkipHostKeyCheck)", rq->plan_id);
+	return 0;
+}
+
+/*
+ * rsync prints progress when it likes (not before ssh is up and the file
+ * list is through, then about once a second): repeat the last figures
+ * whenever a second has passed without an event, so the dashboard hears
+ * from a run at least once a second (§5.2).
+ */
+static void
+backup_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct backup	*b = w->data;
+
+	if (admin_now_ms() - b->last_emit_ms >= 1000)
+		backup_progress(b, b->file);
+}
+
 static void
 backup_rsync_next(struct backup *b)
 {
 	const struct walk_request *rq = &b->plan.req;
-	char		 port[16], target[1024], dst[PATH_MAX];
-	char		 srcarg[PATH_MAX];
+	char		 rsh[3 * PATH_MAX], target[1024], dst[PATH_MAX];
+	char		 srcarg[PATH_MAX], srcbuf[PATH_MAX];
 	char		*argv[16 + 2 * IPC_BACKUP_LIST_MAX], *base, *src;
 	char		 err[WALK_ERROR_MAX];
-	size_t		 i, k = 0, dl;
+	size_t		 i, k = 0, dl, sl;
 	int		 pp[2], null;
 	pid_t		 pid;
 
@@ -516,7 +658,11 @@ backup_rsync_next(struct backup *b)
 		backup_finish(b, NULL);
 		return;
 	}
-	src = rq->sources[b->srcidx];
+	/* "/data/" is /data: its basename is "data" (§6.5). */
+	strlcpy(srcbuf, rq->sources[b->srcidx], sizeof(srcbuf));
+	for (sl = strlen(srcbuf); sl > 1 && srcbuf[sl - 1] == '/'; sl--)
+		srcbuf[sl - 1] = '\0';
+	src = srcbuf;
 	if ((base = strrchr(src, '/')) != NULL && base[1] != '\0')
 		base++;
 	else
@@ -539,10 +685,13 @@ backup_rsync_next(struct backup *b)
 		argv[k++] = "--exclude";
 		argv[k++] = rq->globs[i];
 	}
-	if (rq->port > 0) {
-		snprintf(port, sizeof(port), "ssh -p %d", rq->port);
+	if (backup_rsh(b, rsh, sizeof(rsh), err, sizeof(err)) == -1) {
+		backup_finish(b, err);
+		return;
+	}
+	if (rsh[0] != '\0') {
 		argv[k++] = "-e";
-		argv[k++] = port;
+		argv[k++] = rsh;
 	}
 	argv[k++] = srcarg;
 	argv[k++] = dst;
@@ -553,7 +702,8 @@ backup_rsync_next(struct backup *b)
 		return;
 	}
 	if (pid == 0) {
-		(void)setpgid(0, 0);
+		/* No controlling terminal: ssh cannot prompt (§6.5). */
+		(void)setsid();
 		(void)signal(SIGPIPE, SIG_DFL);
 		if ((null = open("/dev/null", O_RDONLY)) == -1 ||
 		    dup2(null, 0) == -1 || dup2(pp[1], 1) == -1 ||
@@ -569,12 +719,43 @@ backup_rsync_next(struct backup *b)
 	b->out = pp[0];
 	b->reaped = 0;
 	b->linelen = 0;
+	b->diag[0] = '\0';
 	ev_io_init(&b->out_w, backup_rsync_read_cb, b->out, EV_READ);
 	ev_child_init(&b->child_w, backup_rsync_child_cb, pid, 0);
 	b->out_w.data = b->child_w.data = b;
 	ev_io_start(b->r->loop, &b->out_w);
 	ev_child_start(b->r->loop, &b->child_w);
-	log_info("backup %s: rsync %s -> %s", rq->plan_id, srcarg, dst);
+	log_info("backup %s: rsync %s -> %s (ssh: %s)", rq->plan_id, srcarg,
+	    dst, rsh[0] != '\0' ? rsh : "ssh");
+}
+
+/*
+ * The stored request with the start's source dirs and/or globs (which
+ * rq gives up), walked again into b's plan.  -1 with err: b's plan is
+ * left as it was.
+ */
+static int
+backup_replan(struct remote *r, struct backup *b, struct walk_request *rq,
+    uint32_t flags, char *err, size_t errlen)
+{
+	struct walk_request	 m = b->plan.req;
+	struct walk_policy	 pol;
+	struct walk_plan	 np;
+
+	if (flags & IPC_BKF_SRC) {
+		m.sources = rq->sources;
+		m.nsources = rq->nsources;
+	}
+	if (flags & IPC_BKF_GLOB) {
+		m.globs = rq->globs;
+		m.nglobs = rq->nglobs;
+	}
+	backup_policy(r, &pol);
+	if (walk_plan_make(&m, &pol, &np, err, errlen) == -1)
+		return -1;
+	walk_plan_free(&b->plan);
+	b->plan = np;
+	return 0;
 }
 
 int
@@ -599,17 +780,20 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 		goto out;
 	}
 	if ((b = backup_find(r, rq.plan_id)) == NULL) {
-		if (walk_plan_load(backup_base(), rq.plan_id, &loaded, err,
+		if (walk_plan_load(backup_base(r), rq.plan_id, &loaded, err,
 		    sizeof(err)) == -1) {
 			backup_done(r, id, rq.plan_id, 0, 0, 0, err);
 			goto out;
 		}
+		log_info("backup_start %s: plan read from %s/compute-agent/"
+		    "backup-plans", rq.plan_id, backup_base(r));
 		if ((b = calloc(1, sizeof(*b))) == NULL)
 			fatal(NULL);
 		b->r = r;
 		b->plan = loaded;
 		b->src = b->dst = b->out = -1;
 		ev_init(&b->step, NULL);
+		ev_init(&b->tick, NULL);
 		LIST_INSERT_HEAD(&r->backups, b, entry);
 	}
 	if (b->running) {
@@ -636,6 +820,17 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 	}
 	if (flags & IPC_BKF_PORT)
 		b->plan.req.port = rq.port;
+	/*
+	 * New source dirs or globs make a new plan, walked and checked like
+	 * backup_plan's (allowedSourceRoots, symlinked roots), for both
+	 * kinds of run: the totals and the files follow the start's fields.
+	 */
+	if ((flags & (IPC_BKF_SRC | IPC_BKF_GLOB)) &&
+	    backup_replan(r, b, &rq, flags, err, sizeof(err)) == -1) {
+		log_info("backup_start %s: %s", rq.plan_id, err);
+		backup_done(r, id, rq.plan_id, 0, 0, 0, err);
+		goto out;
+	}
 	b->remote = b->plan.req.host != NULL && b->plan.req.host[strspn(
 	    b->plan.req.host, " \t")] != '\0';
 	if (b->remote) {
@@ -671,6 +866,10 @@ backup_start_req(struct remote *r, uint32_t id, const void *data,
 	/* Accepted: the first progress answers the request. */
 	backup_progress_id(b, id, "");
 	if (b->remote) {
+		b->file[0] = '\0';
+		ev_timer_init(&b->tick, backup_tick_cb, 0.2, 0.2);
+		b->tick.data = b;
+		ev_timer_start(r->loop, &b->tick);
 		backup_rsync_next(b);
 		goto out;
 	}

@@ -89,6 +89,7 @@ exec_handle_config(struct exec *e, struct ipcmsg *m)
 		fatalx("%s: bad configuration from the supervisor", __func__);
 	facts_init(&e->facts, &c);
 	e->ecfg = c;
+	strlcpy(e->remote.state_dir, c.state_dir, sizeof(e->remote.state_dir));
 	e->configured = 1;
 	permit_set(&e->sup_permit, IPC_SE_JOBS_CONFIG, PERMIT_ONCE);
 	ev_timer_again(e->loop, &e->cpu_tick);
@@ -217,6 +218,7 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_SE_ADMIN_CONFIG:
 	case IPC_SE_ADMIN_ITEM:
 	case IPC_SE_ADMIN_END:
+	case IPC_SE_BACKUP_CONFIG:
 		remote_dispatch_sup(&e->remote, &e->sup_permit, m);
 		break;
 	case IPC_SE_PING:

@@ -10,6 +10,7 @@
 
 #include "compat.h"
 #include "jobplan.h"
+#include "utf8.h"
 
 /* ---------------------------------------------------------------- */
 /* Text files */
@@ -71,6 +72,8 @@ jobmeta_encode(const struct jobmeta *m, size_t *len)
 		sb_add(&b, "pre", m->pre[i]);
 	if (m->post[0] != '\0')
 		sb_add(&b, "post", m->post);
+	if (m->log[0] != '\0')
+		sb_add(&b, "log", m->log);
 	for (int i = 0; i < m->nsteps; i++) {
 		snprintf(num, sizeof(num), "%d", m->step[i].flags);
 		sb_add(&b, "step", num);
@@ -114,6 +117,8 @@ jobmeta_decode(const char *text, size_t len, struct jobmeta *m)
 			strlcpy(m->pre[m->npre++], val, JM_TEXT_MAX);
 		else if (strcmp(key, "post") == 0)
 			strlcpy(m->post, val, sizeof(m->post));
+		else if (strcmp(key, "log") == 0)
+			strlcpy(m->log, val, sizeof(m->log));
 		else if (strcmp(key, "step") == 0 && m->nsteps < JM_STEPS_MAX) {
 			st = &m->step[m->nsteps++];
 			st->flags = atoi(val);
@@ -149,6 +154,12 @@ jobplan_encode(const struct jobplan_step *s, int n, size_t *len)
 		}
 		if (s[i].cwd != NULL)
 			sb_add(&b, "dir", s[i].cwd);
+		if (s[i].timeout_ms > 0) {
+			snprintf(num, sizeof(num), "%lu", s[i].timeout_ms);
+			sb_add(&b, "timeout", num);
+		}
+		if (s[i].log != NULL)
+			sb_add(&b, "log", s[i].log);
 		for (char *const *a = s[i].argv; *a != NULL; a++)
 			sb_add(&b, "arg", *a);
 		for (char *const *e = s[i].envp; e != NULL && *e != NULL; e++)
@@ -302,14 +313,26 @@ d_piece(struct jobderive *d, const struct jobderive_out *o, int type,
 			    JD_CAP_MAX - 1)
 				d->cap[c][d->caplen[c]++] = '\n';
 			d->cap[c][d->caplen[c]] = '\0';
+		} else if (n > 0) {
+			/* The error text of a check that fails (§3.5). */
+			if (n >= sizeof(d->cap_err[c]))
+				n = sizeof(d->cap_err[c]) - 1;
+			memcpy(d->cap_err[c], r->data, n);
+			d->cap_err[c][n] = '\0';
 		}
 		return;
 	}
 	while (n > 0 || r->len == 0) {
 		room = sizeof(l->buf) - l->len;
 		if (room == 0) {
-			d_out(d, o, stream, l->buf, l->len);
-			l->len = 0;
+			/* A long line is split, never inside a character. */
+			size_t	 cut = utf8_whole(l->buf, l->len);
+
+			if (cut == 0)
+				cut = l->len;
+			d_out(d, o, stream, l->buf, cut);
+			memmove(l->buf, l->buf + cut, l->len - cut);
+			l->len -= cut;
 			continue;
 		}
 		if (n < room)
@@ -321,6 +344,9 @@ d_piece(struct jobderive *d, const struct jobderive_out *o, int type,
 			break;
 	}
 	if (r->flags & JOURNAL_F_EOL) {
+		/* CRLF output: the final \r goes with the \n (2.5). */
+		if (l->len > 0 && l->buf[l->len - 1] == '\r')
+			l->len--;
 		d_out(d, o, stream, l->buf, l->len);
 		l->len = 0;
 		l->open = 0;
@@ -505,8 +531,10 @@ d_system(struct jobderive *d, const struct jobderive_ctx *ctx, int c,
 	struct ipc_sc	 sc;
 
 	memset(&sc, 0, sizeof(sc));
-	jobs_system_verdict(&sc, d->cap_status[c], NULL, d->cap[c],
-	    ctx->current, ctx->now);
+	/* Killed without a stop: the runner's limit (JM_SYSTEM_TIMEOUT_MS). */
+	jobs_system_verdict(&sc, d->cap_status[c], d->cap_status[c] == -1 ?
+	    "timed out after 60s" : d->cap_err[c], d->cap[c], ctx->current,
+	    ctx->now);
 	if (ctx->sc != NULL)
 		ctx->sc->system = sc;
 	strlcpy(msg, sc.message, size);
@@ -532,8 +560,8 @@ d_end_capture(struct jobderive *d, const struct jobderive_ctx *ctx,
 		return;
 	case JOB_REFRESH_LOCK:
 	case JOB_REFRESH_ALL:
-		jobs_lock_verdict(&sc, has_lock, d->cap_status[0], NULL,
-		    d->cap[0], ctx->now);
+		jobs_lock_verdict(&sc, has_lock && !ctx->no_lock,
+		    d->cap_status[0], NULL, d->cap[0], ctx->now);
 		if (ctx->sc != NULL)
 			ctx->sc->lock = sc;
 		snprintf(line, sizeof(line), "✓ Lock status: %s", sc.message);
@@ -551,6 +579,23 @@ d_end_capture(struct jobderive *d, const struct jobderive_ctx *ctx,
 	}
 	d_status(d, o, JOB_ST_OK, 0, k->ok_message != NULL ? k->ok_message :
 	    msg, JOB_AFTER_NONE);
+}
+
+/*
+ * The lock re-check after a job that changes the repository (§3.5): its
+ * last step is the check's git log, captured; the compartment is set
+ * before the status, so the heartbeat after it shows the new state.
+ */
+static void
+d_lock_recheck(struct jobderive *d, const struct jobderive_ctx *ctx)
+{
+	int	 i = d->m->nsteps - 1;
+
+	if (ctx->sc == NULL || i < 1 ||
+	    !(d->m->step[i].flags & JM_SF_LOCK))
+		return;
+	jobs_lock_verdict(&ctx->sc->lock, !ctx->no_lock, d->cap_status[1],
+	    NULL, d->cap[1], ctx->now);
 }
 
 void
@@ -601,6 +646,13 @@ jobderive_end(struct jobderive *d, int truncated,
 		d_end_capture(d, ctx, o, 1, 1);
 		return;
 	}
+	if (d->m->kind == JOB_UPDATE_AGENT) {
+		code = d->failed ? d->fail_code : 0;
+		jobs_update_result(code, d->m->log, &st, msg, sizeof(msg));
+		d_status(d, o, st, code, msg, code == 0 ?
+		    JOB_AFTER_EXIT_SWITCH : JOB_AFTER_NONE);
+		return;
+	}
 	if (d->failed) {
 		if (phase != 0)
 			d_progress(d, o, phase, JOB_PS_ERROR);
@@ -622,6 +674,7 @@ jobderive_end(struct jobderive *d, int truncated,
 		d_line(d, o, JOB_STREAM_AGENT, d->m->post);
 	if (phase != 0)
 		d_progress(d, o, phase, JOB_PS_COMPLETE);
+	d_lock_recheck(d, ctx);
 	if (ctx->sc != NULL)
 		jobs_sc_end(ctx->sc, d->m->kind, 0, 0, ctx->now);
 	d_status(d, o, JOB_ST_OK, 0, k->ok_message, k->after);
@@ -645,6 +698,13 @@ jobderive_immediate(struct jobderive *d, const struct jobderive_ctx *ctx,
 	case JOB_CHECK_VERSION:
 	case JOB_REFRESH_LOCK:
 		d_end_capture(d, ctx, o, has_lock, found);
+		return;
+	case JOB_ROLLBACK:
+		/* macOS without a previous Home Manager generation. */
+		if (ctx->sc != NULL)
+			jobs_sc_end(ctx->sc, d->m->kind, 1, 0, ctx->now);
+		d_status(d, o, JOB_ST_ERROR, 1, JOBS_HM_NO_PREVIOUS,
+		    JOB_AFTER_NONE);
 		return;
 	default:
 		break;

@@ -42,6 +42,10 @@
 #define JM_SF_VERSION		0x0080	/* check-version's --version */
 #define JM_SF_PULLSTEP		0x0100	/* pull-switch: part of the pull */
 
+/* Limits of the captured checks (§3.5), in the plan's "timeout". */
+#define JM_LOCK_TIMEOUT_MS	10000	/* the lock check's git log */
+#define JM_SYSTEM_TIMEOUT_MS	60000	/* refresh-system's dry run */
+
 struct jobmeta_step {
 	int		 flags;
 	char		 label[JM_TEXT_MAX];	/* banner or script name */
@@ -55,11 +59,12 @@ struct jobmeta {
 	int			 npre;
 	char			 pre[JM_PRE_MAX][JM_TEXT_MAX];
 	char			 post[JM_TEXT_MAX];
+	char			 log[JM_TEXT_MAX];	/* update-agent's log */
 	struct jobmeta_step	 step[JM_STEPS_MAX];
 };
 
 /*
- * meta as text: "kind N", "pre TEXT", "post TEXT", then per step "step
+ * meta as text: "kind N", "pre TEXT", "post TEXT", "log PATH", then per step "step
  * FLAGS", "label TEXT", "warn TEXT".  Texts must hold no newline.
  * Encode: malloc'd text, NULL with errno.  Decode: 0 or -1.
  */
@@ -76,6 +81,8 @@ struct jobplan_step {
 	const char	*cwd;
 	long		 uid, gid;	/* -1: the runner's own */
 	int		 cont;		/* a failure does not end the plan */
+	unsigned long	 timeout_ms;	/* 0: none; then SIGKILL */
+	const char	*log;		/* text copy of its output, or NULL */
 };
 /*
  * The plan text: malloc'd, NULL with errno EINVAL when a value holds a
@@ -91,6 +98,7 @@ struct jobderive_ctx {
 	int			 how, sig;	/* interrupt file; 0: none */
 	const char		*version;	/* our real version */
 	const char		*current;	/* system store path, or NULL */
+	int			 no_lock;	/* <dir>/flake.lock is missing */
 	time_t			 now;
 	struct jobs_compartments *sc;		/* set at the end, or NULL */
 };
@@ -129,6 +137,7 @@ struct jobderive {
 	int			 cap_status[2];	/* captured steps' exit */
 	size_t			 caplen[2];
 	char			 cap[2][JD_CAP_MAX];
+	char			 cap_err[2][256];	/* last stderr line */
 	struct jobderive_line	 line[2];	/* stdout, stderr */
 };
 

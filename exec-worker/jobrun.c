@@ -39,7 +39,6 @@
 
 static void	job_read(struct job *);
 static void	job_free(struct job *);
-static uint64_t	jobrun_mono_ns(void);
 
 /* ---------------------------------------------------------------- */
 /* Sending */
@@ -78,6 +77,12 @@ job_may_read(const struct job *j)
 {
 	uint64_t	 base = j->acked;
 
+	/*
+	 * update-agent (§6.5): the agent that started it says only its
+	 * banner and exits; the next one streams the rest and the status.
+	 */
+	if (j->detach && j->d.started && !j->d.ended)
+		return 0;
 	/* Skipped lines are not in flight. */
 	if (j->dropping && j->drop.upto > base)
 		base = j->drop.upto;
@@ -155,6 +160,11 @@ out_status(void *arg, const struct ipc_job_status *st)
 	if (s.seq <= j->skip)
 		return;
 	job_announce(j);
+	/*
+	 * The compartments the job's end set (the lock re-check, §3.5) go
+	 * first: the heartbeat that follows the status carries them.
+	 */
+	jobrun_send_state(jr);
 	/* §2.6: the generation is the one when the status is sent. */
 	if (facts_generation(jr->repo_dir, gen) == 0)
 		strlcpy(s.generation, gen, sizeof(s.generation));
@@ -192,7 +202,9 @@ jobrun_send_state(struct jobrun *jr)
 		st.pid = jr->cur->d.child_pid > 0 ? jr->cur->d.child_pid : 0;
 		jr->cur->last_pid = st.pid;
 	}
-	jobs_sc_expire(&jr->sc, jr->cur != NULL, time(NULL));
+	/* The running job's kind: a switch owns its working state. */
+	jobs_sc_expire(&jr->sc, jr->cur != NULL ? (int)jr->cur->meta->kind :
+	    JOB_NONE, time(NULL));
 	st.lock = jr->sc.lock;
 	st.system = jr->sc.system;
 	st.tests = jr->sc.tests;
@@ -222,7 +234,17 @@ job_answer(struct jobrun *jr, uint32_t id, int result, uint32_t job_id,
 /* ---------------------------------------------------------------- */
 /* Reading a journal */
 
-static void
+/* Whether <dir>/flake.lock is missing (the lock check's first case). */
+static int
+jobrun_no_lock(const struct jobrun *jr)
+{
+	char	 path[IPC_PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/flake.lock", jr->repo_dir);
+	return access(path, F_OK) == -1;
+}
+
+void
 job_ctx(struct job *j, struct jobderive_ctx *c)
 {
 	char	 buf[64];
@@ -236,6 +258,7 @@ job_ctx(struct job *j, struct jobderive_ctx *c)
 	c->sc = &j->jr->sc;
 	if (realpath("/run/current-system", current) != NULL)
 		c->current = current;
+	c->no_lock = jobrun_no_lock(j->jr);
 	if (j->dirfd == -1 ||
 	    (fd = openat(j->dirfd, JOBPLAN_INTERRUPT, O_RDONLY |
 	    O_CLOEXEC)) == -1)
@@ -288,89 +311,6 @@ jobrun_follow_cb(uint64_t id, void *arg)
 			job_read(j);
 			return;
 		}
-}
-
-/* Counting the backlog: the output lines past skip, nothing sent. */
-struct job_count {
-	struct jobdrop	 dr;
-	uint64_t	 skip;
-	uint64_t	 since;		/* disconnected since */
-	uint64_t	 rec_ns;	/* the journal record being derived */
-};
-
-static void
-count_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
-{
-	struct job_count	*c = arg;
-
-	if (seq > c->skip && c->rec_ns >= c->since)
-		jobdrop_add(&c->dr, seq, len);
-}
-
-static void
-count_progress(void *arg, const struct ipc_job_progress *p)
-{
-}
-
-static void
-count_status(void *arg, const struct ipc_job_status *st)
-{
-}
-
-/*
- * §6.7: the output queued while disconnected is what the journal holds
- * past skip, written since the link went down (down_ns; lines written
- * while it was up, stalled or not, are all sent).  Over 20 000 lines or
- * 4 MiB, this replay skips the oldest of them (JOB_DROPPED stands for
- * them); what the job writes from now on is streamed, never dropped.
- */
-static void
-job_backlog(struct job *j, uint64_t skip)
-{
-	static const struct jobderive_out	 o = { count_output,
-						    count_progress,
-						    count_status, NULL };
-	struct jobderive_out	 out = o;
-	struct jobderive_ctx	 ctx;
-	struct journal_reader	 rd;
-	struct journal_rec	 r;
-	struct jobderive	*d;
-	struct job_count	 c;
-
-	j->dropping = 0;
-	if (j->immediate || !j->rd_open)
-		return;
-	if ((d = malloc(sizeof(*d))) == NULL || jobdrop_init(&c.dr, 0,
-	    0) == -1) {
-		free(d);
-		log_warn("job %u: counting the backlog", j->id);
-		return;
-	}
-	c.skip = skip;
-	c.since = j->down_ns;
-	out.arg = &c;
-	job_ctx(j, &ctx);
-	ctx.sc = NULL;		/* the real pass sets the compartments */
-	jobderive_init(d, j->meta, j->id);
-	if (journal_reader_open(&rd, j->dir, 0) == 0) {
-		while (!d->ended && journal_read(&rd, &r) == JOURNAL_REC) {
-			c.rec_ns = r.mono_ns;
-			jobderive_rec(d, &r, &ctx, &out);
-		}
-		journal_reader_close(&rd);
-	}
-	if (jobdrop_cut(&c.dr, &j->drop) == 1) {
-		j->dropping = 1;
-		log_info("job %u: %llu undelivered lines, %llu bytes: the "
-		    "oldest %llu are skipped (%llu to %llu)", j->id,
-		    (unsigned long long)c.dr.lines,
-		    (unsigned long long)c.dr.bytes,
-		    (unsigned long long)j->drop.lines,
-		    (unsigned long long)j->drop.first,
-		    (unsigned long long)j->drop.upto);
-	}
-	jobdrop_free(&c.dr);
-	free(d);
 }
 
 /* Re-derive from the start; the net-worker has everything up to skip. */
@@ -521,6 +461,15 @@ jobrun_ack(struct jobrun *jr, const struct ipc_job_ack *a)
 	j->acked = a->seq;
 	if (a->seq > j->skip)
 		j->acked_bytes = j->cum[a->seq % JOBRUN_AHEAD];
+	if (j->detach && !j->detach_exit && j->status_seq == 0 &&
+	    j->acked >= (uint64_t)j->meta->npre) {
+		/* §6.5 2: the banner is out; close 1000 and exit 0. */
+		j->detach_exit = 1;
+		job_write_ack(j, 0);
+		log_info("job %u: update-agent runs detached, exiting", j->id);
+		job_after(jr, JOB_AFTER_EXIT);
+		return 0;
+	}
 	if (j->status_seq != 0 && j->acked >= j->status_seq) {
 		after = j->after;
 		job_write_ack(j, 1);
@@ -563,7 +512,7 @@ jobrun_replay(struct jobrun *jr, const struct ipc_job_ack *a)
 	return 0;
 }
 
-static uint64_t
+uint64_t
 jobrun_mono_ns(void)
 {
 	struct timespec	 ts;
@@ -793,28 +742,6 @@ jobrun_signal(struct jobrun *jr, uint32_t id, const struct ipc_job_signal *s)
 /* ---------------------------------------------------------------- */
 /* Configuration and adoption */
 
-/*
- * An adopted job's dashboard is away since its last delivery, as far as
- * we know: the ack marker's time, on the monotonic clock; 0 (all of it)
- * without a marker.
- */
-static uint64_t
-jobrun_ack_age(const struct job *j)
-{
-	struct stat	 st;
-	struct timespec	 now;
-	uint64_t	 mono = jobrun_mono_ns(), wall, at, age;
-
-	if (j->dirfd == -1 || fstatat(j->dirfd, JOURNAL_ACK, &st, 0) == -1)
-		return 0;
-	clock_gettime(CLOCK_REALTIME, &now);
-	wall = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
-	at = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL +
-	    (uint64_t)st.st_mtim.tv_nsec;
-	age = wall > at ? wall - at : 0;
-	return mono > age ? mono - age : 0;
-}
-
 static void
 jobrun_adopt(struct jobrun *jr)
 {
@@ -977,4 +904,5 @@ jobrun_configure(struct jobrun *jr, const struct ipc_exec_config *ec,
 		log_warn("following journals");
 	jr->configured = 1;
 	jobrun_adopt(jr);
+	jobrun_lock_start(jr);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec.h"
@@ -216,6 +217,132 @@ find_exe(const char *name, char *out, size_t size)
 	return -1;
 }
 
+/* The time limits of the checks' captured steps (§3.5). */
+static void
+check_limit(struct jobplan_step *ps, int flags)
+{
+	if (flags & JM_SF_SYSTEM)
+		ps->timeout_ms = JM_SYSTEM_TIMEOUT_MS;
+	else if (flags & JM_SF_LOCK)
+		ps->timeout_ms = JM_LOCK_TIMEOUT_MS;
+}
+
+static int
+log_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * nixfleet §6.1 (T03-S6): the newest `keep` text logs stay.  Their names
+ * start with the UTC time, so name order is age order; update-agent's
+ * logs (update-agent-<UTC>.log) are not counted.
+ */
+static void
+logs_retain(const char *logs, size_t keep)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		**v = NULL, **nv, path[IPC_PATH_MAX + 300];
+	size_t		 n = 0, i;
+
+	if ((d = opendir(logs)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
+		    (nv = reallocarray(v, n + 1, sizeof(*v))) == NULL)
+			continue;
+		v = nv;
+		if ((v[n] = strdup(de->d_name)) != NULL)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), log_name_cmp);
+	for (i = 0; i < n; i++) {
+		if (i + keep < n) {
+			snprintf(path, sizeof(path), "%s/%s", logs, v[i]);
+			if (unlink(path) == -1 && errno != ENOENT)
+				log_warn("%s", path);
+		}
+		free(v[i]);
+	}
+	free(v);
+}
+
+/*
+ * The job's text log, <state>/logs/<UTC>-<command>.log (§6.1): named in
+ * m->log and made ready.  -1 (logged) when it cannot be: the job runs
+ * anyway, its journal keeps everything.
+ */
+static int
+job_text_log(struct jobrun *jr, struct jobmeta *m, int kind)
+{
+	char	 logs[IPC_PATH_MAX + 8];
+
+	if (jobs_log_path(&jr->conf, kind, time(NULL), m->log,
+	    sizeof(m->log)) == -1) {
+		m->log[0] = '\0';
+		return -1;
+	}
+	snprintf(logs, sizeof(logs), "%s/logs", jr->state_dir);
+	if (mkdir(logs, 0700) == -1 && errno != EEXIST) {
+		log_warn("%s", logs);
+		m->log[0] = '\0';
+		return -1;
+	}
+	if (kind != JOB_UPDATE_AGENT)
+		logs_retain(logs, jr->keep > 0 ? jr->keep - 1 : 0);
+	return 0;
+}
+
+/*
+ * update-agent (§6.5): the script as the one step, its banner naming the
+ * text log the runner writes beside the journal.  0, or -1 (*why set
+ * unless out of memory).
+ */
+static int
+build_update(struct jobrun *jr, struct build *b, struct jobmeta *m,
+    const struct jobs_plan *p, const char **why)
+{
+	if (p->nsteps != 1 || m->npre >= JM_PRE_MAX ||
+	    job_text_log(jr, m, JOB_UPDATE_AGENT) == -1) {
+		*why = "cannot create the update log under NIXFLEET_STATE_DIR";
+		return -1;
+	}
+	jobs_update_started(m->log, m->pre[m->npre], JM_TEXT_MAX);
+	m->npre++;
+	if (build_add(jr, b, m, p, &p->step[0], 0, NULL) == -1)
+		return -1;
+	b->st[b->n - 1].log = m->log;
+	return 0;
+}
+
+#ifdef __APPLE__
+/* rollback on macOS (§6.3): the previous Home Manager generation. */
+static int
+hm_rollback(struct jobrun *jr, struct jobs_step *st)
+{
+	char		 dir[IPC_PATH_MAX], *names[JM_STEPS_MAX];
+	struct dirent	*de;
+	DIR		*dp;
+	size_t		 n = 0;
+	int		 rv;
+
+	if (jobs_hm_profiles(&jr->conf, dir, sizeof(dir)) == -1 ||
+	    (dp = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(dp)) != NULL && n < JM_STEPS_MAX)
+		if ((names[n] = strdup(de->d_name)) != NULL)
+			n++;
+	closedir(dp);
+	rv = jobs_hm_rollback(&jr->conf, (const char *const *)names, n, st);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	return rv;
+}
+#endif
+
 /*
  * Make the job: meta and plan into a new job directory, then the runner.
  * 0, or -1 with *why for REFUSED.
@@ -225,7 +352,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
     const char **why)
 {
 	static struct build	 b;
-	struct jobs_plan	 p;
+	struct jobs_plan	 p, lp;
 	struct jobs_step	 extra[JM_STEPS_MAX];
 	struct jobmeta		*m;
 	struct jobs_launch	 l;
@@ -235,11 +362,13 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	size_t			 len;
 	uint64_t		 id;
 	int			 immediate = 0, has_lock = 1, found = 1;
-	int			 nextra = 0, nc, rv = -1;
+	int			 nextra = 0, nc, rv = -1, detach = 0;
 	struct job		*j;
 	pid_t			 pid;
 
 	*why = NULL;
+	memset(&lp, 0, sizeof(lp));
+	memset(&p, 0, sizeof(p));
 	memset(extra, 0, sizeof(extra));
 	memset(&b, 0, sizeof(b));
 	if ((m = calloc(1, sizeof(*m))) == NULL)
@@ -284,8 +413,22 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 		immediate = 1;
 		break;
 	case JOB_UPDATE_AGENT:
-		*why = "update-agent is not available in this version";
-		goto done;
+		if (build_update(jr, &b, m, &p, why) == -1)
+			goto done;
+		detach = 1;
+		break;
+#ifdef __APPLE__
+	case JOB_ROLLBACK:
+		/* No previous generation: an immediate error status. */
+		if (hm_rollback(jr, &extra[0]) == -1) {
+			immediate = 1;
+			break;
+		}
+		nextra = 1;
+		if (build_add(jr, &b, m, &p, &extra[0], 0, NULL) == -1)
+			goto done;
+		break;
+#endif
 	default:
 		if (kind == JOB_REFRESH_LOCK) {
 			snprintf(lock, sizeof(lock), "%s/flake.lock",
@@ -310,12 +453,35 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 			    kind == JOB_REFRESH_SYSTEM ||
 			    kind == JOB_REFRESH_ALL)
 				f = JM_SF_CAPTURE;
+			if (kind == JOB_REFRESH_SYSTEM || (kind ==
+			    JOB_REFRESH_ALL && i == 1))
+				f |= JM_SF_SYSTEM;
+			else if (f == JM_SF_CAPTURE)
+				f |= JM_SF_LOCK;
 			if (build_add(jr, &b, m, &p, &p.step[i], f, NULL) ==
 			    -1)
 				goto done;
+			check_limit(&b.st[b.n - 1], f);
+		}
+		/* §3.5: the lock re-check after a job that may change it. */
+		if ((jobs_kind(kind)->flags & JOBS_KF_ARGV) &&
+		    (jobs_kind(kind)->flags & JOBS_KF_LOCK_CHECK)) {
+			if (jobs_plan_build(&jr->conf, JOB_REFRESH_LOCK, &lp,
+			    why) == -1 || lp.nsteps != 1 ||
+			    build_add(jr, &b, m, &lp, &lp.step[0],
+			    JM_SF_CAPTURE | JM_SF_LOCK, NULL) == -1)
+				goto done;
+			b.st[b.n - 1].cont = 1;
+			check_limit(&b.st[b.n - 1], JM_SF_LOCK);
 		}
 		break;
 	}
+
+	/* Every step of a job that runs anything appends to its text log. */
+	if (!immediate && m->log[0] == '\0' &&
+	    job_text_log(jr, m, kind) == 0)
+		for (int i = 0; i < b.n; i++)
+			b.st[i].log = m->log;
 
 	if (journal_job_create(jr->jobsdir, &id, dir, sizeof(dir)) == -1) {
 		log_warn("%s", jr->jobsdir);
@@ -332,6 +498,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	j = jobrun_job_new(jr, (uint32_t)id, dir, m);
 	m = NULL;
 	j->immediate = immediate;
+	j->detach = detach;
 	j->has_lock = has_lock;
 	j->found = found;
 	*out = j;
@@ -341,7 +508,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	if ((text = jobplan_encode(b.st, b.n, &len)) == NULL ||
 	    job_put_file(dir, JOBPLAN_FILE, text, len) == -1) {
 		log_warn("job %u: plan", j->id);
-		j->immediate = 1;	/* it fails, from meta alone */
+		j->launch_failed = 1;	/* it fails: an error status */
 		goto done;
 	}
 	memset(&l, 0, sizeof(l));
@@ -349,6 +516,8 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 	l.runner = jr->runner;
 	l.jobdir = dir;
 	l.name = jobplan_name(kind);
+	if (kind == JOB_UPDATE_AGENT)
+		l.unit = JOBS_UNIT_UPDATE;
 	l.plan = JOBPLAN_FILE;
 	l.envp = b.env[0];
 	if (jr->follow_ok && follow_add(&jr->follow, id, dir) == -1)
@@ -370,6 +539,7 @@ jobrun_create(struct jobrun *jr, int kind, struct job **out,
 		for (int k = 0; k < JOBS_ARGV_MAX; k++)
 			free(extra[i].argv[k]);
 	jobs_plan_free(&p);
+	jobs_plan_free(&lp);
 	free(m);
 	return rv;
 }

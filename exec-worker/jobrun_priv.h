@@ -30,6 +30,10 @@ struct job {
 	struct journal_reader	 rd;
 	int			 rd_open;
 	int			 immediate;	/* no runner: from meta */
+	int			 detach;	/* update-agent: exit after its
+						   banner, leave the rest to
+						   the next agent (§6.5) */
+	int			 detach_exit;	/* that exit was asked for */
 	int			 has_lock, found;	/* immediate checks */
 	uint64_t		 acked;		/* delivered up to here */
 	uint64_t		 skip;		/* the net-worker has these */
@@ -48,6 +52,19 @@ struct job {
 	struct jobdrop_cut	 drop;		/* §6.7: lines not sent */
 	ev_timer		 escalate;
 	ev_child		 launcher;	/* systemd-run, till it ends */
+};
+
+/* The lock check outside jobs (lockcheck.c). */
+struct lockcheck {
+	pid_t			 pid;		/* git, or -1 */
+	int			 eof, reaped, killed, ticking;
+	int			 status;
+	size_t			 len;
+	char			 out[512];
+	ev_io			 io;
+	ev_child		 child;
+	ev_timer		 limit;		/* 10 s */
+	ev_timer		 tick;		/* every 5 min */
 };
 
 struct jobrun {
@@ -77,6 +94,7 @@ struct jobrun {
 	ev_timer		 after_timer;
 	uint32_t		 after_code;	/* IPC_ES_EXIT code */
 	int			 after_kind;
+	struct lockcheck	 lock;
 };
 
 /* jobrun.c */
@@ -86,5 +104,14 @@ struct job	*jobrun_job_new(struct jobrun *, uint32_t, const char *,
 int		 jobrun_create(struct jobrun *, int kind, struct job **out,
 		    const char **why);
 int		 jobrun_read_file(int dirfd, const char *, char **, size_t *);
+/* jobrun.c */
+void		 job_ctx(struct job *, struct jobderive_ctx *);
+uint64_t	 jobrun_mono_ns(void);
+/* jobrun_drop.c: §6.7's cut for a replay from skip; the adopted age. */
+void		 job_backlog(struct job *, uint64_t skip);
+uint64_t	 jobrun_ack_age(const struct job *);
+/* lockcheck.c: the check now, and at startup then every 5 min. */
+void		 jobrun_lock_check(struct jobrun *);
+void		 jobrun_lock_start(struct jobrun *);
 
 #endif

@@ -140,30 +140,21 @@ static const char jobs_test_sh_macos[] =
     ". \"$HOME/.nix-profile/etc/profile.d/nix.sh\"; fi; exec \"$1\"";
 
 /* §6.5: a fixed text; every value is a positional argument. */
-static const char jobs_update_nixos[] =
-    "set -eu\n"
-    "cd \"$1\"\n"
-    "if [ \"$2\" = isolated ]; then\n"
-    "\tgit fetch origin \"$3\"\n"
-    "\tgit reset --hard \"origin/$3\"\n"
-    "\tgit clean -fd || echo 'warning: git clean failed' >&2\n"
-    "else\n"
-    "\tgit pull\n"
-    "fi\n"
-    "nix flake update nixfleet\n"
-    "sudo nixos-rebuild switch --flake \"$1#$4\"\n";
-static const char jobs_update_macos[] =
-    "set -eu\n"
-    "cd \"$1\"\n"
-    "if [ \"$2\" = isolated ]; then\n"
-    "\tgit fetch origin \"$3\"\n"
-    "\tgit reset --hard \"origin/$3\"\n"
-    "\tgit clean -fd || echo 'warning: git clean failed' >&2\n"
-    "else\n"
-    "\tgit pull\n"
-    "fi\n"
-    "nix flake update nixfleet\n"
-    "home-manager switch --flake \"$1#$4\"\n";
+/*
+ * One line: a plan's values hold no newline (docs/journal.md).  set -e
+ * ends the script at the first failed step with its exit status.
+ */
+#define JOBS_UPDATE_PULL \
+    "set -eu; cd \"$1\"; " \
+    "if [ \"$2\" = isolated ]; then " \
+    "git fetch origin \"$3\"; git reset --hard \"origin/$3\"; " \
+    "git clean -fd || echo 'warning: git clean failed' >&2; " \
+    "else git pull; fi; " \
+    "nix flake update nixfleet; "
+static const char jobs_update_nixos[] = JOBS_UPDATE_PULL
+    "sudo nixos-rebuild switch --flake \"$1#$4\"";
+static const char jobs_update_macos[] = JOBS_UPDATE_PULL
+    "home-manager switch --flake \"$1#$4\"";
 
 static const struct jobs_interrupt jobs_interrupts[] = {
 	{ JOB_STOP, JOB_SIG_TERM, JOB_SIG_KILL, 3000, JOB_ST_STOPPED, 130 },
@@ -511,7 +502,7 @@ jobs_plan_build(const struct jobs_conf *c, int kind, struct jobs_plan *p,
 		break;
 	case JOB_ROLLBACK:
 		p->pre_line = "🔄 Rolling back to previous generation...";
-		/* macOS: the runner picks the link (jobs_hm_previous). */
+		/* macOS: jobrun_create() adds it (jobs_hm_rollback). */
 		if (!macos)
 			r = jobs_add(p, c, &t_rollback_nixos);
 		break;
@@ -793,6 +784,40 @@ jobs_hm_previous(const char *const *names, size_t n)
 		}
 	}
 	return isecond;
+}
+
+int
+jobs_hm_profiles(const struct jobs_conf *c, char *buf, size_t size)
+{
+	const char	*home = c->home;
+	int		 n;
+
+	if (c->user != NULL && c->user[0] != '\0' && c->agent_root)
+		home = c->user_home;
+	if (home == NULL || home[0] != '/' || jobs_ctl(home))
+		return -1;
+	n = snprintf(buf, size, "%s/.local/state/nix/profiles", home);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int
+jobs_hm_rollback(const struct jobs_conf *c, const char *const *names,
+    size_t n, struct jobs_step *st)
+{
+	char	 dir[1024];
+	int	 i;
+
+	memset(st, 0, sizeof(*st));
+	st->runs_as = JOBS_AS_REPO_USER;
+	st->as_user = jobs_switches_user(c, st->runs_as);
+	if ((i = jobs_hm_previous(names, n)) == -1 ||
+	    jobs_hm_profiles(c, dir, sizeof(dir)) == -1)
+		return -1;
+	if (asprintf(&st->argv[0], "%s/%s/activate", dir, names[i]) == -1) {
+		st->argv[0] = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -186,6 +186,17 @@ void	jobs_reboot_failed(const char *why, char *buf, size_t size);
  * or -1 when there are fewer than two generations.
  */
 int	jobs_hm_previous(const char *const *names, size_t n);
+/* <home>/.local/state/nix/profiles; 0 or -1 (no home, no room). */
+int	jobs_hm_profiles(const struct jobs_conf *, char *buf, size_t size);
+/*
+ * The macOS rollback step from that directory's names: <profiles>/
+ * home-manager-<N>-link/activate of jobs_hm_previous(), as the repository
+ * user.  0, or -1 when there is no previous generation (the job then
+ * ends with JOBS_HM_NO_PREVIOUS) or on allocation failure.
+ */
+#define JOBS_HM_NO_PREVIOUS	"no previous Home Manager generation"
+int	jobs_hm_rollback(const struct jobs_conf *, const char *const *names,
+	    size_t n, struct jobs_step *);
 
 /*
  * The net-worker's requests, checked before anything else: kind a real
@@ -290,7 +301,7 @@ void	jobs_sc_end(struct jobs_compartments *, int kind, int exit_code,
 void	jobs_sc_set(struct ipc_sc *, const char *status, const char *msg,
 	    time_t now);
 /* A working system compartment older than 5 min that no job owns. */
-void	jobs_sc_expire(struct jobs_compartments *, int running, time_t now);
+void	jobs_sc_expire(struct jobs_compartments *, int kind, time_t now);
 
 /*
  * The lock check (§3.5) from its observations: has_lock 0 when flake.lock

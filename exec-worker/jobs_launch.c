@@ -85,7 +85,11 @@ jobs_launch_argv(const struct jobs_launch *l, int mode)
 	if (mode == JOBS_SYSTEMD) {
 		vec_add(&a, strdup(l->systemd_run ? l->systemd_run :
 		    "systemd-run"));
-		vec_addf(&a, "--unit=%s%" PRIu64, JOBS_UNIT_PREFIX, l->id);
+		if (l->unit != NULL)
+			vec_addf(&a, "--unit=%s", l->unit);
+		else
+			vec_addf(&a, "--unit=%s%" PRIu64, JOBS_UNIT_PREFIX,
+			    l->id);
 		vec_add(&a, strdup("--collect"));
 		vec_add(&a, strdup("--quiet"));
 		vec_add(&a, strdup("--no-ask-password"));

@@ -23,6 +23,7 @@ enum jobs_launch_mode {
 };
 
 #define JOBS_UNIT_PREFIX	"nixfleet-agent-job-"
+#define JOBS_UNIT_UPDATE	"nixfleet-agent-update"	/* §6.5 */
 
 struct jobs_launch {
 	uint64_t	 id;
@@ -34,6 +35,7 @@ struct jobs_launch {
 	const char	*plan;		/* -P: a plan file in jobdir, or NULL */
 	char *const	*argv;		/* the job (NULL with a plan) */
 	char *const	*envp;		/* the job's whole environment */
+	const char	*unit;		/* NULL: JOBS_UNIT_PREFIX<id> */
 };
 
 int	 jobs_launch_mode(const char *, const char *, uid_t);

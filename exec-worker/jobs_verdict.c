@@ -159,9 +159,9 @@ jobs_parse_rfc3339(const char *s, time_t *t)
 }
 
 void
-jobs_sc_expire(struct jobs_compartments *c, int running, time_t now)
+jobs_sc_expire(struct jobs_compartments *c, int kind, time_t now)
 {
-	const struct jobs_kind_info	*k = jobs_kind(running);
+	const struct jobs_kind_info	*k = jobs_kind(kind);
 	time_t				 at;
 
 	if (strcmp(c->system.status, "working") != 0 ||

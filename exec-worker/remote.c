@@ -112,6 +112,18 @@ remote_dispatch_sup(struct remote *r, struct permit *pm, struct ipcmsg *m)
 		r->have_config = 1;
 		permit_set(pm, IPC_SE_ADMIN_ITEM, PERMIT_ALLOW);
 		permit_set(pm, IPC_SE_ADMIN_END, PERMIT_ONCE);
+		permit_set(pm, IPC_SE_BACKUP_CONFIG, PERMIT_ONCE);
+		break;
+	case IPC_SE_BACKUP_CONFIG:
+		if (ipc_get_data(m, &r->bkcfg, sizeof(r->bkcfg)) == -1 ||
+		    !ipc_str_valid(r->bkcfg.identity,
+		    sizeof(r->bkcfg.identity)) ||
+		    !ipc_str_valid(r->bkcfg.known_hosts,
+		    sizeof(r->bkcfg.known_hosts)))
+			fatalx("%s: bad backup configuration", __func__);
+		if (r->bkcfg.flags & IPC_BKCF_SKIP_HOSTKEY)
+			log_warnx("backup.sshSkipHostKeyCheck is set: remote "
+			    "backups accept any ssh host key (insecure)");
 		break;
 	case IPC_SE_ADMIN_ITEM:
 		if (ipc_get_data(m, &it, sizeof(it)) == -1 ||
@@ -124,6 +136,7 @@ remote_dispatch_sup(struct remote *r, struct permit *pm, struct ipcmsg *m)
 		if (ipc_get_len(m) != 0)
 			fatalx("%s: bad admin end", __func__);
 		permit_set(pm, IPC_SE_ADMIN_ITEM, PERMIT_DENY);
+		permit_set(pm, IPC_SE_BACKUP_CONFIG, PERMIT_DENY);
 		remote_configure(r);
 		break;
 	}

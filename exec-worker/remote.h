@@ -36,6 +36,8 @@ struct remote {
 	int			 have_config;	/* IPC_SE_ADMIN_CONFIG seen */
 	int			 ready;		/* IPC_SE_ADMIN_END seen */
 	struct ipc_admin_config	 cfg;
+	struct ipc_backup_config bkcfg;	/* IPC_SE_BACKUP_CONFIG */
+	char			 state_dir[IPC_PATH_MAX];	/* plans here */
 	struct remote_list	 lists[IPC_AL_MAX + 1];
 	struct admin_policy	 pol;
 	int			 slots;		/* taken: runs, live shells */

@@ -22,6 +22,7 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -64,6 +65,8 @@ struct runner_step {
 	uid_t		 uid;		/* (uid_t)-1: ours */
 	gid_t		 gid;
 	int		 flags;		/* RUNNER_SF_* */
+	unsigned long	 timeout_ms;	/* 0: none; then SIGKILL to the group */
+	const char	*log;		/* text copy of the output, or NULL */
 };
 #define RUNNER_SF_CONTINUE	0x0001	/* a failure does not end the plan */
 
@@ -74,6 +77,9 @@ struct runner {
 	int			 reaped;
 	int			 status;
 	uint64_t		 start_ns, end_ns;
+	uint64_t		 deadline_ns;	/* the step's limit, 0: none */
+	int			 timed_out;
+	int			 logfd;		/* the step's text log, -1 */
 	int			 signals_logged[2];
 };
 
@@ -109,11 +115,51 @@ runner_signal(int sig)
 	errno = save;
 }
 
+/* "2026-12-01T20:07:40.123Z " (the form of journal_print()). */
+static void
+runner_log_time(char *buf, size_t size)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	size_t		 n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+}
+
+/*
+ * The step's text log (nixfleet §6.5: update-agent's log file), one line
+ * per record: a split line stays split here, the journal has it whole.
+ */
+static void
+runner_log(struct runner *r, const char *what, const uint8_t *p, size_t n)
+{
+	char		 t[40];
+	struct iovec	 iov[4];
+
+	if (r->logfd == -1)
+		return;
+	runner_log_time(t, sizeof(t));
+	iov[0].iov_base = t;
+	iov[0].iov_len = strlen(t);
+	iov[1].iov_base = (void *)what;
+	iov[1].iov_len = strlen(what);
+	iov[2].iov_base = (void *)p;
+	iov[2].iov_len = n;
+	iov[3].iov_base = "\n";
+	iov[3].iov_len = 1;
+	(void)writev(r->logfd, iov, 4);
+}
+
 static void
 runner_emit(struct runner *r, struct runner_stream *s, int flags)
 {
 	if (journal_append(&r->w, s->type, flags, s->line, s->len) == -1)
 		warn("journal append");
+	runner_log(r, s->type == JOURNAL_STDOUT ? "stdout " : "stderr ",
+	    s->line, s->len);
 	s->len = 0;
 }
 
@@ -316,6 +362,9 @@ runner_timeout(struct runner *r)
 		t = r->w.last_sync_ns + (uint64_t)JOURNAL_SYNC_MS * 1000000;
 	if (r->reaped && r->end_ns + (uint64_t)RUNNER_DRAIN_MS * 1000000 < t)
 		t = r->end_ns + (uint64_t)RUNNER_DRAIN_MS * 1000000;
+	if (!r->reaped && r->deadline_ns != 0 && !r->timed_out &&
+	    r->deadline_ns < t)
+		t = r->deadline_ns;
 	if (t == UINT64_MAX)
 		return -1;
 	return t <= now ? 0 : (int)((t - now) / 1000000) + 1;
@@ -340,6 +389,13 @@ runner_loop(struct runner *r, int sigrd)
 				;
 		runner_reap(r);
 		runner_note_signals(r);
+		if (!r->reaped && r->deadline_ns != 0 && !r->timed_out &&
+		    runner_now() >= r->deadline_ns) {
+			/* The step's limit: it ends as killed by SIGKILL. */
+			r->timed_out = 1;
+			if (runner_job > 0)
+				(void)kill(-runner_job, SIGKILL);
+		}
 		if (r->out.fd != -1 && pfd[0].revents != 0)
 			runner_read(r, &r->out);
 		if (r->err.fd != -1 && pfd[1].revents != 0)
@@ -370,7 +426,7 @@ runner_result(int st, uint32_t *how, uint32_t *value)
 /*
  * The plan (docs/journal.md): "nixfleet-plan 1", then per step a line
  * "step", lines "flags N", "uid N", "gid N", "dir PATH", "arg VALUE",
- * "env NAME=VALUE", and "end".  Written by the exec-worker, so anything
+ * "env NAME=VALUE", "timeout MS", "log PATH", and "end".  Written by the exec-worker, so anything
  * else is an error and the runner exits before it runs anything.
  */
 #define RUNNER_PLAN_MAX		(1024 * 1024)
@@ -445,6 +501,10 @@ runner_plan_read(int dirfd, const char *path, struct runner_plan *p)
 			st->gid = (gid_t)strtoul(val, NULL, 10);
 		else if (strcmp(line, "dir") == 0)
 			st->cwd = val;
+		else if (strcmp(line, "timeout") == 0)
+			st->timeout_ms = strtoul(val, NULL, 10);
+		else if (strcmp(line, "log") == 0 && val[0] == '/')
+			st->log = val;
 		else if (strcmp(line, "arg") == 0)
 			plan_push(&st->argv, &nargs, val);
 		else if (strcmp(line, "env") == 0)
@@ -473,6 +533,33 @@ runner_step_record(struct runner *r, int type, int i, uint32_t a,
 		warn("journal step record");
 }
 
+/* A step with a text log: appended to, created 0600. */
+static void
+runner_step_log(struct runner *r, const struct runner_step *st)
+{
+	if (r->logfd != -1)
+		close(r->logfd);
+	r->logfd = -1;
+	if (st->log != NULL && (r->logfd = open(st->log, O_WRONLY |
+	    O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		warn("%s", st->log);
+}
+
+static void
+runner_step_log_end(struct runner *r, uint32_t how, uint32_t value)
+{
+	char	 t[40];
+
+	if (r->logfd == -1)
+		return;
+	runner_log_time(t, sizeof(t));
+	dprintf(r->logfd, "%sstatus %s=%u\n", t, how == JOURNAL_EXITED ?
+	    "exit" : "signal", value);
+	(void)fsync(r->logfd);
+	close(r->logfd);
+	r->logfd = -1;
+}
+
 /*
  * Run the steps in order.  A failed step ends the plan unless it may
  * fail; a signal from the exec-worker (stop, kill) ends it after the
@@ -489,13 +576,19 @@ runner_run_plan(struct runner *r, struct runner_plan *p, const char *name,
 	for (int i = 0; i < p->n; i++) {
 		if (runner_signals[0] || runner_signals[1])
 			break;
+		runner_step_log(r, &p->step[i]);
 		runner_spawn(r, &p->step[i]);
 		if (i == 0)
 			runner_start(r, name);
 		runner_step_record(r, JOURNAL_STEP_BEGIN, i, r->child, 0);
+		r->timed_out = 0;
+		r->deadline_ns = p->step[i].timeout_ms == 0 ? 0 :
+		    runner_now() + (uint64_t)p->step[i].timeout_ms * 1000000;
 		runner_loop(r, sigrd);
 		runner_result(r->status, &how, &value);
 		runner_step_record(r, JOURNAL_STEP_END, i, how, value);
+		runner_step_log_end(r, how, value);
+		r->deadline_ns = 0;
 		runner_job = -1;
 		if (how != JOURNAL_EXITED || value != 0) {
 			if (!(p->step[i].flags & RUNNER_SF_CONTINUE) ||
@@ -622,6 +715,7 @@ runner_main(int argc, char **argv)
 		err(1, "%s/%s", argv[0], JOURNAL_FILE);
 	r.w.always_sync = sync_all;
 
+	r.logfd = -1;
 	r.start_ns = runner_now();
 	if (planf != NULL)
 		runner_run_plan(&r, &plan, name, sp[0]);

@@ -31,7 +31,10 @@ exec_sandbox(void)
 	if (setrlimit(RLIMIT_CORE, &rl) == -1)
 		fatal("setrlimit RLIMIT_CORE");	/* no tokens in core files */
 	umask(077);				/* state and logs: ours only */
-	if (chdir("/") == -1)
-		fatal("chdir /");
+	/*
+	 * The cwd stays the agent's: admin commands without a cwd, relative
+	 * cwds and backup paths, and shells start there (socketio 6.1, 6.6).
+	 * Jobs set their own (the repository).
+	 */
 	/* 6. No syscall filter: this worker runs programs by design. */
 }

@@ -135,8 +135,11 @@ stats_fs_nodev(const char *text, const char *fstype)
 		    memcmp(name, fstype, fl) == 0)
 			return strncmp(p, "nodev", 5) == 0;
 	}
-	/* Unknown to the kernel list (fuse subtypes): treat as virtual. */
-	return 1;
+	/*
+	 * Not in the kernel's list (fuse subtypes such as fuse.sshfs): not
+	 * marked nodev there, so kept (socketio 5.3).
+	 */
+	return 0;
 }
 
 int

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define WALK_SAMPLE_MAX	25
 #define WALK_DEPTH_MAX	128
@@ -61,9 +62,23 @@ void	 walk_safe_name(const char *, char [WALK_SAFE_MAX]);
 /*
  * <base>/compute-agent/backup-plans/<safe>.plan, directories 0700 and the
  * file 0600, written atomically; a directory not owned by the caller's
- * uid or writable by group or others is refused.  base is ${TMPDIR:-/tmp}.
+ * uid or writable by group or others is refused.  base is the state
+ * directory (backup.c).
  */
 int	 walk_plan_save(const char *, const struct walk_plan *, char *, size_t);
+/*
+ * §6.5's progress file <safe>.state.json next to the plan, replaced
+ * atomically like it: {"planId","file","transferredBytes","ts"}, ts as
+ * RFC 3339 UTC; strings that are not UTF-8 get U+FFFD.
+ */
+struct walk_state {
+	const char	*plan_id;
+	const char	*file;
+	uint64_t	 transferred;
+	time_t		 ts;
+};
+int	 walk_state_save(const char *, const struct walk_state *, char *,
+	    size_t);
 /* 0 loaded; -1 with err ("unknown plan <id>" when there is no file). */
 int	 walk_plan_load(const char *, const char *, struct walk_plan *, char *,
 	    size_t);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -95,8 +96,8 @@ store_dir(const char *path, char *err, size_t errlen)
 }
 
 static int
-store_path(const char *base, const char *id, char *path, size_t size,
-    int mk, char *err, size_t errlen)
+store_path(const char *base, const char *id, const char *suffix, char *path,
+    size_t size, int mk, char *err, size_t errlen)
 {
 	char	safe[WALK_SAFE_MAX];
 
@@ -109,14 +110,15 @@ store_path(const char *base, const char *id, char *path, size_t size,
 	walk_safe_name(id, safe);
 	strlcat(path, "/", size);
 	strlcat(path, safe, size);
-	if (strlcat(path, ".plan", size) >= size)
+	if (strlcat(path, suffix, size) >= size)
 		return store_fail(err, errlen, "plan path too long");
 	return 0;
 }
 
 static void
-store_write(FILE *f, const struct walk_plan *p)
+store_write(FILE *f, const void *arg)
 {
+	const struct walk_plan		*p = arg;
 	const struct walk_request	*r = &p->req;
 	size_t				 i;
 
@@ -147,17 +149,15 @@ store_write(FILE *f, const struct walk_plan *p)
 	fputs("end\n", f);
 }
 
-int
-walk_plan_save(const char *base, const struct walk_plan *p, char *err,
-    size_t errlen)
+/* Replace path atomically with what put writes: mkstemp, fsync, rename. */
+static int
+store_replace(const char *path, void (*put)(FILE *, const void *),
+    const void *arg, char *err, size_t errlen)
 {
-	char	 path[PATH_MAX], tmp[PATH_MAX + 16];
+	char	 tmp[PATH_MAX + 16];
 	FILE	*f;
 	int	 fd, e;
 
-	if (store_path(base, p->req.plan_id, path, sizeof(path), 1, err,
-	    errlen) == -1)
-		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
 	if ((fd = mkstemp(tmp)) == -1)
 		return store_fail(err, errlen, "create %s: %s", tmp,
@@ -169,7 +169,7 @@ walk_plan_save(const char *base, const struct walk_plan *p, char *err,
 		return store_fail(err, errlen, "write %s: %s", tmp,
 		    strerror(e));
 	}
-	store_write(f, p);
+	put(f, arg);
 	if (fflush(f) == EOF || ferror(f) || fsync(fileno(f)) == -1) {
 		e = errno;
 		fclose(f);
@@ -184,6 +184,95 @@ walk_plan_save(const char *base, const struct walk_plan *p, char *err,
 		    strerror(e));
 	}
 	return 0;
+}
+
+int
+walk_plan_save(const char *base, const struct walk_plan *p, char *err,
+    size_t errlen)
+{
+	char	 path[PATH_MAX];
+
+	if (store_path(base, p->req.plan_id, ".plan", path, sizeof(path), 1,
+	    err, errlen) == -1)
+		return -1;
+	return store_replace(path, store_write, p, err, errlen);
+}
+
+/* A JSON string: escapes, and U+FFFD for each byte that is not UTF-8. */
+static void
+store_json_str(FILE *f, const char *s)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i, n, k;
+
+	fputc('"', f);
+	for (i = 0; u[i] != '\0'; i += n) {
+		n = 1;
+		if (u[i] == '"' || u[i] == '\\') {
+			fputc('\\', f);
+			fputc(u[i], f);
+			continue;
+		}
+		if (u[i] < 0x20 || u[i] == 0x7f) {
+			fprintf(f, "\\u%04x", u[i]);
+			continue;
+		}
+		if (u[i] < 0x80) {
+			fputc(u[i], f);
+			continue;
+		}
+		if (u[i] >= 0xc2 && u[i] <= 0xdf)
+			n = 2;
+		else if (u[i] >= 0xe0 && u[i] <= 0xef)
+			n = 3;
+		else if (u[i] >= 0xf0 && u[i] <= 0xf4)
+			n = 4;
+		for (k = 1; n > 1 && k < n; k++)
+			if ((u[i + k] & 0xc0) != 0x80)
+				break;
+		/* Overlong, surrogate and beyond-U+10FFFF forms too. */
+		if (n == 1 || k < n ||
+		    (u[i] == 0xe0 && u[i + 1] < 0xa0) ||
+		    (u[i] == 0xed && u[i + 1] >= 0xa0) ||
+		    (u[i] == 0xf0 && u[i + 1] < 0x90) ||
+		    (u[i] == 0xf4 && u[i + 1] >= 0x90)) {
+			fputs("\\ufffd", f);
+			n = 1;
+			continue;
+		}
+		fwrite(u + i, 1, n, f);
+	}
+	fputc('"', f);
+}
+
+static void
+store_state_write(FILE *f, const void *arg)
+{
+	const struct walk_state	*st = arg;
+	struct tm		 tm;
+	char			 ts[32];
+
+	if (gmtime_r(&st->ts, &tm) == NULL ||
+	    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(ts, "1970-01-01T00:00:00Z", sizeof(ts));
+	fputs("{\"planId\":", f);
+	store_json_str(f, st->plan_id);
+	fputs(",\"file\":", f);
+	store_json_str(f, st->file);
+	fprintf(f, ",\"transferredBytes\":%" PRIu64 ",\"ts\":\"%s\"}\n",
+	    st->transferred, ts);
+}
+
+int
+walk_state_save(const char *base, const struct walk_state *st, char *err,
+    size_t errlen)
+{
+	char	 path[PATH_MAX];
+
+	if (store_path(base, st->plan_id, ".state.json", path, sizeof(path),
+	    1, err, errlen) == -1)
+		return -1;
+	return store_replace(path, store_state_write, st, err, errlen);
 }
 
 static int
@@ -276,7 +365,8 @@ walk_plan_load(const char *base, const char *id, struct walk_plan *p,
 	int	 fd, rc = 0, first = 1;
 
 	memset(p, 0, sizeof(*p));
-	if (store_path(base, id, path, sizeof(path), 0, err, errlen) == -1)
+	if (store_path(base, id, ".plan", path, sizeof(path), 0, err,
+	    errlen) == -1)
 		return -1;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
 	    (f = fdopen(fd, "r")) == NULL) {

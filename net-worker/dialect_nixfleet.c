@@ -468,9 +468,11 @@ nixfleet_decode_registered(struct nixfleet_in *in, json_t *payload)
 }
 
 /*
- * §2.4: "command" is required.  The name ends up in log lines, file
- * names and replies, so only short printable ASCII is let through; "args"
- * is ignored.
+ * §2.4: "command" is required and a string; "args" is ignored.  A name
+ * that is empty, longer than NF_COMMAND_MAX or not printable ASCII is
+ * no job's name: it is still a command, answered "unknown command" (or
+ * rejected while busy), under a short printable copy of the name, since
+ * it ends up in log lines and replies.  in->error says why it was odd.
  */
 static void
 nixfleet_decode_command(struct nixfleet_in *in, json_t *payload)
@@ -490,21 +492,22 @@ nixfleet_decode_command(struct nixfleet_in *in, json_t *payload)
 	}
 	s = (const unsigned char *)json_string_value(c);
 	len = json_string_length(c);
+	in->type = NF_IN_COMMAND;
+	in->kind = JOB_NONE;
+	nixfleet_copy_printable(in->command, sizeof(in->command),
+	    (const char *)s, len);
 	if (len == 0 || len > NF_COMMAND_MAX) {
-		nixfleet_invalid(in, "command: length %zu not in 1..%d", len,
-		    NF_COMMAND_MAX);
+		snprintf(in->error, sizeof(in->error), "command: length %zu "
+		    "not in 1..%d", len, NF_COMMAND_MAX);
 		return;
 	}
 	for (i = 0; i < len; i++)
 		if (s[i] < 0x20 || s[i] >= 0x7f) {
-			nixfleet_invalid(in, "command: non-printable byte "
-			    "at offset %zu", i);
+			snprintf(in->error, sizeof(in->error), "command: "
+			    "non-printable byte at offset %zu", i);
 			return;
 		}
-	memcpy(in->command, s, len);
-	in->command[len] = '\0';
 	in->kind = nixfleet_kind_by_name(in->command, len);
-	in->type = NF_IN_COMMAND;
 }
 
 /*

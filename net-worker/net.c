@@ -32,6 +32,7 @@
 #include "permit.h"
 #include "proto.h"
 #include "netrem.h"
+#include "keysrc.h"
 #include "tls.h"
 
 #include "net_priv.h"
@@ -512,6 +513,50 @@ net_handle_config(struct net *n, struct ipcmsg *m)
 		permit_set(&n->sup_permit, IPC_SN_SIO_CONFIG, PERMIT_ONCE);
 	else
 		permit_set(&n->sup_permit, IPC_SN_CA_BEGIN, PERMIT_ONCE);
+	permit_set(&n->sup_permit, IPC_SN_KEYSRC_CONFIG, PERMIT_ONCE);
+}
+
+static int
+net_keys_fetch(void *arg, const char *login, uint32_t id)
+{
+	struct net	*n = arg;
+
+	return keysrc_fetch(n->keysrc, login, id);
+}
+
+static void
+net_keys_done(void *arg, uint32_t id, const char *body, size_t len,
+    uint32_t ms, const char *error)
+{
+	struct net	*n = arg;
+
+	netrem_keys_fetched(&n->remote, id, body, len, ms, error);
+}
+
+/* Where sync_keys fetches from; its own CA bundle may follow. */
+static void
+net_handle_keysrc_config(struct net *n, struct ipcmsg *m)
+{
+	struct ipc_keysrc_config	 kc;
+
+	if (ipc_get_data(m, &kc, sizeof(kc)) == -1 ||
+	    keysrc_config(n->keysrc, &kc) == -1)
+		fatalx("%s: bad key source configuration", __func__);
+	if (kc.ca_size > 0)
+		permit_set(&n->sup_permit, IPC_SN_KEYSRC_CA, PERMIT_ALLOW);
+	if (keysrc_enabled(n->keysrc)) {
+		n->remote.fetch = net_keys_fetch;
+		n->remote.fetch_arg = n;
+	}
+}
+
+static void
+net_handle_keysrc_ca(struct net *n, struct ipcmsg *m)
+{
+	if (keysrc_ca(n->keysrc, ipc_get_ptr(m), ipc_get_len(m)) == -1)
+		fatalx("%s: key source CA chunk overflows its size", __func__);
+	if (keysrc_ca_missing(n->keysrc) == 0)
+		permit_set(&n->sup_permit, IPC_SN_KEYSRC_CA, PERMIT_DENY);
 }
 
 static void
@@ -556,6 +601,7 @@ net_handle_ca_end(struct net *n)
 		fatalx("%s: CA bundle short by %zu bytes", __func__,
 		    n->calen - n->caoff);
 	permit_set(&n->sup_permit, IPC_SN_CA_CHUNK, PERMIT_DENY);
+	keysrc_default_ca(n->keysrc, n->ca, n->calen);
 	permit_set(&n->sup_permit, IPC_SN_PING, PERMIT_ALLOW);
 	permit_set(&n->sup_permit, IPC_SN_SHUTDOWN, PERMIT_ALLOW);
 	net_start(n);
@@ -576,6 +622,22 @@ net_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	if (type == IPC_HELLO) {
 		permit_set(&n->sup_permit, IPC_SN_CONFIG, PERMIT_ONCE);
 		permit_set(&n->sup_permit, IPC_SN_PEER, PERMIT_ALLOW);
+		return;
+	}
+	/*
+	 * The key source's socket answers a request of keysrc.c, which
+	 * counts it itself: the permit table's CONNECTED is the dashboard's.
+	 */
+	if (type == IPC_SN_CONNECTED && ipc_get_data(m, &r, sizeof(r)) == 0 &&
+	    r.endpoint == IPC_EP_KEYSRC) {
+		fd = ipc_get_fd(m);
+		if (!keysrc_awaiting(n->keysrc) ||
+		    !ipc_str_valid(r.target, sizeof(r.target)) ||
+		    !ipc_str_valid(r.reason, sizeof(r.reason)) ||
+		    (r.error == 0) != (fd != -1))
+			fatalx("%s: unexpected key source connection",
+			    __func__);
+		keysrc_connected(n->keysrc, &r, fd);
 		return;
 	}
 	if (!permit_check(&n->sup_permit, type))
@@ -607,8 +669,18 @@ net_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 	case IPC_SN_SIGNED:
 		sionet_signed(m);
 		break;
+	case IPC_SN_KEYSRC_CONFIG:
+		net_handle_keysrc_config(n, m);
+		break;
+	case IPC_SN_KEYSRC_CA:
+		net_handle_keysrc_ca(n, m);
+		break;
 	case IPC_SN_CA_BEGIN:
 		permit_set(&n->sup_permit, IPC_SN_JOBS_CONFIG, PERMIT_DENY);
+		permit_set(&n->sup_permit, IPC_SN_KEYSRC_CONFIG, PERMIT_DENY);
+		if (keysrc_ca_missing(n->keysrc) > 0)
+			fatalx("%s: key source CA bundle incomplete",
+			    __func__);
 		net_handle_ca_begin(n, m);
 		break;
 	case IPC_SN_CA_CHUNK:
@@ -809,6 +881,9 @@ net_main(int argc, char **argv)
 	/* Connected sockets come down; nothing of ours goes up. */
 	ipcbuf_allow_fdrecv(n->sup.buf);
 	netrem_init(&n->remote, &n->exec, net_remote_emit, n);
+	if ((n->keysrc = keysrc_new(n->loop, &n->sup, net_keys_done, n)) ==
+	    NULL)
+		fatal(NULL);
 	ipcev_init(&n->exec, n->loop, IPC_FD_PEER, IPC_MAX_NE, "exec-worker",
 	    net_dispatch_exec, n);
 	ipcev_expect_role(&n->sup, IPC_ROLE_SUP);

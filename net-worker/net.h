@@ -46,7 +46,8 @@
 
 /*
  * RLIMIT_NOFILE: stdio (3), the two channels, epoll, libev's signal pipe
- * (2), the TLS socket and one arriving during a reconnect: 10, and slack.
+ * (2), the TLS socket and one arriving during a reconnect, the key
+ * source's socket (keysrc.c, one at a time): 11, and slack.
  */
 #define NET_NOFILE		16
 

@@ -387,6 +387,8 @@ netjobs_command(struct net *n, const struct nixfleet_in *in)
 		return;
 	}
 	log_info("command \"%s\"", in->command);
+	if (in->error[0] != '\0')
+		log_warnx("%s: no such command", in->error);
 	reply = nixfleet_command_reply(in, running, pid, n->facts.generation,
 	    &action);
 	switch (action) {

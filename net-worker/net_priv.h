@@ -96,6 +96,7 @@ struct net {
 	ev_signal		 sigterm;
 	char			 headers[IPC_TOKEN_MAX + 64];
 	struct netrem		 remote;	/* remote administration */
+	struct keysrc		*keysrc;	/* sync_keys' fetch */
 	struct ipc_net_jobs	 jcfg;		/* IPC_SN_JOBS_CONFIG */
 	struct netjobs		 jobs;
 };

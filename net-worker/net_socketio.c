@@ -419,6 +419,7 @@ sn_op_session_end(void *arg, int acked)
 	/* Emits while disconnected are dropped, not queued (§4.3). */
 	s->stats_wanted = 0;
 	s->ping_ts = 0;
+	s->latency_ms = -1;	/* netLatencyMs is of this session only (5.3) */
 	/* The session's shells end with it, no shell_closed (§4.3, D6). */
 	netrem_session_end(s->env.remote);
 	log_debug("socketio: session ended (%s)", acked ? "acked" :

@@ -23,6 +23,11 @@
 
 /* Sends one event; takes the payload's reference. */
 typedef void	(*netrem_emit_fn)(void *, const char *event, json_t *);
+/*
+ * Starts the key fetch of sync_keys for a checked login (keysrc.c);
+ * netrem_keys_fetched() reports its end.  0, or -1: refused (busy).
+ */
+typedef int	(*netrem_fetch_fn)(void *, const char *login, uint32_t id);
 
 struct netrem_pending;
 
@@ -31,6 +36,8 @@ struct netrem {
 	netrem_emit_fn		 emit;
 	void			*arg;
 	size_t			 max_frame;	/* shell_output; 0: none */
+	netrem_fetch_fn		 fetch;		/* NULL: key sync off */
+	void			*fetch_arg;
 	uint32_t		 next_id;
 	size_t			 npending;
 	TAILQ_HEAD(, netrem_pending) pending;
@@ -50,6 +57,12 @@ int	netrem_nixfleet(struct netrem *, const char *, size_t);
 /* An IPC_EN_ remote administration answer; -1: a violation. */
 int	netrem_dispatch_exec(struct netrem *, struct ipcmsg *);
 void	netrem_clear(struct netrem *);
+/*
+ * The end of the fetch started for request id: the body goes on to the
+ * exec-worker (IPC_NE_KEYS_INSTALL), an error to the dashboard.
+ */
+void	netrem_keys_fetched(struct netrem *, uint32_t id, const char *body,
+	    size_t len, uint32_t ms, const char *error);
 /* The dashboard session ended: the exec-worker hangs up every shell. */
 void	netrem_session_end(struct netrem *);
 

@@ -309,15 +309,13 @@ netrem_keys_fail(struct netrem *nr, json_t *user, const char *error)
 }
 
 /*
- * §6.3.  The fetch from the key source is not here yet; until it is, the
- * nixfleet dialect may hand the fetched body along as "keys".
+ * §6.3: check the login (step 1) before anything is requested, then the
+ * fetch (step 2, keysrc.c); netrem_keys_fetched() carries the body on.
  */
 static void
 netrem_sync_keys(struct netrem *nr, const struct sio_in *in)
 {
-	struct ipc_keys_install	 h;
-	struct iovec		 iov[2];
-	json_t			*user, *body;
+	json_t			*user;
 	char			 login[40], err[128];
 	uint32_t		 id;
 
@@ -331,14 +329,8 @@ netrem_sync_keys(struct netrem *nr, const struct sio_in *in)
 		netrem_keys_fail(nr, user, err);
 		return;
 	}
-	body = json_object_get(in->payload, "keys");
-	if (body == NULL || !json_is_string(body)) {
-		netrem_keys_fail(nr, user,
-		    "key fetch is not available in this version");
-		return;
-	}
-	if (json_string_length(body) > IPC_KEYS_BODY_MAX) {
-		netrem_keys_fail(nr, user, "key list too large");
+	if (nr->fetch == NULL) {
+		netrem_keys_fail(nr, user, "key sync disabled");
 		return;
 	}
 	if ((id = netrem_track(nr, IPC_EN_KEYS_RESULT,
@@ -346,13 +338,44 @@ netrem_sync_keys(struct netrem *nr, const struct sio_in *in)
 		netrem_keys_fail(nr, user, "too many requests");
 		return;
 	}
+	if (nr->fetch(nr->fetch_arg, login, id) == -1) {
+		netrem_forget(nr, id, IPC_EN_KEYS_RESULT);
+		netrem_keys_fail(nr, user, "too many key syncs waiting");
+		return;
+	}
 	json_decref(user);
+}
+
+void
+netrem_keys_fetched(struct netrem *nr, uint32_t id, const char *body,
+    size_t len, uint32_t ms, const char *error)
+{
+	struct ipc_keys_install	 h;
+	struct iovec		 iov[2];
+	struct netrem_pending	*p;
+	json_t			*user;
+
+	TAILQ_FOREACH(p, &nr->pending, entry)
+		if (p->id == id && p->answer == IPC_EN_KEYS_RESULT)
+			break;
+	if (p == NULL)
+		return;		/* the exec-worker was replaced meanwhile */
+	if (error == NULL && len > IPC_KEYS_BODY_MAX)
+		error = "key list too large";
+	if (error == NULL && !ipcev_active(nr->exec))
+		error = "no exec-worker";
+	if (error != NULL) {
+		if ((user = netrem_untrack(nr, id, IPC_EN_KEYS_RESULT)) != NULL)
+			netrem_keys_fail(nr, user, error);
+		return;
+	}
 	memset(&h, 0, sizeof(h));
-	h.body_len = json_string_length(body);
+	h.body_len = (uint32_t)len;
+	h.fetch_ms = ms;
 	iov[0].iov_base = &h;
 	iov[0].iov_len = sizeof(h);
-	iov[1].iov_base = (void *)json_string_value(body);
-	iov[1].iov_len = h.body_len;
+	iov[1].iov_base = (void *)body;
+	iov[1].iov_len = len;
 	if (ipcev_composev(nr->exec, IPC_NE_KEYS_INSTALL, id, -1, iov,
 	    2) == -1)
 		netrem_forget(nr, id, IPC_EN_KEYS_RESULT);

@@ -190,7 +190,7 @@ void
 sio_dial_failed(struct sio *sm, uint64_t now, int http_status,
     const char *why)
 {
-	char	 msg[160];
+	char	 msg[800];	/* the status and up to 512 body bytes (1.2) */
 
 	if (sm->state != SIO_S_DIALING)
 		return;

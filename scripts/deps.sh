@@ -10,7 +10,7 @@ pkgs=(
 	python3-websockets openssl git ca-certificates iproute2 procps
 	python3-socketio python3-aiohttp
 	cron
-	rsync openssh-client passwd
+	rsync openssh-client openssh-server passwd
 	nix-bin systemd libxml2-utils man-db groff-base jq
 )
 

@@ -11,6 +11,11 @@
 #include "proto.h"
 #include "supervisor.h"
 
+/* The config layer refuses what would not fit (config.h). */
+_Static_assert(CONFIG_LIST_MAX <= IPC_ADMIN_ITEMS_MAX, "admin list count");
+_Static_assert(CONFIG_ITEM_MAX < sizeof(((struct ipc_admin_item *)0)->value),
+    "admin list item");
+
 static int
 sup_admin_list(struct ipcev *iev, uint32_t list, const struct config_list *l,
     const char *name)
@@ -37,6 +42,25 @@ sup_admin_list(struct ipcev *iev, uint32_t list, const struct config_list *l,
 			return -1;
 	}
 	return 0;
+}
+
+/* The ssh settings of remote backups (docs/admin.md). */
+static int
+sup_backup_config(struct ipcev *iev, const struct config *cfg)
+{
+	struct ipc_backup_config	 bc;
+
+	memset(&bc, 0, sizeof(bc));
+	if (cfg->backup_ssh_skip_hostkey)
+		bc.flags |= IPC_BKCF_SKIP_HOSTKEY;
+	if (cfg->backup_ssh_identity != NULL)
+		strlcpy(bc.identity, cfg->backup_ssh_identity,
+		    sizeof(bc.identity));
+	if (cfg->backup_ssh_known_hosts != NULL)
+		strlcpy(bc.known_hosts, cfg->backup_ssh_known_hosts,
+		    sizeof(bc.known_hosts));
+	return ipcev_compose(iev, IPC_SE_BACKUP_CONFIG, 0, -1, &bc,
+	    sizeof(bc));
 }
 
 int
@@ -67,7 +91,7 @@ sup_send_admin(struct ipcev *iev, const struct config *cfg)
 		strlcpy(ac.shell_user, cfg->shell_user, sizeof(ac.shell_user));
 	rc = ipcev_compose(iev, IPC_SE_ADMIN_CONFIG, 0, -1, &ac, sizeof(ac));
 	explicit_bzero(&ac, sizeof(ac));
-	if (rc == -1 ||
+	if (rc == -1 || sup_backup_config(iev, cfg) == -1 ||
 	    sup_admin_list(iev, IPC_AL_COMMAND, &cfg->allowed_commands,
 	    "admin.allowedCommands") == -1 ||
 	    sup_admin_list(iev, IPC_AL_CWD, &cfg->allowed_cwds,

@@ -34,6 +34,7 @@ extern char	**environ;
 
 struct connector {
 	struct sup	*s;
+	struct connector **slot;	/* &s->conn or &s->kconn */
 	uint32_t	 endpoint;
 	struct gaicb	*gai;		/* in flight, or NULL */
 	struct addrinfo	*res, *cur;
@@ -106,7 +107,7 @@ connect_free(struct connector *c)
 			free(c->gai);
 		}
 	}
-	c->s->conn = NULL;
+	*c->slot = NULL;
 	free(c);
 	connect_reap_zombies();
 }
@@ -330,8 +331,11 @@ connect_request(struct sup *s, uint32_t endpoint, uint32_t timeout_ms)
 	static struct addrinfo	 hints = {
 		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 	};
+	struct connector	**slot;
 
-	if (s->conn != NULL) {
+	/* One in flight per endpoint: the dashboard's and the key source's. */
+	slot = endpoint == IPC_EP_KEYSRC ? &s->kconn : &s->conn;
+	if (*slot != NULL) {
 		ipcev_drop(&s->w[W_NET].iev, "second connect request while "
 		    "one is in flight");
 		return;
@@ -339,9 +343,10 @@ connect_request(struct sup *s, uint32_t endpoint, uint32_t timeout_ms)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal(NULL);
 	c->s = s;
+	c->slot = slot;
 	c->fd = -1;
 	c->endpoint = endpoint;
-	s->conn = c;
+	*slot = c;
 	ev_timer_init(&c->poll, connect_poll_cb, 0, CONNECT_POLL_S);
 	/* Never longer than the handshake deadline we configured. */
 	if (timeout_ms == 0)
@@ -357,6 +362,21 @@ connect_request(struct sup *s, uint32_t endpoint, uint32_t timeout_ms)
 	c->poll.data = c->deadline.data = c->addr_timer.data = c;
 	c->io.data = c;
 
+	if (endpoint == IPC_EP_KEYSRC) {
+		/*
+		 * Only the configured key host, direct: the net-worker names
+		 * no address, and the body is checked by TLS end to end.
+		 */
+		if (s->keys.host[0] == '\0' || s->cfg.keys_user == NULL ||
+		    s->cfg.keys_user[0] == '\0') {
+			connect_finish(c, -1, EPERM, "key sync disabled");
+			return;
+		}
+		c->plain_remote_ok = 1;		/* https:// only (config.c) */
+		strlcpy(c->host, s->keys.host, sizeof(c->host));
+		snprintf(c->port, sizeof(c->port), "%u", s->keys.port);
+		goto resolve;
+	}
 	if (endpoint != IPC_EP_DASHBOARD) {
 		connect_finish(c, -1, EPERM, "endpoint not configured");
 		return;
@@ -384,6 +404,7 @@ connect_request(struct sup *s, uint32_t endpoint, uint32_t timeout_ms)
 		connect_finish(c, -1, EINVAL, why);
 		return;
 	}
+ resolve:
 	if ((c->gai = calloc(1, sizeof(*c->gai))) == NULL)
 		fatal(NULL);
 	c->gai->ar_name = c->host;
@@ -406,6 +427,8 @@ connect_cancel(struct sup *s)
 {
 	if (s->conn != NULL)
 		connect_free(s->conn);
+	if (s->kconn != NULL)
+		connect_free(s->kconn);
 }
 
 /* ---------------------------------------------------------------- */

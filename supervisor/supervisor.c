@@ -28,6 +28,7 @@ static void	sup_handle_net_hello(struct sup *);
 static void	sup_handle_exec_hello(struct sup *);
 static void	sup_check_ready(struct sup *);
 static void	sup_stop_worker(struct sup *, int);
+static int	sup_prepare_keys(struct sup *);
 static int	sup_load_ca(struct sup *);
 static int	sup_prepare(struct sup *);
 static int	sup_check_privsep_dir(const char *);
@@ -119,7 +120,7 @@ sup_prepare(struct sup *s)
 		    proxy.port);
 		break;
 	}
-	if (sup_load_ca(s) == -1)
+	if (sup_load_ca(s) == -1 || sup_prepare_keys(s) == -1)
 		return -1;
 	if (s->cfg.skip_verify)
 		log_warnx("TLS certificate verification is disabled by "
@@ -203,6 +204,70 @@ sup_load_ca(struct sup *s)
 		return -1;
 	}
 	log_debug("CA bundle %s (%zu bytes)", path, s->calen);
+	return 0;
+}
+
+/*
+ * The key source of sync_keys (config.c checked the URL) and its own CA
+ * bundle, if one is configured: read now, like the dashboard's.
+ */
+static int
+sup_prepare_keys(struct sup *s)
+{
+	const char	*why;
+
+	free(s->keys_ca);
+	s->keys_ca = NULL;
+	s->keys_calen = 0;
+	memset(&s->keys, 0, sizeof(s->keys));
+	if (s->cfg.keys_url == NULL || url_parse(s->cfg.keys_url, &s->keys,
+	    &why) == -1) {
+		log_error("admin.keysSourceUrl: %s", s->cfg.keys_url != NULL ?
+		    why : "missing");
+		return -1;
+	}
+	if (s->cfg.keys_ca_file == NULL || s->cfg.keys_ca_file[0] == '\0')
+		return 0;
+	if (sup_read_file(s->cfg.keys_ca_file, &s->keys_ca, &s->keys_calen,
+	    IPC_KEYSRC_CA_MAX) == -1) {
+		log_warn("admin.keysCaFile %s", s->cfg.keys_ca_file);
+		return -1;
+	}
+	return 0;
+}
+
+/* After IPC_SN_CONFIG: where sync_keys fetches from, and its CA. */
+static int
+sup_send_keysrc_config(struct sup *s)
+{
+	struct ipc_keysrc_config	 kc;
+	struct ipcev			*iev = &s->w[W_NET].iev;
+	size_t				 off, n;
+
+	memset(&kc, 0, sizeof(kc));
+	if (s->cfg.keys_user != NULL && s->cfg.keys_user[0] != '\0')
+		kc.flags |= IPC_KEYSRCF_ENABLED;
+	kc.port = s->keys.port;
+	kc.timeout_ms = IPC_KEYSRC_TIMEOUT_MS;
+	kc.ca_size = (uint32_t)s->keys_calen;
+	strlcpy(kc.host, s->keys.host, sizeof(kc.host));
+	/* "/" alone is the root: the net-worker appends "/<user>.keys". */
+	if (strcmp(s->keys.path, "/") != 0)
+		strlcpy(kc.path, s->keys.path, sizeof(kc.path));
+	n = strlen(kc.path);
+	while (n > 0 && kc.path[n - 1] == '/')
+		kc.path[--n] = '\0';
+	if (ipcev_compose(iev, IPC_SN_KEYSRC_CONFIG, 0, -1, &kc,
+	    sizeof(kc)) == -1)
+		return -1;
+	for (off = 0; off < s->keys_calen; off += n) {
+		n = s->keys_calen - off;
+		if (n > IPC_CA_CHUNK)
+			n = IPC_CA_CHUNK;
+		if (ipcev_compose(iev, IPC_SN_KEYSRC_CA, 0, -1,
+		    s->keys_ca + off, n) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -334,6 +399,8 @@ sup_handle_net_hello(struct sup *s)
 		    sizeof(nj.report_version));
 	if (ipcev_compose(&w->iev, IPC_SN_JOBS_CONFIG, 0, -1, &nj,
 	    sizeof(nj)) == -1)
+		goto done;
+	if (sup_send_keysrc_config(s) == -1)
 		goto done;
 	if (s->cfg.dialect == DIALECT_SOCKETIO && sup_send_sio_config(s) == -1)
 		goto done;

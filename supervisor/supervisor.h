@@ -84,6 +84,10 @@ struct sup {
 	struct url	 dash;
 	char		 proxy_auth[512];
 	struct connector *conn;		/* the connect in flight */
+	struct connector *kconn;	/* the key source's (connect.c) */
+	struct url	 keys;		/* admin.keysSourceUrl */
+	char		*keys_ca;	/* admin.keysCaFile, or NULL */
+	size_t		 keys_calen;
 	double		 conn_tokens;	/* connect rate limit (connect.c) */
 	ev_tstamp	 conn_stamp;	/* when conn_tokens was computed */
 	double		 sign_tokens;	/* socketio sign rate (signreq.c) */

@@ -32,6 +32,7 @@ extern char	**environ;
 /* What a worker may see of our environment; secrets are not on it. */
 static const char *const worker_env_exec[] = {
 	"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR",
+	"TEMP", "TERM",			/* the admin child's set (socketio 6.1) */
 	"NIX_PATH", "LOCALE_ARCHIVE", "STATE_DIRECTORY", "INVOCATION_ID",
 	"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
 };

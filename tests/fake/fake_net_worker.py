@@ -361,6 +361,38 @@ def s_connect_twice(sup, ex):
     idle(sup, 30)
 
 
+SN_KEYSRC_CONFIG = 0x1128
+
+
+def s_keysrc_connect(sup, ex):
+    """The key source: its configuration arrives before the CA; a connect
+    for it and one for the dashboard may be in flight together."""
+    sup.send(hello())
+    configured(sup)
+    kc = [f[2] for f in sup.frames if f[0] == SN_KEYSRC_CONFIG]
+    flags, port, timeout_ms, ca_size = struct.unpack_from("<IIII", kc[0])
+    host = kc[0][16:16 + 256].split(b"\0")[0].decode()
+    path = kc[0][16 + 256:].split(b"\0")[0].decode()
+    order = [f[0] for f in sup.frames]
+    have = sup.count(SN_CONNECTED)
+    sup.send(connect(2, 3000) + connect(1, 1000))
+    sup.wait(lambda: sup.count(SN_CONNECTED) >= have + 2, 10)
+    answers = [struct.unpack_from("<Ii", f[2]) for f in sup.frames
+               if f[0] == SN_CONNECTED]
+    result(n=len(kc), flags=flags, port=port, timeout_ms=timeout_ms,
+           ca_size=ca_size, host=host, path=path, fds=sup.nfds,
+           before_ca=order.index(SN_KEYSRC_CONFIG) < order.index(SN_CA_BEGIN),
+           answers=answers)
+    idle(sup, 30)
+
+
+def s_keysrc_twice(sup, ex):
+    sup.send(hello())
+    configured(sup)
+    sup.send(connect(2, 3000) + connect(2, 3000))
+    idle(sup, 30)
+
+
 def s_state_id(sup, ex):
     sup.send(hello())
     configured(sup)

@@ -49,6 +49,16 @@ fuzz_emit(void *arg, const char *event, json_t *payload)
 	json_decref(payload);
 }
 
+/* The key fetch succeeds at once: its body goes on to the exec-worker. */
+static int
+fuzz_fetch(void *arg, const char *login, uint32_t id)
+{
+	static const char	 body[] = "ssh-ed25519 AAAA\n";
+
+	netrem_keys_fetched(&nr, id, body, sizeof(body) - 1, 1, NULL);
+	return 0;
+}
+
 static void
 fuzz_drain(void)
 {
@@ -87,6 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ipcev_init(&iev, loop, sv[0], IPC_MAX_NE, "exec-worker",
 	    fuzz_dispatch, NULL);
 	netrem_init(&nr, &iev, fuzz_emit, NULL);
+	nr.fetch = fuzz_fetch;
 	if ((data[0] & 1) == 0) {
 		(void)netrem_nixfleet(&nr, (const char *)data + 1, size - 1);
 		fuzz_drain();
@@ -94,8 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_request("{\"type\":\"admin_run\",\"payload\":{\"token\":\"t\","
 	    "\"cmd\":{\"command\":\"uptime\"}}}");
-	fuzz_request("{\"type\":\"sync_keys\",\"payload\":{\"user\":\"u\","
-	    "\"keys\":\"ssh-ed25519 AAAA\"}}");
+	fuzz_request("{\"type\":\"sync_keys\",\"payload\":{\"user\":\"u\"}}");
 	fuzz_request("{\"type\":\"backup_plan\",\"payload\":{\"planId\":\"p\","
 	    "\"sourceDirs\":[\"/s\"],\"destRoot\":\"/d\"}}");
 	if ((b = ipcbuf_new(-1, IPC_MAX_NE)) == NULL)

@@ -514,6 +514,31 @@ class Proxy(_Peer):
         return a
 
 
+class KeySource(_Peer):
+    """tests/peers/keysource.py: GET <prefix>/<user>.keys over HTTPS from
+    the files of keys_dir, with the leaf cert of the Certs set."""
+
+    script = "keysource.py"
+    name = "keysource"
+
+    def __init__(self, work, certs, keys_dir, cert="server", prefix="",
+                 args=(), name=None):
+        super().__init__(work, args, None, name)
+        self.certs = certs
+        self.keys_dir = keys_dir
+        self.cert = cert
+        self.prefix = prefix
+
+    def command(self, port):
+        cert, key = self.certs.pair(self.cert)
+        return ["--port", str(port), "--cert", cert, "--key", key,
+                "--dir", str(self.keys_dir), "--prefix", self.prefix,
+                "--record", str(self.record_path)]
+
+    def url(self, host="localhost"):
+        return "https://%s:%d%s" % (host, self.port, self.prefix)
+
+
 class NetNs:
     """A network namespace with only lo, holding 127.0.0.1 and a
     non-loopback address (default 10.200.0.1/24) that exists nowhere

@@ -134,8 +134,8 @@ class HostileTest(h.AgentTestCase):
         self.assertEqual(bad, [], "control characters in the log\n" + h.tail(log, 20))
         self.assertIsNone(re.search(r"(?m)^\S+ \w+ supervisor: fake", log), h.tail(log, 20))
 
-    def assert_dropped(self, scenario, reason, timeout=10):
-        self.start(scenario)
+    def assert_dropped(self, scenario, reason, timeout=10, **env):
+        self.start(scenario, **env)
         self.wait(lambda: len(self.runs()) >= 2, timeout,
                   "a restarted net-worker after %s" % scenario)
         self.wait_log(self.agent, reason, 3)
@@ -196,6 +196,62 @@ class HostileTest(h.AgentTestCase):
 
     def test_connect_twice(self):
         self.assert_dropped("connect_twice", r"net-worker: second connect request")
+
+    def test_keysrc_twice(self):
+        """One key source connect in flight at a time, like the dashboard's."""
+        lst = socket.socket()   # it accepts: the first connect stays in flight
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(4)
+        self.addCleanup(lst.close)
+        self.assert_dropped("keysrc_twice", r"net-worker: second connect request",
+                            ADMIN_KEYS_USER="root", ADMIN_KEYS_SOURCE_URL=
+                            "https://127.0.0.1:%d" % lst.getsockname()[1])
+
+    def test_keysrc_connect(self):
+        """IPC_EP_KEYSRC reaches admin.keysSourceUrl's host and port, and
+        nothing else, while the dashboard's connect is in flight too; the
+        net-worker got the key source in IPC_SN_KEYSRC_CONFIG, before the
+        CA, with the key sync flag, the 10 s deadline and the prefix."""
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(4)
+        self.addCleanup(lst.close)
+        port = lst.getsockname()[1]
+        self.start("keysrc_connect", ADMIN_KEYS_USER="root",
+                   ADMIN_KEYS_SOURCE_URL="https://127.0.0.1:%d/m/" % port)
+        r = self.result()
+        self.assertEqual((r["n"], r["flags"], r["port"], r["timeout_ms"],
+                          r["ca_size"], r["host"], r["path"], r["before_ca"]),
+                         (1, 1, port, 10000, 0, "127.0.0.1", "/m", True), r)
+        lst.settimeout(5)
+        conn, _ = lst.accept()
+        conn.close()
+        # The key source connected (a socket), the dashboard refused.
+        self.assertIn([2, 0], r["answers"], r)
+        self.assertEqual(len(r["answers"]), 2, r)
+        self.assertEqual(r["fds"], 1, r)
+        self.assertTrue(self.agent.running())
+        self.assertEqual(len(self.runs()), 1, self.context())
+        self.assert_clean()
+
+    def test_keysrc_disabled(self):
+        """Without admin.keysUser the supervisor connects nowhere for
+        the key source, whatever the net-worker asks."""
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(4)
+        self.addCleanup(lst.close)
+        port = lst.getsockname()[1]
+        self.start("keysrc_connect",
+                   ADMIN_KEYS_SOURCE_URL="https://127.0.0.1:%d" % port)
+        r = self.result()
+        self.assertEqual((r["flags"], r["path"]), (0, ""), r)
+        self.assertIn([2, 1], r["answers"], r)      # EPERM
+        self.assertEqual(r["fds"], 0, r)
+        lst.settimeout(1)
+        self.assertRaises(socket.timeout, lst.accept)
+        self.assertEqual(len(self.runs()), 1, self.context())
+        self.agent.wait_log(r"connect failed: key sync disabled", 5)
 
     def test_oversized(self):
         self.assert_dropped("oversized", r"net-worker: bad frame: Message too long")

@@ -7,6 +7,7 @@ Durability: the exec-worker killed mid-job, the dashboard away mid-job."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 import harness as h  # noqa: E402
+from sshd import Sshd  # noqa: E402
 
 JOB_TYPES = ("output", "status", "operation_progress", "test_progress",
              "command_rejected")
@@ -85,7 +88,7 @@ class JobsTest(h.AgentTestCase):
     def send(self, dash, name):
         t = time.time()
         r = dash.control("command " + name)
-        self.assertTrue(r["ok"], r)
+        self.assertTrue(r["ok"], (r, self.context()))
         return t
 
     def job_msgs(self, dash, since=0.0, types=JOB_TYPES):
@@ -166,6 +169,33 @@ class JobsTest(h.AgentTestCase):
         self.assertIsNone(payload(hb)["pending_command"])
         self.assertEqual(payload(hb)["update_status"]["tests"]["status"],
                          "error")
+
+    def test_text_log(self):
+        """T03-S6, §6.1: the job's output is also in
+        <state>/logs/<UTC>-<command>.log, one line per record; the newest
+        100 logs are kept."""
+        self.write_tests({"a.sh": ("echo a-out; echo a-err >&2", 0o755)})
+        dash, agent = self.up()
+        logs = Path(agent.env["NIXFLEET_STATE_DIR"]) / "logs"
+        logs.mkdir(mode=0o700, exist_ok=True)
+        for i in range(105):
+            (logs / ("20200101T0000%02dZ-pull.log" % i)).write_text("old\n")
+        (logs / "update-agent-20200101T000000Z.log").write_text("kept\n")
+        st, _ = self.run_job(dash, "test")
+        self.assertEqual(st["status"], "ok")
+        names = sorted(p.name for p in logs.iterdir())
+        dated = [n for n in names if n[0].isdigit()]
+        self.assertEqual(len(dated), 100, names)
+        self.assertIn("update-agent-20200101T000000Z.log", names)
+        self.assertNotIn("20200101T000005Z-pull.log", names)
+        self.assertRegex(dated[-1], r"^\d{8}T\d{6}Z-test\.log$")
+        log = logs / dated[-1]
+        self.assertEqual(log.stat().st_mode & 0o777, 0o600)
+        text = log.read_text()
+        ts = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+        self.assertRegex(text, r"(?m)^%s stdout a-out$" % ts)
+        self.assertRegex(text, r"(?m)^%s stderr a-err$" % ts)
+        self.assertRegex(text, r"(?m)^%s status exit=0$" % ts)
 
     def test_test_all_pass_and_none(self):
         """T08-S1, T08-S3."""
@@ -329,6 +359,47 @@ class JobsTest(h.AgentTestCase):
         self.assertFalse((Path(clone) / "untracked.txt").exists())
         self.assertEqual((Path(clone) / "flake.nix").read_text(),
                          "{ outputs = _: { }; }\n")
+
+    def test_pull_ssh_key(self):
+        """T09-06: an isolated pull from an ssh:// remote (the shared test
+        sshd on a loopback port) authenticates with NIXFLEET_SSH_KEY, which
+        git gets as GIT_SSH_COMMAND=ssh -i <key> -o
+        StrictHostKeyChecking=no; without it the same pull fails (an
+        unknown host key, no usable key)."""
+        h.require_root()
+        sshd = Sshd(self.work.path("sshd"))
+        sshd.start()
+        self.addCleanup(sshd.close)
+        remote = self.work.path("remote.git")
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), remote],
+                       env=h.GIT_ENV, check=True)
+        clone = self.work.path("clone")
+        subprocess.run(["git", "clone", "-q", remote, clone], env=h.GIT_ENV,
+                       check=True)
+        url = sshd.url(remote)
+        h.git(clone, "remote", "set-url", "origin", url)
+        new = h.commit(self.repo, "new.txt")
+        h.git(self.repo, "push", "-q", remote, "main")
+        env = dict(NIXFLEET_REPO_URL=url, NIXFLEET_REPO_DIR=clone,
+                   HOME="/nonexistent", GIT_CONFIG_NOSYSTEM="1",
+                   GIT_CONFIG_GLOBAL="/dev/null")
+        dash, agent = self.up(**env)
+        st, msgs = self.run_job(dash, "pull", timeout=30)
+        self.assertEqual(st["status"], "error", msgs)
+        agent.terminate()
+        t = time.time()
+        self.start_agent(self.env(dash.url(), NIXFLEET_SSH_KEY=str(
+            sshd.client_key), **env))
+        self.wait_message(dash, "heartbeat", 10, since=t)
+        st, msgs = self.run_job(dash, "pull", timeout=30)
+        self.assertEqual((st["status"], st["generation"]), ("ok", new),
+                         (msgs, sshd.log_text()))
+        fp = subprocess.run(["ssh-keygen", "-lf", str(sshd.client_key) +
+                             ".pub"], capture_output=True, text=True,
+                            check=True).stdout.split()[1]
+        self.assertRegex(sshd.log_text(), r"Accepted publickey for root from "
+                         r"127\.0\.0\.1 port \d+ ssh2: ED25519 %s\n" %
+                         re.escape(fp))
 
     def test_pull_switch_fails_at_pull(self):
         """§6.3: a failed pull ends pull-switch with exit 1, no switch."""
@@ -498,6 +569,228 @@ class JobsTest(h.AgentTestCase):
         self.assertEqual(st["status"], "error")
         st, _ = self.run_job(dash, "refresh-git")
         self.assertEqual(st["status"], "ok")
+
+    # ------------------------------------------------------------ §6.5
+
+    def legacy_remote(self):
+        """The repository tracks a bare remote that has one commit more."""
+        remote = self.work.path("remote.git")
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), remote],
+                       env=h.GIT_ENV, check=True)
+        h.git(self.repo, "remote", "add", "origin", remote)
+        h.git(self.repo, "fetch", "-q", "origin")
+        h.git(self.repo, "branch", "-q", "--set-upstream-to=origin/main", "main")
+        other = self.work.path("other")
+        subprocess.run(["git", "clone", "-q", remote, other], env=h.GIT_ENV,
+                       check=True)
+        return other
+
+    def start_update(self, **over):
+        """update-agent: the banner alone, close 1000, exit 0, no status."""
+        dash, agent = self.up(**over)
+        t = self.send(dash, "update-agent")
+        self.assertEqual(agent.wait_exit(15), 0, self.context())
+        msgs = self.job_msgs(dash, t)
+        self.assertEqual([h.msg_type(m) for m in msgs], ["output"], msgs)
+        line = self.lines(msgs)[0]
+        self.assertEqual(payload(msgs[0])["command"], "update-agent")
+        prefix = "⬆️ Agent update started (detached); log: "
+        self.assertTrue(line.startswith(prefix), line)
+        log = line[len(prefix):]
+        self.assertRegex(log, r"^%s/logs/update-agent-\d{8}T\d{6}Z\.log$" %
+                         self.state)
+        self.assertEqual(dash.closes()[-1]["code"], 1000)
+        return dash, agent, t, log
+
+    def test_update_agent_fails(self):
+        """§6.5 1-4 (failure): the next agent adopts the running update
+        (pending_command, the script's pid), streams its lines, reports
+        exit N with the log, and keeps running.  Under systemd the script
+        is the transient unit nixfleet-agent-update."""
+        h.require_root()
+        self.legacy_remote()
+        self.stub_set("nix", "exit", 3)
+        self.stub_set("nix", "sleep", 3)
+        dash, agent, t, log = self.start_update(
+            INVOCATION_ID="0123456789abcdef", HOME="/nonexistent",
+            GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
+        units = [c for c in self.stub_calls() if c.startswith("systemd-run ")]
+        self.assertEqual(len(units), 1, self.stub_calls())
+        self.assertIn("--unit=nixfleet-agent-update --collect ", units[0])
+        t2 = time.time()
+        agent2 = self.start_agent(agent.env)
+        hb = payload(self.wait_message(dash, "heartbeat", 10, since=t2)[0])
+        self.assertEqual(hb["pending_command"], "update-agent")
+        cmdline = Path("/proc/%d/cmdline" % hb["command_pid"]).read_bytes()
+        self.assertEqual(cmdline.split(b"\0")[:2], [b"sh", b"-c"], cmdline)
+        self.assertIn(b"\0nixfleet-agent-update\0%s\0legacy\0main\0%s\0" % (
+            str(self.repo).encode(), h.HOSTNAME.encode()), cmdline)
+        # Busy: another command is rejected as usual.
+        r = self.send(dash, "update")
+        rej = self.wait_message(dash, "command_rejected", 10, since=r)
+        self.assertEqual(payload(rej[0])["current_command"], "update-agent")
+        st = payload(self.wait_status(dash, t2, 30)[0])
+        self.assertEqual((st["command"], st["status"], st["exit_code"],
+                          st["message"]),
+                         ("update-agent", "error", 3,
+                          "update failed (exit 3), see %s" % log))
+        lines = self.lines(self.job_msgs(dash, t2))
+        self.assertIn("nix running", lines)
+        self.assertIn("nix warning", lines)
+        self.assertFalse([l for l in lines if l.startswith("⬆️")], lines)
+        time.sleep(2)
+        self.assertTrue(agent2.running())
+        text = Path(log).read_text()
+        self.assertRegex(text, r"Z stdout nix running\n")
+        self.assertRegex(text, r"Z stderr nix warning\n")
+        self.assertTrue(text.endswith("status exit=3\n"), text)
+        calls = self.stub_calls()
+        self.assertIn("nix flake update nixfleet", calls)
+        self.assertFalse([c for c in calls if "nixos-rebuild" in c], calls)
+
+    def test_update_agent_succeeds(self):
+        """§6.5 (success): pull, flake update, switch; the next agent
+        reports ok, a heartbeat, close 1000, exit 101; the one after it
+        registers with nothing pending and no second status."""
+        other = self.legacy_remote()
+        new = h.commit(other, "new.txt")
+        h.git(other, "push", "-q", "origin", "main")
+        self.stub_set("nixos-rebuild", "sleep", 2)
+        dash, agent, t, log = self.start_update(
+            HOME="/nonexistent", GIT_CONFIG_NOSYSTEM="1",
+            GIT_CONFIG_GLOBAL="/dev/null")
+        t2 = time.time()
+        agent2 = self.start_agent(agent.env)
+        st = self.wait_status(dash, t2, 30)
+        self.assertEqual((payload(st[0])["status"], payload(st[0])["exit_code"],
+                          payload(st[0])["message"]),
+                         ("ok", 0, "update complete, restarting"))
+        self.assertEqual(payload(st[0])["generation"], new)
+        self.assertEqual(agent2.wait_exit(15), 101)
+        self.assertTrue(dash.messages("heartbeat", since=st[0]["t"]))
+        self.assertEqual(dash.closes()[-1]["code"], 1000)
+        calls = self.stub_calls()
+        flake = "%s#%s" % (self.repo, h.HOSTNAME)
+        self.assertEqual([c for c in calls if not c.startswith("systemd-run")],
+                         ["nix flake update nixfleet",
+                          "sudo nixos-rebuild switch --flake " + flake,
+                          "nixos-rebuild switch --flake " + flake])
+        self.assertEqual(h.head7(self.repo), new)
+        self.assertTrue(Path(log).read_text().endswith("status exit=0\n"))
+        t3 = time.time()
+        self.start_agent(agent.env)
+        self.wait_message(dash, "register", 10, since=t3)
+        hb = payload(self.wait_message(dash, "heartbeat", 10, since=t3)[0])
+        self.assertIsNone(hb["pending_command"])
+        time.sleep(1.5)
+        self.assertEqual(len(dash.messages("status", since=t)), 1)
+
+    def test_update_agent_ssh(self):
+        """§6.5 in isolated mode from an ssh:// remote: the script's fetch,
+        reset and clean authenticate with NIXFLEET_SSH_KEY."""
+        h.require_root()
+        sshd = Sshd(self.work.path("sshd"))
+        sshd.start()
+        self.addCleanup(sshd.close)
+        remote = self.work.path("remote.git")
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), remote],
+                       env=h.GIT_ENV, check=True)
+        clone = self.work.path("clone")
+        subprocess.run(["git", "clone", "-q", remote, clone], env=h.GIT_ENV,
+                       check=True)
+        (Path(clone) / "untracked.txt").write_text("junk\n")
+        h.git(clone, "remote", "set-url", "origin", sshd.url(remote))
+        new = h.commit(self.repo, "new.txt")
+        h.git(self.repo, "push", "-q", remote, "main")
+        dash, agent, t, log = self.start_update(
+            NIXFLEET_REPO_URL=sshd.url(remote), NIXFLEET_REPO_DIR=clone,
+            NIXFLEET_SSH_KEY=str(sshd.client_key), HOME="/nonexistent",
+            GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
+        t2 = time.time()
+        agent2 = self.start_agent(agent.env)
+        st = payload(self.wait_status(dash, t2, 30)[0])
+        self.assertEqual((st["status"], st["message"]),
+                         ("ok", "update complete, restarting"),
+                         (Path(log).read_text(), sshd.log_text()))
+        self.assertEqual(agent2.wait_exit(15), 101)
+        self.assertEqual(h.head7(clone), new)
+        self.assertFalse((Path(clone) / "untracked.txt").exists())
+        self.assertIn("Accepted publickey for root from 127.0.0.1",
+                      sshd.log_text())
+        self.assertIn("sudo nixos-rebuild switch --flake %s#%s" % (
+            clone, h.HOSTNAME), self.stub_calls())
+
+    # ------------------------------------------------------------ §3.5 lock
+
+    def lock_of(self, rec):
+        lk = payload(rec)["update_status"]["lock"]
+        return (lk["status"], lk["message"])
+
+    def hb_after_status(self, dash, t):
+        st = self.wait_status(dash, t)
+        hb = self.wait_message(dash, "heartbeat", 5, since=st[0]["t"])[0]
+        return payload(st[0]), hb
+
+    def test_lock_recheck(self):
+        """§3.5: the startup check, and the re-check after pull, update and
+        bump-flake shown by the heartbeat that follows their status."""
+        h.git(self.repo, "rm", "-q", "flake.lock")
+        h.git(self.repo, "commit", "-q", "-m", "no lock")
+        other = self.legacy_remote()
+        (Path(other) / "flake.lock").write_text('{"version": 7}\n')
+        h.git(other, "add", "flake.lock")
+        h.git(other, "commit", "-q", "-m", "lock")
+        h.git(other, "push", "-q", "origin", "main")
+        dash, _ = self.up(HOME="/nonexistent", GIT_CONFIG_NOSYSTEM="1",
+                          GIT_CONFIG_GLOBAL="/dev/null")
+        hb = self.wait_message(dash, "heartbeat", 10)[0]
+        self.assertEqual(self.lock_of(hb), ("unknown", "flake.lock not found"))
+        t = self.send(dash, "pull")
+        st, hb = self.hb_after_status(dash, t)
+        self.assertEqual(st["status"], "ok")
+        self.assertEqual(self.lock_of(hb), ("ok", "Updated today"))
+        # update without a lock file any more, then bump-flake bringing it
+        # back: each re-check shows in the next heartbeat.
+        (Path(self.repo) / "flake.lock").unlink()
+        t = self.send(dash, "update")
+        st, hb = self.hb_after_status(dash, t)
+        self.assertEqual(st["status"], "ok")
+        self.assertEqual(self.lock_of(hb), ("unknown", "flake.lock not found"))
+        (Path(self.stubs) / "nix").write_text(
+            "#!/bin/sh\necho \"nix $*\" >> \"$(dirname \"$0\")/calls.log\"\n"
+            "git checkout -q -- flake.lock\n")
+        t = self.send(dash, "bump-flake")
+        st, hb = self.hb_after_status(dash, t)
+        self.assertEqual(st["message"], "nixfleet input updated")
+        self.assertEqual(self.lock_of(hb), ("ok", "Updated today"))
+        self.assertTrue((Path(self.repo) / "flake.lock").exists())
+
+    # ------------------------------------------------------------ §3.5 system
+
+    def test_refresh_system(self):
+        """refresh-system's dry run (60 s limit in its plan): outdated when
+        the output lacks the running system, error with nix's error text.
+        (And the lock check at startup runs git: Updated today.)"""
+        dash, _ = self.up()
+        self.wait(lambda: [m for m in dash.messages("heartbeat") if
+                           self.lock_of(m) == ("ok", "Updated today")], 10,
+                  "the startup lock check in a heartbeat")
+        st, msgs = self.run_job(dash, "refresh-system")
+        self.assertEqual((st["status"], st["message"]), ("ok", "Rebuild needed"))
+        self.assertEqual(self.lines(msgs), [])
+        self.assertIn("nix build --experimental-features nix-command flakes "
+                      "--dry-run --json %s#nixosConfigurations.%s.config."
+                      "system.build.toplevel" % (self.repo, h.HOSTNAME),
+                      self.stub_calls())
+        plans = sorted(Path(self.state, "jobs").glob("*/plan"))
+        self.assertIn("\ntimeout 60000\n", plans[-1].read_text())
+        self.stub_set("nix", "exit", 1)
+        st, _ = self.run_job(dash, "refresh-system")
+        self.assertEqual((st["status"], st["message"]), ("ok", "nix warning"))
+        hb = self.wait_message(dash, "heartbeat", 5, since=time.time())[0]
+        sysc = payload(hb)["update_status"]["system"]
+        self.assertEqual((sysc["status"], sysc["message"]),
+                         ("error", "nix warning"))
 
     # ------------------------------------------------------------ durability
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Remote administration through the nixfleet dialect against the
 reference dashboard: PTY shells, admin_run (allowlist, timeout, cron),
-key install and backups (socketio-protocol.md §6, docs/admin.md).  The
+key sync (fetched from tests/peers/keysource.py) and backups
+(socketio-protocol.md §6, docs/admin.md).  The
 dashboard sends the socketio events' payloads as nixfleet message types
 ({"type":"shell_start","payload":{...}}) and reads the answers the same
 way."""
@@ -245,37 +246,192 @@ class RemoteTest(h.AgentTestCase):
 
     # ------------------------------------------------------------ keys
 
-    def test_key_install(self):
+    def key_user(self):
+        """A fresh local account (useradd -m) for admin.keysUser."""
         user = "nfkeys%d" % (os.getpid() % 100000)
         subprocess.run(["useradd", "-m", "-d", "/tmp/%s-home" % user, user],
                        check=True)
         self.addCleanup(subprocess.run, ["userdel", "-r", user],
                         capture_output=True)
-        key = self.work.path("k")
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                        str(key)], check=True)
-        line = Path(str(key) + ".pub").read_text().strip()
-        self.run_agent(ADMIN_KEYS_USER=user)
+        return user
+
+    def key_line(self, name):
+        key = self.work.path(name)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                        name, "-f", str(key)], check=True)
+        return Path(str(key) + ".pub").read_text().strip()
+
+    def key_source(self, files, cert="server", prefix=""):
+        d = Path(self.work.mkdir("keys-%s" % cert))
+        for user, text in files.items():
+            (d / (user + ".keys")).write_text(text)
+        ks = h.KeySource(self.work, self.certs, d, cert=cert, prefix=prefix,
+                         name="keysource-" + cert)
+        self.addCleanup(ks.stop)
+        self.peers.append(ks)
+        return ks.start()
+
+    def sync(self, user, timeout=15):
         since = time.time()
-        self.send("sync_keys", {"user": " octocat ", "keys": line + "\nnot a key\n"})
-        r = self.wait_payload("keys_sync_result", since=since)
+        self.send("sync_keys", {"user": user})
+        return self.wait_payload("keys_sync_result",
+                                 lambda p: p["user"] == user, timeout, since)
+
+    def test_key_sync(self):
+        """§6.3 / I18 over the nixfleet dialect: the keys come from the
+        key source over verified TLS (the dashboard's CA bundle), are
+        merged into admin.keysUser's authorized_keys with its ownership
+        and 0600 (.ssh 0700), a repeat writes nothing; chunked and
+        close-delimited bodies; 404; a body with no valid key; a truncated
+        body, a response that is not HTTP and one over the cap are errors
+        that write nothing; an invalid login is refused before anything
+        is requested."""
+        user = self.key_user()
+        a, b, c = self.key_line("a"), self.key_line("b"), self.key_line("c")
+        ks = self.key_source({
+            "octocat": a + "\nnot a key\n" + a + "\r\n",
+            "two-chunked": a + "\n" + b + "\n",
+            "three-close": c + "\n",
+            "junk": "nothing here\nssh-ed25519 !!!\n",
+            "x-short": a + "\n", "x-garbage": a + "\n", "x-huge": a + "\n",
+        }, prefix="/mirror")
+        self.run_agent(ADMIN_KEYS_USER=user, ADMIN_KEYS_SOURCE_URL=ks.url())
+        r = self.sync(" octocat ")
         self.assertEqual(r["user"], " octocat ")
-        self.assertTrue(r["ok"], r)
+        self.assertTrue(r["ok"], "%s\n%s" % (r, self.context()))
         self.assertEqual(r["added"], 1)
+        self.assertIsInstance(r["ms"], int)
+        req = ks.records("request")
+        self.assertEqual([q["path"] for q in req], ["/mirror/octocat.keys"])
+        self.assertEqual(req[0]["headers"]["Host"], "localhost:%d" % ks.port)
+        self.assertTrue(req[0]["headers"]["User-Agent"].startswith(
+            "nixfleet-agent/"), req[0])
         pw = pwd.getpwnam(user)
-        ak = Path(pw.pw_dir, ".ssh", "authorized_keys")
-        self.assertEqual(ak.read_text(), line + "\n")
+        ssh = Path(pw.pw_dir, ".ssh")
+        ak = ssh / "authorized_keys"
+        self.assertEqual(ak.read_text(), a + "\n")
         st = ak.stat()
-        self.assertEqual((st.st_uid, st.st_mode & 0o777), (pw.pw_uid, 0o600))
-        since = time.time()
-        self.send("sync_keys", {"user": "octocat", "keys": line})
-        r = self.wait_payload("keys_sync_result", since=since)
-        self.assertEqual((r["ok"], r["added"]), (True, 0))
-        since = time.time()
-        self.send("sync_keys", {"user": "bad/user", "keys": line})
-        r = self.wait_payload("keys_sync_result", since=since)
-        self.assertEqual(r, {"user": "bad/user", "ok": False,
-                             "error": 'invalid github user "bad/user"'})
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                         (pw.pw_uid, pw.pw_gid, 0o600))
+        st = ssh.stat()
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (pw.pw_uid, 0o700))
+        before = ak.stat()
+        time.sleep(0.05)
+        r = self.sync("octocat")
+        self.assertEqual((r["ok"], r["added"]), (True, 0), r)
+        after = ak.stat()
+        self.assertEqual((after.st_ino, after.st_mtime_ns),
+                         (before.st_ino, before.st_mtime_ns))
+        r = self.sync("two-chunked")
+        self.assertEqual((r["ok"], r["added"]), (True, 1), r)
+        r = self.sync("three-close")
+        self.assertEqual((r["ok"], r["added"]), (True, 1), r)
+        self.assertEqual(ak.read_text(), a + "\n" + b + "\n" + c + "\n")
+        r = self.sync("nobody-here")
+        self.assertEqual(r, {"user": "nobody-here", "ok": False,
+                             "error": "github responded 404 Not Found"})
+        r = self.sync("junk")
+        self.assertEqual(r, {"user": "junk", "ok": False,
+                             "error": "no valid keys found for user"})
+        r = self.sync("x-short")
+        self.assertEqual(r, {"user": "x-short", "ok": False, "error":
+                             "key source: bad response: connection closed "
+                             "before the end of the response (%d body bytes)"
+                             % (len(a) + 1)})
+        r = self.sync("x-garbage")
+        self.assertEqual(r, {"user": "x-garbage", "ok": False, "error":
+                             "key source: bad response: malformed status line"})
+        r = self.sync("x-huge")
+        self.assertEqual(r, {"user": "x-huge", "ok": False, "error":
+                             "key source: bad response: body of 71680 bytes "
+                             "is over the limit of 64512"})
+        n = len(ks.records("request"))
+        for bad in ("bad/user", "x" * 40, "", "a b"):
+            r = self.sync(bad)
+            self.assertEqual(r, {"user": bad, "ok": False,
+                                 "error": 'invalid github user "%s"' % bad.strip()})
+        self.assertEqual(len(ks.records("request")), n)
+        self.assertEqual(ak.read_text(), a + "\n" + b + "\n" + c + "\n")
+
+    def test_key_sync_tls(self):
+        """The key fetch always verifies: a key source whose certificate
+        no configured CA signed is an error result and nothing is
+        requested (nor written); admin.keysCaFile names a CA of its own
+        for the key source (the dashboard keeps its own)."""
+        user = self.key_user()
+        a = self.key_line("a")
+        bad = self.key_source({"octocat": a + "\n"}, cert="selfsigned")
+        good = self.key_source({"octocat": a + "\n"}, cert="otherca")
+        self.run_agent(ADMIN_KEYS_USER=user, ADMIN_KEYS_SOURCE_URL=bad.url(),
+                       AGENT_SKIP_TLS_VERIFY="true")
+        r = self.sync("octocat")
+        self.assertFalse(r["ok"], r)
+        self.assertRegex(r["error"], r"^key source TLS: .*(unknown CA|verif)",
+                         r)
+        self.assertEqual(bad.records("request"), [])
+        ak = Path(pwd.getpwnam(user).pw_dir, ".ssh", "authorized_keys")
+        self.assertFalse(ak.exists())
+        self.agent.terminate()
+        # The second CA only for the key source.
+        self.agent = self.start_agent(self.agent_env(
+            self.dash.url(), ADMIN_KEYS_USER=user,
+            ADMIN_KEYS_SOURCE_URL=good.url(),
+            ADMIN_KEYS_CA_FILE=self.certs.pem("other-ca")))
+        self.wait_message(self.dash, "register", 10, count=2)
+        r = self.sync("octocat")
+        self.assertEqual((r["ok"], r["added"]), (True, 1),
+                         "%s\n%s" % (r, self.context()))
+        self.assertEqual(ak.read_text(), a + "\n")
+
+    def test_key_sync_timeout(self):
+        """A key source that does not answer within 10 s: a timeout
+        result, while the dashboard connection goes on (heartbeats keep
+        coming); the next sync works."""
+        user = self.key_user()
+        a = self.key_line("a")
+        ks = self.key_source({"slowpoke": a + "\n", "octocat": a + "\n"})
+        self.run_agent(ADMIN_KEYS_USER=user, ADMIN_KEYS_SOURCE_URL=ks.url())
+        t0 = time.time()
+        self.send("sync_keys", {"user": "slowpoke"})
+        r = self.wait_payload("keys_sync_result", timeout=20, since=t0)
+        took = time.time() - t0
+        self.assertEqual(r, {"user": "slowpoke", "ok": False,
+                             "error": "key fetch timed out after 10 s"})
+        self.assertGreater(took, 9.5)
+        self.assertLess(took, 16)
+        hb = [m["t"] for m in self.dash.messages("heartbeat", since=t0)]
+        self.assertGreaterEqual(len(hb), 5, self.context())
+        self.assertEqual(len(self.dash.connects()), 1, self.context())
+        r = self.sync("octocat")
+        self.assertEqual((r["ok"], r["added"]), (True, 1), r)
+
+    def test_key_sync_queue(self):
+        """Syncs sent back to back wait their turn: each is answered, in
+        order, and their connects stay within the supervisor's bucket
+        (the net-worker is not dropped, the dashboard stays connected)."""
+        user = self.key_user()
+        a = self.key_line("a")
+        ks = self.key_source({"u%d" % i: a + "\n" for i in range(6)})
+        self.run_agent(ADMIN_KEYS_USER=user, ADMIN_KEYS_SOURCE_URL=ks.url())
+        t0 = time.time()
+        for i in range(6):
+            self.send("sync_keys", {"user": "u%d" % i})
+        got = self.wait(lambda: (lambda p: p if len(p) >= 6 else None)(
+            self.payloads("keys_sync_result", t0)), 30, "6 results")
+        self.assertEqual([p["user"] for p in got], ["u%d" % i for i in range(6)])
+        self.assertEqual([p.get("added") for p in got], [1, 0, 0, 0, 0, 0], got)
+        self.assertEqual(len(ks.records("request")), 6)
+        self.assertIsNone(re.search(r"restarting the net-worker", self.agent.log()))
+        self.assertEqual(len(self.dash.connects()), 1, self.context())
+
+    def test_key_sync_disabled(self):
+        """Without admin.keysUser nothing is fetched."""
+        ks = self.key_source({"octocat": self.key_line("a") + "\n"})
+        self.run_agent(ADMIN_KEYS_SOURCE_URL=ks.url())
+        r = self.sync("octocat")
+        self.assertEqual(r, {"user": "octocat", "ok": False,
+                             "error": "key sync disabled"})
+        self.assertEqual(ks.records("request"), [])
 
     # ------------------------------------------------------------ backups
 

@@ -8,17 +8,23 @@ fields), I2 (path prefix), I3 (wrong token, backoff, fresh ts), I4
 (exact ping ts), I9 (events before the CONNECT ack), I10 (no
 maxPayload), I11 (kick, quick reconnect), I12 (binary attachment), I13
 (other namespaces), I21 (TLS), I22 (SIGTERM), I23 (§2.7 rows); and on
-the node server the remote administration events routed through
-net-worker/remote.c: I15 (admin_run allowed, refused, empty allowlist),
-I16 (a cron read through admin_run), I17 (a PTY round trip, shells off,
-the session end hangs the shell up).  I14's 2 MB output, I18 (key
-fetch), I19 and I20 (backups) are not covered here.  The first run
-installs socket.io with `npm ci`."""
+both real servers the remote administration events routed through
+net-worker/remote.c: I14 (2 MB of output, truncated), I15 (the admin
+matrix: allowed, refused, empty allowlist, forbidden characters,
+tokeniser, cwd, timeout, exit status, environment, token, rate limit),
+I16 (a cron read, a cron write into a stand-in crontab), I17 (a PTY
+round trip, resize, U+FFFD, slots, exit codes, shells off, the
+session end hangs the shell up); on the node server I18 (sync_keys
+against a local TLS key source, tests/peers/keysource.py).  I19 and
+I20 (backups) are in test_socketio_backup.py.  The first run installs
+socket.io with `npm ci`."""
 
+import base64
 import hashlib
 import hmac
 import json
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -89,6 +95,7 @@ class AgentCase:
 
     def start_agent(self, env):
         a = h.Agent(self.work, env)
+        a.log_start = len(a.log())     # agents of one test share the log
         # Cleanups run last first: the check reads the log of a stopped agent.
         self.addCleanup(self.check_sanitizers, a)
         self.addCleanup(a.cleanup)
@@ -240,6 +247,286 @@ class RealServerCase(AgentCase):
         self.assertIn(d[0]["reason"], self.disconnect_reasons)
 
 
+    # ------------------------------------------------ remote administration
+
+    def admin_session(self, **env):
+        peer = self.start_peer()
+        self.start_agent(self.env(peer, **env))
+        self.wait_event(peer, "stats")
+        self.wait_policy()
+        return peer
+
+    def wait_policy(self):
+        """The exec-worker has the supervisor's policy: until then every
+        request is refused as with nothing configured (proto.h), and a
+        slow start (sanitizers) can bring the session up first."""
+        self.agent.wait_log(r"remote administration: \d+ commands", 10,
+                            start=self.agent.log_start)
+
+    def emit(self, peer, name, payload):
+        peer.control("emit %s %s" % (name, json.dumps(payload)))
+
+    def admin(self, peer, command, token, timeout=15, raw=False, **cmd):
+        """admin_run {token, cmd: {command, **cmd}}: its result (the
+        whole event with raw)."""
+        self.emit(peer, "admin_run", {"token": token,
+                                      "cmd": dict(cmd, command=command)})
+        ev = self.wait(lambda: [e for e in self.events(peer, "admin_result")
+                                if e["args"][0].get("token") == token],
+                       timeout, "admin_result %s" % token, peer)[0]
+        self.assertEqual(len(ev["args"]), 1)
+        self.assertEqual(ev["args"][0]["command"], command)
+        return ev if raw else ev["args"][0]["result"]
+
+    def refused(self, r, code, stderr, error):
+        self.assertEqual((r["summary"], r["stdout"], r["stderr"],
+                          r.get("error")),
+                         ({"code": code, "durationMs": 0}, "", stderr, error),
+                         r)
+
+    def shell_text(self, peer, session):
+        return "".join(e["args"][0]["data"] for e in
+                       self.events(peer, "shell_output")
+                       if e["args"][0].get("session") == session)
+
+    def test_admin_run(self):
+        """I15, I16: an allow-listed admin_run answers admin_result with
+        exit 0 and its output; one off the allowlist gets 126 with the
+        exact stderr text; a cron read (crontab -l) runs as the agent's
+        user and answers what the host's crontab says."""
+        peer = self.admin_session(ADMIN_ALLOWED_COMMANDS="echo,crontab")
+        r = self.admin(peer, 'echo "a b" c', "ok")
+        self.assertEqual((r["summary"]["code"], r["stdout"], r["stderr"]),
+                         (0, "a b c\n", ""), r)
+        self.assertNotIn("error", r)
+        r = self.admin(peer, "id -u", "no")
+        self.assertEqual(r["summary"], {"code": 126, "durationMs": 0})
+        self.assertEqual(r["stderr"], "command blocked by allowlist")
+        self.assertEqual(r["error"], "command not allowed")
+        r = self.admin(peer, "crontab -l", "cron-get")
+        local = subprocess.run(["crontab", "-l"], capture_output=True,
+                               text=True)
+        self.assertEqual((r["summary"]["code"], r["stdout"]),
+                         (local.returncode, local.stdout), r)
+        self.assertEqual(len(peer.records("connect")), 1, self.context(peer))
+
+    def test_admin_matrix(self):
+        """I15: forbidden characters, a tokeniser error, a cwd outside
+        the list, a timeout (124), a failing command (1), the reduced
+        environment; then, on an agent with requireToken and
+        rateLimitMax 1 (a config file: the key has no variable), a bad
+        token (401) and the rate limit (429)."""
+        cwd = self.work.mkdir("cwd")
+        peer = self.admin_session(ADMIN_ALLOWED_COMMANDS="echo,sleep,false,env",
+                                  ADMIN_ALLOWED_CWDS=cwd)
+        self.refused(self.admin(peer, "echo a;b", "semi"), 126,
+                     "command blocked: forbidden characters",
+                     "command contains forbidden characters")
+        self.refused(self.admin(peer, "echo a && b", "and"), 126,
+                     "command blocked: forbidden characters",
+                     "command contains forbidden characters")
+        self.refused(self.admin(peer, "ls 'x", "quote"), 126,
+                     "command blocked: invalid command",
+                     "invalid command: unclosed quote")
+        self.refused(self.admin(peer, "echo hi", "cwd", cwd="/"), 126,
+                     "command blocked: cwd not allowed", "cwd not allowed")
+        r = self.admin(peer, "echo in", "cwdok", cwd=str(cwd))
+        self.assertEqual((r["summary"]["code"], r["stdout"]), (0, "in\n"), r)
+        r = self.admin(peer, "sleep 5", "slow", timeoutSec=1)
+        self.assertEqual((r["summary"]["code"], r["error"]),
+                         (124, "timed out after 1s"), r)
+        self.assertLess(r["summary"]["durationMs"], 4000)
+        r = self.admin(peer, "false", "false")
+        self.assertEqual((r["summary"]["code"], r["error"]),
+                         (1, "exit status 1"), r)
+        r = self.admin(peer, "env", "env")
+        names = {line.split("=", 1)[0] for line in r["stdout"].splitlines()}
+        self.assertEqual(r["summary"]["code"], 0, r)
+        self.assertLessEqual(names, {"PATH", "HOME", "USER", "LANG", "LC_ALL",
+                                     "TERM", "TMPDIR", "TEMP"}, r["stdout"])
+        self.assertIn("PATH", names)
+        self.assertNotIn(TOKEN, r["stdout"])
+        self.assertEqual(len(peer.records("connect")), 1, self.context(peer))
+        self.agent.terminate()
+
+        conf = self.work.write("agent-config.json", json.dumps(
+            {"admin": {"rateLimitMax": 1, "rateLimitWindowSec": 600}}))
+        self.start_agent(self.env(peer, CLIENT_CONFIG_PATH=conf,
+                                  ADMIN_ALLOWED_COMMANDS="echo",
+                                  REQUIRE_COMMAND_TOKEN="1",
+                                  COMMAND_TOKEN="s3cret"))
+        self.wait_connects(peer, 2)
+        self.wait_policy()
+        self.refused(self.admin(peer, "echo x", "bad"), 401,
+                     "unauthorized", "unauthorized")
+        r = self.admin(peer, "echo x", "s3cret")
+        self.assertEqual(r["summary"]["code"], 0, r)
+        self.emit(peer, "admin_run", {"token": "s3cret",
+                                      "cmd": {"command": "echo y"}})
+        ev = self.wait(lambda: [e for e in self.events(peer, "admin_result")
+                                if e["args"][0]["command"] == "echo y"],
+                       15, "the second admin_result", peer)[0]
+        self.refused(ev["args"][0]["result"], 429, "rate limited",
+                     "rate limited")
+        self.assertNotIn(TOKEN, self.agent.log())
+        self.assertNotIn("s3cret", self.agent.log())
+
+    def test_admin_output_cap(self):
+        """I14: admin_run prints 2 MB (the servers' buffer is 1e6): the
+        result is truncated (truncated: true), its stdout an exact prefix
+        of the output with no marker added, the frame under maxPayload;
+        the connection survives and answers the next command."""
+        peer = self.admin_session(ADMIN_ALLOWED_COMMANDS="seq,echo")
+        full = subprocess.run(["seq", "1", "310000"], capture_output=True,
+                              text=True).stdout
+        self.assertGreater(len(full), 2000000)
+        ev = self.admin(peer, "seq 1 310000", "big", raw=True, timeout=30)
+        r = ev["args"][0]["result"]
+        self.assertIs(r["truncated"], True)
+        self.assertEqual(r["summary"]["code"], 0, r["summary"])
+        self.assertNotIn("error", r)
+        self.assertGreater(len(r["stdout"]), 1000)
+        self.assertTrue(full.startswith(r["stdout"]), r["stdout"][-80:])
+        self.assertLess(len(json.dumps(ev["args"])), 1000000)
+        r = self.admin(peer, "echo after", "after")
+        self.assertEqual((r["stdout"], r.get("truncated")), ("after\n", None))
+        self.assertEqual(len(peer.records("connect")), 1, self.context(peer))
+        self.assertEqual(peer.records("disconnect"), [])
+
+    def test_cron_write(self):
+        """I16: the dashboard's cron write pipeline reaches a stand-in
+        crontab on PATH as `crontab -` with the decoded bytes on stdin,
+        answered with the same token within 8 s; bad base64 is refused as
+        forbidden characters (126)."""
+        fake = self.work.mkdir("fakebin", 0o755)
+        rec = self.work.path("crontab.rec")
+        (fake / "crontab").write_text(
+            "#!/bin/sh\necho \"$*\" > %s.args\ncat > %s\n" % (rec, rec))
+        (fake / "crontab").chmod(0o755)
+        peer = self.admin_session(ADMIN_ALLOWED_COMMANDS="crontab",
+                                  PATH="%s:%s" % (fake, h.PATH))
+        tab = b"0 3 * * * /usr/local/bin/backup.sh\n# \xc3\xa9\n"
+        b64 = base64.b64encode(tab).decode()
+        t0 = time.time()
+        r = self.admin(peer, "echo '%s' | base64 -d | crontab -" % b64,
+                       "cron-set-host-01-1", timeout=8)
+        self.assertLess(time.time() - t0, 8)
+        self.assertEqual(r["summary"]["code"], 0, r)
+        self.assertEqual(Path(rec).read_bytes(), tab)
+        self.assertEqual(Path(str(rec) + ".args").read_text(), "-\n")
+        self.refused(self.admin(peer, "echo 'a$b' | base64 -d | crontab -",
+                                "cron-bad"), 126,
+                     "command blocked: forbidden characters",
+                     "command contains forbidden characters")
+
+    def test_admin_run_empty_allowlist(self):
+        """I15: with no allowlist every admin_run is refused (126)."""
+        peer = self.admin_session()
+        r = self.admin(peer, "echo hi", "t")
+        self.assertEqual(r["summary"]["code"], 126, r)
+        self.assertEqual(r["stderr"], "command blocked by allowlist")
+        self.assertEqual(r["stdout"], "")
+
+    def test_shell_round_trip(self):
+        """I17: with admin.enableShell a PTY session: shell_start,
+        shell_input "echo hi", shell_output with hi, every chunk within
+        4096 bytes, shell_close, then shell_closed exactly once."""
+        peer = self.admin_session(ENABLE_SHELL="1")
+        self.emit(peer, "shell_start", {"session": "s1"})
+        self.emit(peer, "shell_input", {"session": "s1",
+                                        "data": "echo h''i\n"})
+        self.wait(lambda: re.search(r"\r\n(\x1b\[\?2004l\r)?hi\r\n",
+                                    self.shell_text(peer, "s1")), 10,
+                  "the shell's hi", peer)
+        for e in self.events(peer, "shell_output"):
+            self.assertLessEqual(len(e["args"][0]["data"].encode()), 4096)
+        self.emit(peer, "shell_close", {"session": "s1"})
+        closed = self.wait_event(peer, "shell_closed")[0]["args"][0]
+        self.assertEqual((closed["session"], closed["code"], closed["reason"]),
+                         ("s1", -1, "signal: hangup"), closed)
+        time.sleep(0.5)
+        self.assertEqual(len(self.events(peer, "shell_closed")), 1)
+
+    def test_shell_matrix(self):
+        """I17: a resize with 0 is ignored and a real one applied; a byte
+        that is not UTF-8 arrives as U+FFFD; a second shell with
+        maxConcurrent 1 is refused (too many concurrent sessions); exit 3
+        and exit 0 give "exit status 3" and "exit", each shell_closed
+        once."""
+        peer = self.admin_session(ENABLE_SHELL="1")
+        self.emit(peer, "shell_start", {"session": "a"})
+        self.emit(peer, "shell_start", {"session": "b"})
+        ev = self.wait(lambda: [e["args"][0] for e in
+                                self.events(peer, "shell_closed")
+                                if e["args"][0]["session"] == "b"], 10,
+                       "the second shell refused", peer)
+        self.assertEqual(ev, [{"session": "b", "code": 1,
+                               "reason": "too many concurrent sessions"}])
+        self.emit(peer, "shell_resize", {"session": "a", "cols": 0,
+                                         "rows": 50})
+        self.emit(peer, "shell_input", {"session": "a",
+                                        "data": "stty size; printf 'x\\377y\\n'\n"})
+        self.wait(lambda: "24 80\r\n" in self.shell_text(peer, "a"), 10,
+                  "the size unchanged", peer)
+        self.wait(lambda: "x\ufffdy" in self.shell_text(peer, "a"), 10,
+                  "U+FFFD for \\377", peer)
+        self.emit(peer, "shell_resize", {"session": "a", "cols": 101,
+                                         "rows": 33})
+        self.emit(peer, "shell_input", {"session": "a",
+                                        "data": "stty size\n"})
+        self.wait(lambda: "33 101" in self.shell_text(peer, "a"), 10,
+                  "the new size", peer)
+        self.emit(peer, "shell_input", {"session": "a", "data": "exit 3\n"})
+        closed = self.wait(lambda: [e["args"][0] for e in
+                                    self.events(peer, "shell_closed")
+                                    if e["args"][0]["session"] == "a"], 10,
+                           "shell a closed", peer)
+        self.assertEqual(closed, [{"session": "a", "code": 3,
+                                   "reason": "exit status 3"}])
+        # The slot is free again; exit 0 is code 0, "exit".
+        self.emit(peer, "shell_start", {"session": "c"})
+        self.emit(peer, "shell_input", {"session": "c", "data": "exit 0\n"})
+        closed = self.wait(lambda: [e["args"][0] for e in
+                                    self.events(peer, "shell_closed")
+                                    if e["args"][0]["session"] == "c"], 10,
+                           "shell c closed", peer)
+        self.assertEqual(closed, [{"session": "c", "code": 0,
+                                   "reason": "exit"}])
+        time.sleep(0.5)
+        self.assertEqual(len(self.events(peer, "shell_closed")), 3)
+
+    def test_shell_disabled(self):
+        """I17: shells off (the default): shell_start is answered with
+        shell_closed {code 1, "shell access disabled"}."""
+        peer = self.admin_session()
+        self.emit(peer, "shell_start", {"session": "no"})
+        closed = self.wait_event(peer, "shell_closed")[0]["args"][0]
+        self.assertEqual(closed, {"session": "no", "code": 1,
+                                  "reason": "shell access disabled"})
+
+    def test_shell_ends_with_the_session(self):
+        """I17, D6, §4.3: the server disconnects: the shell is hung up
+        (its process is gone) and no shell_closed is sent for it; the
+        next session gets a working shell."""
+        peer = self.admin_session(ENABLE_SHELL="1")
+        self.emit(peer, "shell_start", {"session": "old"})
+        m = self.agent.wait_log(r"shell old started: \S+, pid (\d+)", 10)
+        pid = int(m.group(1))
+        self.assertTrue(h.alive(pid))
+        peer.control("disconnect")
+        self.wait(lambda: not h.alive(pid), 10, "the shell to end", peer)
+        c = self.wait_connects(peer, 2, timeout=10)
+        self.wait_event(peer, "stats", conn=c[1]["conn"])
+        self.emit(peer, "shell_start", {"session": "new"})
+        self.emit(peer, "shell_input", {"session": "new",
+                                        "data": "echo n''ew\n"})
+        self.wait(lambda: re.search(r"\r\n(\x1b\[\?2004l\r)?new\r\n",
+                                    self.shell_text(peer, "new")), 10,
+                  "the new shell", peer)
+        self.assertEqual([e for e in self.events(peer, "shell_closed")
+                          if e["args"][0]["session"] == "old"], [])
+
+
 class NodeAgentTest(RealServerCase, unittest.TestCase):
     peer_class = sp.NodePeer
     fast_ping = ("--ping-interval", "300", "--ping-timeout", "300")
@@ -335,111 +622,69 @@ class NodeAgentTest(RealServerCase, unittest.TestCase):
         self.wait_connects(peer, 2)
         self.agent.wait_log(r"warn.*TLS verification disabled", 5)
 
-    # ------------------------------------------------ remote administration
+    def test_sync_keys(self):
+        """I18: sync_keys against a local TLS key source (the base URL
+        is admin.keysSourceUrl, its CA admin.keysCaFile): an invalid
+        login is refused before anything is requested; 404; no valid
+        keys; success with added > 0 (authorized_keys 0600, ~/.ssh 0700,
+        owned by admin.keysUser); a repeat gives added 0 and leaves the
+        file's mtime unchanged."""
+        user = "nfsio%d" % (os.getpid() % 100000)
+        subprocess.run(["useradd", "-m", "-d", "/tmp/%s-home" % user, user],
+                       check=True)
+        self.addCleanup(subprocess.run, ["userdel", "-r", user],
+                        capture_output=True)
+        key = self.work.path("k")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        str(key)], check=True)
+        line = Path(str(key) + ".pub").read_text().strip()
+        keys = Path(self.work.mkdir("keys"))
+        (keys / "octocat.keys").write_text(line + "\n")
+        (keys / "nokeys.keys").write_text("no keys here\n")
+        certs = h.certlib.make_certs(self.work.path("certs"))
+        ks = h.KeySource(self.work, certs, keys)
+        self.addCleanup(ks.stop)
+        ks.start()
+        peer = self.admin_session(ADMIN_KEYS_USER=user,
+                                  ADMIN_KEYS_SOURCE_URL=ks.url(),
+                                  ADMIN_KEYS_CA_FILE=certs.ca)
 
-    def admin_session(self, **env):
-        peer = self.start_peer()
-        self.start_agent(self.env(peer, **env))
-        self.wait_event(peer, "stats")
-        return peer
+        def sync(login):
+            n = len(self.events(peer, "keys_sync_result"))
+            self.emit(peer, "sync_keys", {"user": login})
+            ev = self.wait_event(peer, "keys_sync_result", 15, count=n + 1)
+            return ev[n]["args"][0]
 
-    def emit(self, peer, name, payload):
-        peer.control("emit %s %s" % (name, json.dumps(payload)))
-
-    def admin(self, peer, command, token, timeout=15):
-        self.emit(peer, "admin_run", {"token": token,
-                                      "cmd": {"command": command}})
-        ev = self.wait(lambda: [e for e in self.events(peer, "admin_result")
-                                if e["args"][0].get("token") == token],
-                       timeout, "admin_result %s" % token, peer)[0]
-        self.assertEqual(len(ev["args"]), 1)
-        self.assertEqual(ev["args"][0]["command"], command)
-        return ev["args"][0]["result"]
-
-    def shell_text(self, peer, session):
-        return "".join(e["args"][0]["data"] for e in
-                       self.events(peer, "shell_output")
-                       if e["args"][0].get("session") == session)
-
-    def test_admin_run(self):
-        """I15, I16: an allow-listed admin_run answers admin_result with
-        exit 0 and its output; one off the allowlist gets 126 with the
-        exact stderr text; a cron read (crontab -l) runs as the agent's
-        user and answers what the host's crontab says."""
-        peer = self.admin_session(ADMIN_ALLOWED_COMMANDS="echo,crontab")
-        r = self.admin(peer, 'echo "a b" c', "ok")
-        self.assertEqual((r["summary"]["code"], r["stdout"], r["stderr"]),
-                         (0, "a b c\n", ""), r)
-        self.assertNotIn("error", r)
-        r = self.admin(peer, "id -u", "no")
-        self.assertEqual(r["summary"], {"code": 126, "durationMs": 0})
-        self.assertEqual(r["stderr"], "command blocked by allowlist")
-        self.assertEqual(r["error"], "command not allowed")
-        r = self.admin(peer, "crontab -l", "cron-get")
-        local = subprocess.run(["crontab", "-l"], capture_output=True,
-                               text=True)
-        self.assertEqual((r["summary"]["code"], r["stdout"]),
-                         (local.returncode, local.stdout), r)
+        self.assertEqual(sync("no/such"), {
+            "user": "no/such", "ok": False,
+            "error": 'invalid github user "no/such"'})
+        self.assertEqual(ks.records("request"), [])
+        self.assertEqual(sync("ghost"), {
+            "user": "ghost", "ok": False,
+            "error": "github responded 404 Not Found"})
+        self.assertEqual(sync("nokeys"), {
+            "user": "nokeys", "ok": False,
+            "error": "no valid keys found for user"})
+        r = sync("octocat")
+        self.assertEqual((r["user"], r["ok"], r["added"]),
+                         ("octocat", True, 1), "%s\n%s" % (r, self.context(peer)))
+        self.assertIsInstance(r["ms"], int)
+        pw = pwd.getpwnam(user)
+        ssh = Path(pw.pw_dir, ".ssh")
+        ak = ssh / "authorized_keys"
+        self.assertEqual(ak.read_text(), line + "\n")
+        st = ak.stat()
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (pw.pw_uid, 0o600))
+        self.assertEqual(ssh.stat().st_mode & 0o777, 0o700)
+        before = ak.stat().st_mtime_ns
+        time.sleep(0.05)
+        r = sync("octocat")
+        self.assertEqual((r["ok"], r["added"]), (True, 0), r)
+        self.assertEqual(ak.stat().st_mtime_ns, before)
+        self.assertEqual([q["path"] for q in ks.records("request")],
+                         ["/ghost.keys", "/nokeys.keys", "/octocat.keys",
+                          "/octocat.keys"])
         self.assertEqual(len(peer.records("connect")), 1, self.context(peer))
-
-    def test_admin_run_empty_allowlist(self):
-        """I15: with no allowlist every admin_run is refused (126)."""
-        peer = self.admin_session()
-        r = self.admin(peer, "echo hi", "t")
-        self.assertEqual(r["summary"]["code"], 126, r)
-        self.assertEqual(r["stderr"], "command blocked by allowlist")
-        self.assertEqual(r["stdout"], "")
-
-    def test_shell_round_trip(self):
-        """I17: with admin.enableShell a PTY session: shell_start,
-        shell_input "echo hi", shell_output with hi, every chunk within
-        4096 bytes, shell_close, then shell_closed exactly once."""
-        peer = self.admin_session(ENABLE_SHELL="1")
-        self.emit(peer, "shell_start", {"session": "s1"})
-        self.emit(peer, "shell_input", {"session": "s1",
-                                        "data": "echo h''i\n"})
-        self.wait(lambda: re.search(r"\r\n(\x1b\[\?2004l\r)?hi\r\n",
-                                    self.shell_text(peer, "s1")), 10,
-                  "the shell's hi", peer)
-        for e in self.events(peer, "shell_output"):
-            self.assertLessEqual(len(e["args"][0]["data"].encode()), 4096)
-        self.emit(peer, "shell_close", {"session": "s1"})
-        closed = self.wait_event(peer, "shell_closed")[0]["args"][0]
-        self.assertEqual((closed["session"], closed["code"], closed["reason"]),
-                         ("s1", -1, "signal: hangup"), closed)
-        time.sleep(0.5)
-        self.assertEqual(len(self.events(peer, "shell_closed")), 1)
-
-    def test_shell_disabled(self):
-        """I17: shells off (the default): shell_start is answered with
-        shell_closed {code 1, "shell access disabled"}."""
-        peer = self.admin_session()
-        self.emit(peer, "shell_start", {"session": "no"})
-        closed = self.wait_event(peer, "shell_closed")[0]["args"][0]
-        self.assertEqual(closed, {"session": "no", "code": 1,
-                                  "reason": "shell access disabled"})
-
-    def test_shell_ends_with_the_session(self):
-        """I17, D6, §4.3: the server disconnects: the shell is hung up
-        (its process is gone) and no shell_closed is sent for it; the
-        next session gets a working shell."""
-        peer = self.admin_session(ENABLE_SHELL="1")
-        self.emit(peer, "shell_start", {"session": "old"})
-        m = self.agent.wait_log(r"shell old started: \S+, pid (\d+)", 10)
-        pid = int(m.group(1))
-        self.assertTrue(h.alive(pid))
-        peer.control("disconnect")
-        self.wait(lambda: not h.alive(pid), 10, "the shell to end", peer)
-        c = self.wait_connects(peer, 2, timeout=10)
-        self.wait_event(peer, "stats", conn=c[1]["conn"])
-        self.emit(peer, "shell_start", {"session": "new"})
-        self.emit(peer, "shell_input", {"session": "new",
-                                        "data": "echo n''ew\n"})
-        self.wait(lambda: re.search(r"\r\n(\x1b\[\?2004l\r)?new\r\n",
-                                    self.shell_text(peer, "new")), 10,
-                  "the new shell", peer)
-        self.assertEqual([e for e in self.events(peer, "shell_closed")
-                          if e["args"][0]["session"] == "old"], [])
 
 
 class PythonAgentTest(RealServerCase, unittest.TestCase):

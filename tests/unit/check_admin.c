@@ -226,15 +226,18 @@ START_TEST(rate_bucket)
 	for (i = 0; i < 3; i++)
 		ck_assert(admin_rate_take(&r, 1000));
 	ck_assert(!admin_rate_take(&r, 1000));
-	/* One request back every window / max = 20 s. */
-	ck_assert(!admin_rate_take(&r, 1000 + 19999));
-	ck_assert(admin_rate_take(&r, 1000 + 20000));
-	ck_assert(!admin_rate_take(&r, 1000 + 20001));
-	/* A long idle spell refills to max, not beyond. */
+	/* A fixed window: nothing comes back before it has elapsed. */
+	ck_assert(!admin_rate_take(&r, 1000 + 30000));
+	ck_assert(!admin_rate_take(&r, 1000 + 59999));
+	/* Then it restarts, whole. */
+	for (i = 0; i < 3; i++)
+		ck_assert(admin_rate_take(&r, 1000 + 60000));
+	ck_assert(!admin_rate_take(&r, 1000 + 60001));
+	/* A long idle spell gives max, not more. */
 	for (i = 0; i < 3; i++)
 		ck_assert(admin_rate_take(&r, 10000000));
 	ck_assert(!admin_rate_take(&r, 10000000));
-	/* A clock that steps back refills nothing. */
+	/* A clock that steps back opens no new window. */
 	ck_assert(!admin_rate_take(&r, 5));
 	/* max 0: off. */
 	admin_rate_init(&r, 0, 0, 0);

@@ -679,7 +679,7 @@ static const struct bad_env bad_envs[] = {
 	    "must be debug, info, warn or error (got \"warning\")" },
 	{ "NIXFLEET_LOG_LEVEL=INFO", "NIXFLEET_LOG_LEVEL (environment): "
 	    "must be debug, info, warn or error (got \"INFO\")" },
-	{ "AGENT_SKIP_TLS_VERIFY=yes", "AGENT_SKIP_TLS_VERIFY (environment): "
+	{ "NIXFLEET_INSECURE=yes", "NIXFLEET_INSECURE (environment): "
 	    "must be a boolean: 1, t, true, 0, f or false (got \"yes\")" },
 	{ "NIXFLEET_ALLOW_INSECURE_HTTP=2", "NIXFLEET_ALLOW_INSECURE_HTTP "
 	    "(environment): must be a boolean: 1, t, true, 0, f or false "
@@ -728,6 +728,20 @@ static const struct bad_env bad_envs[] = {
 	{ "NIXFLEET_TOKEN_FILE=/nonexistent/tok", "NIXFLEET_TOKEN_FILE "
 	    "(environment): /nonexistent/tok cannot be opened: No such file "
 	    "or directory" },
+	{ "ADMIN_KEYS_SOURCE_URL=http://github.com", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): scheme must be https:// (got \"http://github.com\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=github.com", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): scheme must be https:// (got \"github.com\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=wss://github.com", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): scheme must be https:// (got \"wss://github.com\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=https://u:p@keys.example", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): must not hold credentials (got "
+	    "\"https://u:p@keys.example\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=https://keys.example/m?x=1",
+	    "ADMIN_KEYS_SOURCE_URL (environment): must not have a query or "
+	    "fragment (got \"https://keys.example/m?x=1\")" },
+	{ "ADMIN_KEYS_SOURCE_URL=https:///keys", "ADMIN_KEYS_SOURCE_URL "
+	    "(environment): host is empty (got \"https:///keys\")" },
 };
 
 START_TEST(test_config_validation)
@@ -759,7 +773,33 @@ static const char *const accept_envs[] = {
 	"NIXFLEET_NET_USER=_nfa.net-1",
 	"NIXFLEET_USER=alice", "NIXFLEET_REPORT_VERSION=3.1.5",
 	"NIXFLEET_REPORT_VERSION=",
+	"ADMIN_KEYS_SOURCE_URL=https://keys.example:8443/mirror/",
+	"ADMIN_KEYS_SOURCE_URL=https://[::1]:8443",
+	"ADMIN_KEYS_CA_FILE=/etc/ssl/mirror.pem",
 };
+
+/* The key source: GitHub unless configured, in both dialects. */
+START_TEST(test_config_key_source)
+{
+	const char	*env[ENV_MAX] = { NIX_BASE };
+	struct run	 r;
+
+	ck_assert_int_eq(load(&r, env), 0);
+	ck_assert_str_eq(r.cfg.keys_url, "https://github.com");
+	ck_assert_str_eq(r.cfg.keys_ca_file, "");
+	ck_assert_int_eq(config_source_of(&r.cfg, "admin.keysSourceUrl"),
+	    SRC_DEFAULT);
+	done(&r);
+	env_put(env, "ADMIN_KEYS_SOURCE_URL=https://localhost:4443/k");
+	env_put(env, "ADMIN_KEYS_CA_FILE=/tmp/ca.pem");
+	ck_assert_int_eq(load(&r, env), 0);
+	ck_assert_str_eq(r.cfg.keys_url, "https://localhost:4443/k");
+	ck_assert_str_eq(r.cfg.keys_ca_file, "/tmp/ca.pem");
+	ck_assert_int_eq(config_source_of(&r.cfg, "admin.keysCaFile"),
+	    SRC_ENV);
+	done(&r);
+}
+END_TEST
 
 START_TEST(test_config_validation_accepts)
 {
@@ -834,7 +874,7 @@ START_TEST(test_config_all_problems_at_once)
 	const char	*env[] = { "NIXFLEET_URL=https://x/",
 	    "NIXFLEET_INTERVAL=0",
 	    "NIXFLEET_LOG_LEVEL=loud", "NIXFLEET_MAX_MESSAGE=1",
-	    "AGENT_SKIP_TLS_VERIFY=maybe", "NIXFLEET_STATE_DIR=rel", NULL };
+	    "NIXFLEET_INSECURE=maybe", "NIXFLEET_STATE_DIR=rel", NULL };
 	struct run	 r;
 
 	/* Six bad values, a missing token, no repository. */
@@ -844,7 +884,7 @@ START_TEST(test_config_all_problems_at_once)
 	has(&r, "NIXFLEET_LOG_LEVEL (environment): must be debug");
 	has(&r, "NIXFLEET_MAX_MESSAGE (environment): must be an integer >= "
 	    "1024");
-	has(&r, "AGENT_SKIP_TLS_VERIFY (environment): must be a boolean");
+	has(&r, "NIXFLEET_INSECURE (environment): must be a boolean");
 	has(&r, "NIXFLEET_STATE_DIR (environment): must be an absolute path");
 	has(&r, "NIXFLEET_TOKEN (not set): required");
 	has(&r, "NIXFLEET_REPO_DIR (not set): no repository");
@@ -1401,14 +1441,8 @@ START_TEST(test_config_socketio_env_parsing)
 END_TEST
 
 static const struct bad_env sio_bads[] = {
-	{ "STATS_INTERVAL_SEC=ten", "STATS_INTERVAL_SEC (environment): must be "
-	    "an integer (got \"ten\")" },
 	{ "STATS_INTERVAL_SEC=86401", "STATS_INTERVAL_SEC (environment): must "
 	    "be an integer <= 86400 (got \"86401\")" },
-	{ "ENABLE_SHELL=on", "ENABLE_SHELL (environment): must be a boolean: "
-	    "1, t, true, 0, f or false (got \"on\")" },
-	{ "ADMIN_MAX_CONCURRENT=1.5", "ADMIN_MAX_CONCURRENT (environment): "
-	    "must be an integer (got \"1.5\")" },
 	{ "CLIENT_ID=host 01", "CLIENT_ID (environment): must match "
 	    "^[A-Za-z0-9._:-]{1,128}$ (got \"host 01\")" },
 	{ "CLIENT_ID=h\xc3\xa9", "CLIENT_ID (environment): must match "
@@ -1460,6 +1494,70 @@ START_TEST(test_config_socketio_client_id_length)
 	strcat(id, "a");
 	ck_assert_int_eq(load(&r, env), 1);
 	has(&r, "CLIENT_ID (environment): must match");
+	done(&r);
+}
+END_TEST
+
+/* The compute-agent's variables: unparsable values warn and are ignored. */
+START_TEST(test_config_socketio_env_lenient)
+{
+	const char	*env[ENV_MAX] = { SIO_BASE };
+	struct run	 r;
+
+	env_put(env, "STATS_INTERVAL_SEC=ten");
+	env_put(env, "ENABLE_SHELL=on");
+	env_put(env, "ADMIN_MAX_CONCURRENT=1.5");
+	ck_assert_int_eq(load(&r, env), 0);
+	has(&r, "STATS_INTERVAL_SEC (environment): not an integer (got "
+	    "\"ten\"), ignored\n");
+	has(&r, "ENABLE_SHELL (environment): not a boolean: 1, t, true, 0, f "
+	    "or false (got \"on\"), ignored\n");
+	has(&r, "ADMIN_MAX_CONCURRENT (environment): not an integer (got "
+	    "\"1.5\"), ignored\n");
+	ck_assert_int_eq(r.cfg.enable_shell, 0);
+	ck_assert_int_eq(r.cfg.stats_interval, 60);
+	done(&r);
+	/* AGENT_SKIP_TLS_VERIFY=yes does not turn verification off. */
+	env_put(env, "AGENT_SKIP_TLS_VERIFY=yes");
+	ck_assert_int_eq(load(&r, env), 0);
+	ck_assert_int_eq(r.cfg.skip_verify, 0);
+	done(&r);
+	/* Our own names stay strict. */
+	env_put(env, "NIXFLEET_INSECURE=maybe");
+	ck_assert_int_eq(load(&r, env), 1);
+	done(&r);
+}
+END_TEST
+
+/* A list that would not reach the exec-worker whole is an error. */
+START_TEST(test_config_socketio_list_limits)
+{
+	static char	 v[2048 + 512 * 4];
+	const char	*env[ENV_MAX] = { SIO_BASE };
+	struct run	 r;
+	size_t		 n;
+	int		 i;
+
+	n = (size_t)snprintf(v, sizeof(v), "BACKUP_SOURCE_ROOTS=/srv,/");
+	memset(v + n, 'a', 1022);
+	v[n + 1022] = '\0';
+	env_put(env, v);
+	ck_assert_int_eq(load(&r, env), 0);
+	done(&r);
+	strcat(v, "a");
+	env_put(env, v);
+	ck_assert_int_eq(load(&r, env), 1);
+	has(&r, "BACKUP_SOURCE_ROOTS (environment): item 2 is longer than "
+	    "1023 bytes (got 1024)\n");
+	done(&r);
+
+	n = (size_t)snprintf(v, sizeof(v), "ADMIN_ALLOWED_COMMANDS=");
+	for (i = 0; i < 257; i++)
+		n += (size_t)snprintf(v + n, sizeof(v) - n, "%sc", i ? "," : "");
+	env_put(env, v);
+	ck_assert_int_eq(load(&r, env), 1);
+	has(&r, "ADMIN_ALLOWED_COMMANDS (environment): at most 256 items "
+	    "(got 257)\n");
 	done(&r);
 }
 END_TEST
@@ -1788,6 +1886,7 @@ config_suite(void)
 	    LOOP(test_config_validation_accepts, accept_envs);
 	    tcase_add_test(tc, test_config_insecure_http_allowed);
 	    tcase_add_test(tc, test_config_job_settings);
+	    tcase_add_test(tc, test_config_key_source);
 	    tcase_add_test(tc, test_config_file_problem_names_file);
 	    tcase_add_test(tc, test_config_lenient_log_level));
 	TC("all_problems", tcase_add_test(tc,
@@ -1808,6 +1907,8 @@ config_suite(void)
 	    tcase_add_test(tc, test_config_socketio_env_parsing);
 	    LOOP(test_config_socketio_validation, sio_bads);
 	    tcase_add_test(tc, test_config_socketio_client_id_length);
+	    tcase_add_test(tc, test_config_socketio_list_limits);
+	    tcase_add_test(tc, test_config_socketio_env_lenient);
 	    tcase_add_test(tc, test_config_socketio_required);
 	    tcase_add_test(tc, test_config_socketio_file);
 	    tcase_add_test(tc, test_config_socketio_log_file_default);

@@ -379,6 +379,54 @@ START_TEST(plan_store)
 }
 END_TEST
 
+static char *
+slurp(const char *path)
+{
+	static char	 buf[4096];
+	FILE		*f;
+	size_t		 n;
+
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+START_TEST(state_store)
+{
+	struct walk_state	 st = { "plan/1 x", "data/a \"q\"\\.txt", 1234,
+	    1795505706 };
+	char			 err[WALK_ERROR_MAX], *base, *dir, *path;
+	struct stat		 sb;
+
+	base = tl_mkdtemp();
+	ck_assert_int_eq(walk_state_save(base, &st, err, sizeof(err)), 0);
+	dir = tl_path(base, "compute-agent/backup-plans");
+	path = tl_path(dir, "plan_1_x.state.json");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	ck_assert_str_eq(slurp(path), "{\"planId\":\"plan/1 x\",\"file\":"
+	    "\"data/a \\\"q\\\"\\\\.txt\",\"transferredBytes\":1234,"
+	    "\"ts\":\"2026-11-24T07:35:06Z\"}\n");
+	/* Replaced, not appended; control bytes and bad UTF-8 escaped. */
+	st.file = "x\001\xff\xc3\xa9\xe0\x80\x80";
+	st.transferred = 0;
+	ck_assert_int_eq(walk_state_save(base, &st, err, sizeof(err)), 0);
+	ck_assert_str_eq(slurp(path), "{\"planId\":\"plan/1 x\",\"file\":"
+	    "\"x\\u0001\\ufffd\xc3\xa9\\ufffd\\ufffd\\ufffd\","
+	    "\"transferredBytes\":0,\"ts\":\"2026-11-24T07:35:06Z\"}\n");
+	/* The plan directory's rules hold here too. */
+	ck_assert_int_eq(chmod(dir, 0770), 0);
+	ck_assert_int_eq(walk_state_save(base, &st, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "refusing"));
+	free(path);
+	free(dir);
+	tl_rmtree(base);
+	free(base);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -390,6 +438,7 @@ main(void)
 	tcase_add_test(tc, walk_tree);
 	tcase_add_test(tc, walk_refusals);
 	tcase_add_test(tc, plan_store);
+	tcase_add_test(tc, state_store);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }

@@ -19,6 +19,8 @@ struct got {
 	char		 type[MAXREC];	/* o, p, s */
 	uint64_t	 seq[MAXREC];
 	char		 text[MAXREC][256];
+	size_t		 olen[MAXREC];		/* output bytes */
+	char		 otail[MAXREC][8];	/* their last 4 */
 	struct ipc_job_status st;
 	int		 nstatus;
 };
@@ -33,6 +35,8 @@ g_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
 	g->seq[g->n] = seq;
 	snprintf(g->text[g->n], sizeof(g->text[0]), "%d %.*s", stream,
 	    (int)len, s);
+	g->olen[g->n] = len;
+	memcpy(g->otail[g->n], s + (len > 4 ? len - 4 : 0), len > 4 ? 4 : len);
 	g->n++;
 }
 
@@ -179,6 +183,8 @@ START_TEST(test_meta_roundtrip)
 	strlcpy(m->pre[m->npre++], "⏭ c.sh skipped (not executable)",
 	    JM_TEXT_MAX);
 	strlcpy(m->step[1].warn, "⚠️ git clean failed (exit ", JM_TEXT_MAX);
+	strlcpy(m->log, "/s/logs/update-agent-20261202T002000Z.log",
+	    sizeof(m->log));
 	ck_assert_ptr_nonnull(t = jobmeta_encode(m, &len));
 	ck_assert_int_eq(jobmeta_decode(t, len, b), 0);
 	ck_assert_int_eq(b->kind, JOB_TEST);
@@ -187,6 +193,7 @@ START_TEST(test_meta_roundtrip)
 	ck_assert_str_eq(b->pre[0], m->pre[0]);
 	ck_assert_str_eq(b->step[1].label, "b.sh");
 	ck_assert_str_eq(b->step[1].warn, m->step[1].warn);
+	ck_assert_str_eq(b->log, m->log);
 	/* Cut anywhere, or an unknown key: refused, never half-read. */
 	ck_assert_int_eq(jobmeta_decode(t, len - 1, b), -1);
 	ck_assert_int_eq(jobmeta_decode("kind 4\nbogus 1\n", 15, b), -1);
@@ -218,10 +225,13 @@ START_TEST(test_plan_encode)
 	s[1].argv = argv;
 	s[1].uid = s[1].gid = -1;
 	s[1].cont = 1;
+	s[1].timeout_ms = 60000;
+	s[1].log = "/s/l";
 	ck_assert_ptr_nonnull(t = jobplan_encode(s, 2, &len));
 	ck_assert_str_eq(t, "nixfleet-plan 1\nstep\nflags 0\nuid 1000\n"
 	    "gid 100\ndir /r\narg git\narg -C\narg /r\narg pull\n"
-	    "env PATH=/bin\nend\nstep\nflags 1\narg git\narg -C\narg /r\n"
+	    "env PATH=/bin\nend\nstep\nflags 1\ntimeout 60000\nlog /s/l\n"
+	    "arg git\narg -C\narg /r\n"
 	    "arg pull\nend\n");
 	free(t);
 	s[0].argv = bad;
@@ -365,6 +375,192 @@ START_TEST(test_derive_pull_switch)
 }
 END_TEST
 
+/* §6.5: update-agent's banner, its lines, and the status with the log. */
+START_TEST(test_derive_update_agent)
+{
+	struct jobmeta		*m = calloc(1, sizeof(*m));
+	struct jobderive_ctx	 ctx;
+	struct feed		 f;
+	struct got		 g;
+
+	m->kind = JOB_UPDATE_AGENT;
+	m->nsteps = 1;
+	strlcpy(m->pre[m->npre++], "⬆️ Agent update started (detached); "
+	    "log: /s/logs/u.log", JM_TEXT_MAX);
+	strlcpy(m->log, "/s/logs/u.log", sizeof(m->log));
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&f, 0, sizeof(f));
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_line(&f, JOURNAL_STDOUT, "pulling");
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_EXITED, 3);
+	f_exit(&f, JOURNAL_EXITED, 3);
+	derive(m, &f, &ctx, &g);
+	ck_assert_int_eq(g.n, 3);
+	ck_assert_str_eq(g.text[0], "3 ⬆️ Agent update started (detached); "
+	    "log: /s/logs/u.log");
+	ck_assert_str_eq(g.text[1], "1 pulling");
+	ck_assert_str_eq(g.text[2], "2 3 update failed (exit 3), see "
+	    "/s/logs/u.log");
+	ck_assert_uint_eq(g.st.after, JOB_AFTER_NONE);
+
+	memset(&f, 0, sizeof(f));
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_EXITED, 0);
+	f_exit(&f, JOURNAL_EXITED, 0);
+	derive(m, &f, &ctx, &g);
+	ck_assert_str_eq(g.text[g.n - 1], "1 0 update complete, restarting");
+	/* Exit 101 (0 on macOS) once the status is out, as after a switch. */
+	ck_assert_uint_eq(g.st.after, JOB_AFTER_EXIT_SWITCH);
+	free(m);
+}
+END_TEST
+
+/*
+ * §3.5: the lock re-check is the captured last step of a pull; its
+ * verdict is in the compartment before the status, its output is not
+ * sent, and a failing git only changes the compartment.
+ */
+START_TEST(test_derive_lock_recheck)
+{
+	struct jobmeta			*m = calloc(1, sizeof(*m));
+	struct jobs_compartments	 sc;
+	struct jobderive_ctx		 ctx;
+	struct feed			 f;
+	struct got			 g;
+
+	m->kind = JOB_UPDATE;
+	m->nsteps = 2;
+	m->step[1].flags = JM_SF_CAPTURE | JM_SF_LOCK;
+	memset(&sc, 0, sizeof(sc));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.sc = &sc;
+	ctx.now = 1764634800;			/* 2025-12-02 00:20:00Z */
+	memset(&f, 0, sizeof(f));
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_line(&f, JOURNAL_STDOUT, "updated");
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_EXITED, 0);
+	f_step(&f, JOURNAL_STEP_BEGIN, 1, 102, 0);
+	f_line(&f, JOURNAL_STDOUT, "2025-11-29 10:00:00 +0100");
+	f_line(&f, JOURNAL_STDERR, "noise");
+	f_step(&f, JOURNAL_STEP_END, 1, JOURNAL_EXITED, 0);
+	f_exit(&f, JOURNAL_EXITED, 0);
+	derive(m, &f, &ctx, &g);
+	ck_assert_int_eq(g.n, 2);
+	ck_assert_str_eq(g.text[0], "1 updated");
+	ck_assert_str_eq(g.text[1], "1 0 ");
+	ck_assert_str_eq(sc.lock.status, "ok");
+	ck_assert_str_eq(sc.lock.message, "Updated 2 days ago");
+	ck_assert_str_eq(sc.lock.checked_at, "2025-12-02T00:20:00Z");
+	/* flake.lock gone by the end: not found, whatever git said. */
+	ctx.no_lock = 1;
+	derive(m, &f, &ctx, &g);
+	ck_assert_str_eq(sc.lock.message, "flake.lock not found");
+	/* git killed at its limit. */
+	ctx.no_lock = 0;
+	memset(&f, 0, sizeof(f));
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_EXITED, 0);
+	f_step(&f, JOURNAL_STEP_BEGIN, 1, 102, 0);
+	f_step(&f, JOURNAL_STEP_END, 1, JOURNAL_SIGNALED, SIGKILL);
+	f_exit(&f, JOURNAL_EXITED, 0);
+	derive(m, &f, &ctx, &g);
+	ck_assert_str_eq(g.text[g.n - 1], "1 0 ");
+	ck_assert_str_eq(sc.lock.status, "error");
+	ck_assert_str_eq(sc.lock.message, "Failed to check flake.lock: "
+	    "signal: killed");
+	free(m);
+}
+END_TEST
+
+/* refresh-system (§3.5): up to date, nix's error text, the time limit. */
+START_TEST(test_derive_system)
+{
+	struct jobmeta			*m = calloc(1, sizeof(*m));
+	struct jobs_compartments	 sc;
+	struct jobderive_ctx		 ctx;
+	struct feed			 f;
+	struct got			 g;
+
+	m->kind = JOB_REFRESH_SYSTEM;
+	m->nsteps = 1;
+	m->step[0].flags = JM_SF_CAPTURE | JM_SF_SYSTEM;
+	memset(&sc, 0, sizeof(sc));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.sc = &sc;
+	ctx.current = "/nix/store/abc-sys";
+	memset(&f, 0, sizeof(f));
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_line(&f, JOURNAL_STDOUT, "[{\"out\":\"/nix/store/abc-sys\"}]");
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_EXITED, 0);
+	f_exit(&f, JOURNAL_EXITED, 0);
+	derive(m, &f, &ctx, &g);
+	ck_assert_str_eq(g.text[g.n - 1], "1 0 System up to date");
+	ck_assert_str_eq(sc.system.status, "ok");
+	ctx.current = "/nix/store/def-sys";
+	derive(m, &f, &ctx, &g);
+	ck_assert_str_eq(g.text[g.n - 1], "1 0 Rebuild needed");
+	ck_assert_str_eq(sc.system.status, "outdated");
+
+	memset(&f, 0, sizeof(f));
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_line(&f, JOURNAL_STDERR, "error: flake has no");
+	f_line(&f, JOURNAL_STDERR, "error: no such attr");
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_EXITED, 1);
+	f_exit(&f, JOURNAL_EXITED, 0);
+	derive(m, &f, &ctx, &g);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_str_eq(g.text[0], "1 0 error: no such attr");
+	ck_assert_str_eq(sc.system.status, "error");
+
+	memset(&f, 0, sizeof(f));
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_SIGNALED, SIGKILL);
+	f_exit(&f, JOURNAL_SIGNALED, SIGKILL);
+	derive(m, &f, &ctx, &g);
+	ck_assert_str_eq(g.text[g.n - 1], "1 0 timed out after 60s");
+	ck_assert_str_eq(sc.system.status, "error");
+	free(m);
+}
+END_TEST
+
+/* macOS rollback without a previous generation: a clear error. */
+START_TEST(test_derive_rollback_none)
+{
+	struct jobmeta			*m = calloc(1, sizeof(*m));
+	struct jobs_compartments	 sc;
+	struct jobderive_ctx		 ctx;
+	struct jobderive		*d = malloc(sizeof(*d));
+	struct jobderive_out		 o = out;
+	struct got			 g;
+
+	m->kind = JOB_ROLLBACK;
+	strlcpy(m->pre[m->npre++], "🔄 Rolling back to previous "
+	    "generation...", JM_TEXT_MAX);
+	memset(&sc, 0, sizeof(sc));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.sc = &sc;
+	memset(&g, 0, sizeof(g));
+	o.arg = &g;
+	jobderive_init(d, m, 7);
+	jobderive_immediate(d, &ctx, &o, 1, 1);
+	ck_assert_int_eq(g.n, 2);
+	ck_assert_str_eq(g.text[0], "3 🔄 Rolling back to previous "
+	    "generation...");
+	ck_assert_str_eq(g.text[1], "2 1 no previous Home Manager generation");
+	ck_assert_str_eq(sc.system.status, "error");
+	ck_assert_str_eq(sc.system.message, "Switch failed (exit 1)");
+	free(d);
+	free(m);
+}
+END_TEST
+
 /* A runner that died: what it wrote, then one error status. */
 START_TEST(test_derive_truncated)
 {
@@ -397,6 +593,40 @@ START_TEST(test_derive_truncated)
 }
 END_TEST
 
+/* 2.5: a long line splits between characters; CRLF loses its \r. */
+START_TEST(test_derive_split_utf8_crlf)
+{
+	struct jobmeta		*m = calloc(1, sizeof(*m));
+	struct jobderive_ctx	 ctx;
+	struct feed		 f;
+	struct got		 g;
+	static char		 line[IPC_JOB_LINE_MAX + 8];
+
+	m->kind = JOB_UPDATE;
+	m->nsteps = 1;
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&f, 0, sizeof(f));
+	/* "é" would straddle the 32 768-byte cut. */
+	memset(line, 'a', IPC_JOB_LINE_MAX - 1);
+	memcpy(line + IPC_JOB_LINE_MAX - 1, "\xc3\xa9" "b", 3);
+	f_start(&f);
+	f_step(&f, JOURNAL_STEP_BEGIN, 0, 101, 0);
+	f_add(&f, JOURNAL_STDOUT, JOURNAL_F_EOL, line, IPC_JOB_LINE_MAX + 2);
+	f_line(&f, JOURNAL_STDOUT, "dos line\r");
+	f_line(&f, JOURNAL_STDERR, "\r");
+	f_step(&f, JOURNAL_STEP_END, 0, JOURNAL_EXITED, 0);
+	f_exit(&f, JOURNAL_EXITED, 0);
+	derive(m, &f, &ctx, &g);
+	ck_assert_int_ge(g.n, 4);
+	ck_assert_uint_eq(g.olen[0], IPC_JOB_LINE_MAX - 1);
+	ck_assert_uint_eq(g.olen[1], 3);
+	ck_assert_str_eq(g.text[1], "1 \xc3\xa9" "b");
+	ck_assert_str_eq(g.text[2], "1 dos line");
+	ck_assert_str_eq(g.text[3], "2 ");
+	free(m);
+}
+END_TEST
+
 START_TEST(test_interrupt_parse)
 {
 	int	 how, sig;
@@ -417,9 +647,14 @@ jobplan_suite(void)
 	tcase_add_test(tc, test_meta_roundtrip);
 	tcase_add_test(tc, test_plan_encode);
 	tcase_add_test(tc, test_derive_tests);
+	tcase_add_test(tc, test_derive_split_utf8_crlf);
 	tcase_add_test(tc, test_derive_stop);
 	tcase_add_test(tc, test_derive_pull_switch);
 	tcase_add_test(tc, test_derive_truncated);
+	tcase_add_test(tc, test_derive_update_agent);
+	tcase_add_test(tc, test_derive_lock_recheck);
+	tcase_add_test(tc, test_derive_system);
+	tcase_add_test(tc, test_derive_rollback_none);
 	tcase_add_test(tc, test_interrupt_parse);
 	suite_add_tcase(s, tc);
 	return s;

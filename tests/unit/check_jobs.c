@@ -204,7 +204,7 @@ START_TEST(test_jobs_rollback_reboot)
 	ck_assert_int_eq(p.step[0].runs_as, JOBS_AS_ROOT);
 	jobs_plan_free(&p);
 
-	/* macOS: the runner picks the link with jobs_hm_previous. */
+	/* macOS: jobrun_create() adds the step (jobs_hm_rollback). */
 	c = conf(JOBS_MACOS, 1);
 	build(&c, JOB_ROLLBACK, &p);
 	ck_assert_int_eq(p.nsteps, 0);
@@ -350,10 +350,12 @@ START_TEST(test_jobs_update_agent)
 	ck_assert_str_eq(p.step[0].argv[0], "sh");
 	ck_assert_str_eq(p.step[0].argv[1], "-c");
 	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2],
-	    "\nsudo nixos-rebuild switch --flake \"$1#$4\"\n"));
+	    "; sudo nixos-rebuild switch --flake \"$1#$4\""));
 	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2],
-	    "nix flake update nixfleet\n"));
-	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2], "cd \"$1\"\n"));
+	    "; nix flake update nixfleet; "));
+	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2], "; cd \"$1\"; "));
+	/* A plan's values are lines: the script must be one. */
+	ck_assert_ptr_null(strchr(p.step[0].argv[2], '\n'));
 	/* The values are positional arguments, never part of the text. */
 	ck_assert_ptr_null(strstr(p.step[0].argv[2], DIR));
 	ck_assert_ptr_null(strstr(p.step[0].argv[2], "web01"));
@@ -395,7 +397,7 @@ START_TEST(test_jobs_update_agent)
 	c = conf(JOBS_MACOS, 0);
 	build(&c, JOB_UPDATE_AGENT, &p);
 	ck_assert_ptr_nonnull(strstr(p.step[0].argv[2],
-	    "\nhome-manager switch --flake \"$1#$4\"\n"));
+	    "; home-manager switch --flake \"$1#$4\""));
 	ck_assert_ptr_null(strstr(p.step[0].argv[2], "sudo"));
 	ck_assert_str_eq(p.step[0].argv[5], "legacy");
 	jobs_plan_free(&p);
@@ -722,6 +724,45 @@ START_TEST(test_jobs_hm_previous)
 	ck_assert_int_eq(jobs_hm_previous(n2, nitems(n2)), -1);
 	ck_assert_int_eq(jobs_hm_previous(n3, nitems(n3)), 2);
 	ck_assert_int_eq(jobs_hm_previous(NULL, 0), -1);
+}
+END_TEST
+
+/* §6.3 macOS rollback: <profiles>/<previous link>/activate, as the user. */
+START_TEST(test_jobs_hm_rollback)
+{
+	static const char *const gaps[] = { "home-manager-12-link",
+	    "home-manager", "home-manager-3-link", "home-manager-100-link",
+	    "home-manager-20-link", "channels" };
+	static const char *const one[] = { "home-manager-7-link",
+	    "home-manager" };
+	struct jobs_conf	 c = conf(JOBS_MACOS, 0);
+	struct jobs_step	 st;
+	char			 dir[256];
+
+	ck_assert_int_eq(jobs_hm_rollback(&c, gaps, nitems(gaps), &st), 0);
+	assert_argv(&st, "/home/alice/.local/state/nix/profiles/"
+	    "home-manager-20-link/activate", NULL);
+	ck_assert_int_eq(st.runs_as, JOBS_AS_REPO_USER);
+	ck_assert_int_eq(st.as_user, 1);
+	free(st.argv[0]);
+	/* An agent run as the user: its own home. */
+	c.agent_root = 0;
+	ck_assert_int_eq(jobs_hm_profiles(&c, dir, sizeof(dir)), 0);
+	ck_assert_str_eq(dir, "/Users/alice/.local/state/nix/profiles");
+	ck_assert_int_eq(jobs_hm_rollback(&c, gaps, nitems(gaps), &st), 0);
+	assert_argv(&st, "/Users/alice/.local/state/nix/profiles/"
+	    "home-manager-20-link/activate", NULL);
+	ck_assert_int_eq(st.as_user, 0);
+	free(st.argv[0]);
+	/* Fewer than two generations: nothing to run. */
+	ck_assert_int_eq(jobs_hm_rollback(&c, one, nitems(one), &st), -1);
+	ck_assert_ptr_null(st.argv[0]);
+	ck_assert_int_eq(jobs_hm_rollback(&c, NULL, 0, &st), -1);
+	c.home = "relative";
+	ck_assert_int_eq(jobs_hm_profiles(&c, dir, sizeof(dir)), -1);
+	ck_assert_int_eq(jobs_hm_rollback(&c, gaps, nitems(gaps), &st), -1);
+	ck_assert_str_eq(JOBS_HM_NO_PREVIOUS,
+	    "no previous Home Manager generation");
 }
 END_TEST
 
@@ -1285,6 +1326,7 @@ jobs_suite(void)
 	JT(refuse_values);
 	JT(test_scripts);
 	JT(hm_previous);
+	JT(hm_rollback);
 	JT(admit);
 	JT(interrupt);
 	JT(test_verdict);

@@ -126,6 +126,22 @@ assert_invalid(const char *text, const char *why)
 	    text, in.error);
 }
 
+/* A command no job has: decoded, kind JOB_NONE, why in error. */
+static void
+assert_odd(const char *text, const char *why, const char *name)
+{
+	struct nixfleet_in	 in;
+
+	decode(text, &in);
+	ck_assert_msg(in.type == NF_IN_COMMAND, "not a command: %s", text);
+	ck_assert_int_eq(in.kind, JOB_NONE);
+	ck_assert_msg(strstr(in.error, why) != NULL, "%s: error \"%s\"",
+	    text, in.error);
+	if (name != NULL)
+		ck_assert_str_eq(in.command, name);
+	ck_assert_uint_le(strlen(in.command), 63);
+}
+
 /* ---------------------------------------------------------------- */
 
 START_TEST(test_nixfleet_register_fields)
@@ -542,9 +558,10 @@ START_TEST(test_nixfleet_decode_command)
 	decode(buf, &in);
 	ck_assert_int_eq(in.type, NF_IN_COMMAND);
 	ck_assert_uint_eq(strlen(in.command), 63);
+	ck_assert_int_eq(in.kind, JOB_NONE);	/* no job's name */
 	snprintf(buf, sizeof(buf), "{\"type\":\"command\",\"payload\":"
 	    "{\"command\":\"%064d\"}}", 0);
-	assert_invalid(buf, "length 64");
+	assert_odd(buf, "length 64", NULL);
 }
 END_TEST
 
@@ -556,17 +573,18 @@ START_TEST(test_nixfleet_decode_command_bad)
 	    "not a string");
 	assert_invalid("{\"type\":\"command\",\"payload\":"
 	    "{\"command\":[\"pull\"]}}", "not a string");
-	assert_invalid("{\"type\":\"command\",\"payload\":{\"command\":\"\"}}",
-	    "length 0");
-	assert_invalid("{\"type\":\"command\",\"payload\":"
+	/* A string no job has: an unknown command, named printably (2.4). */
+	assert_odd("{\"type\":\"command\",\"payload\":{\"command\":\"\"}}",
+	    "length 0", "");
+	assert_odd("{\"type\":\"command\",\"payload\":"
 	    "{\"command\":\"pull\\nreboot\"}}", "non-printable byte at "
-	    "offset 4");
-	assert_invalid("{\"type\":\"command\",\"payload\":"
-	    "{\"command\":\"pull\\u0000\"}}", "offset 4");
-	assert_invalid("{\"type\":\"command\",\"payload\":"
-	    "{\"command\":\"\\u007f\"}}", "offset 0");
-	assert_invalid("{\"type\":\"command\",\"payload\":"
-	    "{\"command\":\"p\xc3\xbcll\"}}", "offset 1");
+	    "offset 4", "pull?reboot");
+	assert_odd("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"pull\\u0000\"}}", "offset 4", "pull?");
+	assert_odd("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"\\u007f\"}}", "offset 0", "?");
+	assert_odd("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"p\xc3\xbcll\"}}", "offset 1", "p??ll");
 }
 END_TEST
 
@@ -821,8 +839,8 @@ START_TEST(test_nixfleet_decode_command_kinds)
 	ck_assert_int_eq(in.type, NF_IN_COMMAND);
 	ck_assert_int_eq(in.kind, JOB_TEST);
 	/* A name with a NUL after a known one is not that name. */
-	assert_invalid("{\"type\":\"command\",\"payload\":"
-	    "{\"command\":\"pull\\u0000x\"}}", "offset 4");
+	assert_odd("{\"type\":\"command\",\"payload\":"
+	    "{\"command\":\"pull\\u0000x\"}}", "offset 4", "pull?x");
 }
 END_TEST
 
@@ -833,15 +851,16 @@ START_TEST(test_nixfleet_decode_command_huge)
 	char			*big = malloc(n + 128);
 
 	ck_assert_ptr_nonnull(big);
-	/* A huge command name is refused without being copied. */
+	/* A huge command name: unknown, under its first 63 bytes. */
 	off = (size_t)sprintf(big, "{\"type\":\"command\",\"payload\":"
 	    "{\"command\":\"");
 	memset(big + off, 'a', n);
 	strcpy(big + off + n, "\"}}");
 	decode(big, &in);
-	ck_assert_int_eq(in.type, NF_IN_INVALID);
+	ck_assert_int_eq(in.type, NF_IN_COMMAND);
+	ck_assert_int_eq(in.kind, JOB_NONE);
 	ck_assert_ptr_nonnull(strstr(in.error, "length 614400 not in"));
-	ck_assert_str_eq(in.command, "");
+	ck_assert_uint_eq(strlen(in.command), 63);
 	/* A huge extra field does not hide the command. */
 	off = (size_t)sprintf(big, "{\"type\":\"command\",\"payload\":"
 	    "{\"command\":\"switch\",\"junk\":\"");

@@ -524,6 +524,63 @@ START_TEST(test_runner_sigusr1)
 }
 END_TEST
 
+/*
+ * Plan steps: "timeout" kills the step's group with SIGKILL at its
+ * limit, and "log" copies each line, then the step's status, as text.
+ */
+START_TEST(test_runner_plan_timeout_log)
+{
+	char		*plan, *log, text[1024], buf[4096];
+	struct seen	 s;
+	double		 t0;
+	pid_t		 pid;
+	int		 fd;
+	ssize_t		 n;
+
+	plan = tl_path(jobdir, "plan");
+	log = tl_path(tmp, "step.log");
+	snprintf(text, sizeof(text), "nixfleet-plan 1\nstep\nflags 1\n"
+	    "log %s\narg sh\narg -c\narg echo first\nend\n"
+	    "step\nflags 0\ntimeout 300\nlog %s\narg sh\narg -c\n"
+	    "arg echo out; echo err >&2; exec sleep 20\nend\n", log, log);
+	tl_write_file(plan, text, 0600);
+	t0 = now();
+	if ((pid = fork()) == 0) {
+		execl(runner_path(), "nixfleet-agent-runner", "-n", "test",
+		    "-P", "plan", jobdir, (char *)NULL);
+		_exit(99);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(wait_exit(pid, 15), 0);
+	/* Killed at 0.3 s, not after the 20 s of its sleep. */
+	ck_assert_msg(now() - t0 < 10, "the limit did not end the step");
+	read_all(&s);
+	ck_assert_int_eq(s.status, JOURNAL_END);
+	ck_assert_int_eq(s.exit.how, JOURNAL_SIGNALED);
+	ck_assert_int_eq(s.exit.value, SIGKILL);
+	ck_assert_str_eq(s.out[0], "first");
+	ck_assert_str_eq(s.out[1], "out");
+	ck_assert_str_eq(s.err[0], "err");
+	ck_assert_int_ne(fd = open(log, O_RDONLY), -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, "Z stdout first\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "Z status exit=0\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "Z stdout out\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "Z stderr err\n"));
+	ck_assert_msg(n > 18 && strcmp(buf + n - 18, "Z status signal=9\n") ==
+	    0, "%s", buf);
+	/* "2026-12-02T00:27:24.389Z stdout first" */
+	ck_assert_int_eq(buf[4], '-');
+	ck_assert_int_eq(buf[10], 'T');
+	ck_assert_int_eq(buf[19], '.');
+	free(plan);
+	free(log);
+}
+END_TEST
+
 /* A process left holding stdout does not keep the job open. */
 START_TEST(test_runner_drain)
 {
@@ -586,6 +643,17 @@ START_TEST(test_runner_launch_systemd)
 	} while (s.status != JOURNAL_END && now() < end);
 	ck_assert_int_eq(s.status, JOURNAL_END);
 	ck_assert_str_eq(s.out[0], "via unit");
+
+	/* update-agent's unit has a fixed name (nixfleet §6.5). */
+	l.unit = JOBS_UNIT_UPDATE;
+	{
+		char	**v = jobs_launch_argv(&l, JOBS_SYSTEMD);
+
+		ck_assert_str_eq(v[1], "--unit=nixfleet-agent-update");
+		ck_assert_str_eq(v[2], "--collect");
+		jobs_launch_free(v);
+	}
+	l.unit = NULL;
 
 	/* systemd-run failing is the launch failing. */
 	tl_write_file(fake, "#!/bin/sh\nexit 1\n", 0755);
@@ -694,6 +762,7 @@ runner_suite(void)
 	tcase_add_test(tc, test_runner_sigterm);
 	tcase_add_test(tc, test_runner_sigusr1);
 	tcase_add_test(tc, test_runner_drain);
+	tcase_add_test(tc, test_runner_plan_timeout_log);
 	tcase_add_test(tc, test_runner_follow);
 	tcase_add_test(tc, test_runner_launch_systemd);
 	tcase_add_test(tc, test_runner_launch_fails);
