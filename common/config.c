@@ -1202,13 +1202,52 @@ cfg_check_repo(struct cfg_ctx *c)
 		    C_NIXCFG));
 	} else if (from == -1 && cfg->isolated) {
 		free(cfg->repo_dir);
-		if (asprintf(&cfg->repo_dir, "%s/repo", cfg->state_dir) == -1)
-			fatal(NULL);
-		cfg_mark(c, C_REPO_DIR, SRC_DERIVED, "stateDir");
+#ifdef __APPLE__
+		cfg->repo_dir = config_default_repo_dir(1, cfg_env(c->env,
+		    "HOME"));
+		cfg_mark(c, C_REPO_DIR, SRC_DERIVED, "HOME");
+#else
+		cfg->repo_dir = config_default_repo_dir(0, NULL);
+		cfg_mark(c, C_REPO_DIR, SRC_DEFAULT, NULL);
+#endif
+		if (cfg->repo_dir == NULL)
+			cfg_problem(c, "NIXFLEET_REPO_DIR", -1, "no default "
+			    "without an absolute HOME; set NIXFLEET_REPO_DIR");
 	} else if (from == -1)
 		cfg_problem(c, "NIXFLEET_REPO_DIR", -1, "no repository: set "
 		    "NIXFLEET_REPO_URL (isolated mode), or NIXFLEET_REPO_DIR "
 		    "or NIXFLEET_NIXCFG (legacy mode)");
+	/*
+	 * The exec-worker clones it (IPC_SE_REPO_CONFIG): it must fit, and
+	 * git must never read it as an option.
+	 */
+	if (cfg->isolated && strlen(cfg->repo_url) >= CONFIG_REPO_URL_MAX)
+		cfg_problem(c, cfg_via(cfg, C_REPO_URL), s->src[C_REPO_URL],
+		    "must be shorter than %d bytes", CONFIG_REPO_URL_MAX);
+	else if (cfg->isolated && cfg->repo_url[0] == '-')
+		cfg_problem(c, cfg_via(cfg, C_REPO_URL), s->src[C_REPO_URL],
+		    "must not start with '-'");
+}
+
+/*
+ * §4.2: the isolated repository's own default, not under the state
+ * directory: /var/lib/nixfleet-agent/repo on Linux, the user's
+ * ~/.local/state/nixfleet-agent/repo on macOS (NULL without an absolute
+ * home).
+ */
+char *
+config_default_repo_dir(int darwin, const char *home)
+{
+	char	*p;
+
+	if (!darwin)
+		return cfg_strdup(CFG_STATE_DIR "/repo");
+	if (home == NULL || home[0] != '/')
+		return NULL;
+	if (asprintf(&p, "%s/.local/state/nixfleet-agent/repo",
+	    strcmp(home, "/") == 0 ? "" : home) == -1)
+		fatal(NULL);
+	return p;
 }
 
 static void

@@ -18,6 +18,7 @@
 #define CONFIG_PINS_MAX		4
 #define CONFIG_LIST_MAX		256	/* items per list (proto.h) */
 #define CONFIG_ITEM_MAX		1023	/* bytes per item (proto.h) */
+#define CONFIG_REPO_URL_MAX	2048	/* = IPC_REPO_URL_MAX */
 
 enum config_source {
 	SRC_DEFAULT = 0,
@@ -155,6 +156,18 @@ void	config_free(struct config *);
 const char *config_source_name(int);
 /* The source of a setting by its canonical name, for messages. */
 int	config_source_of(const struct config *, const char *name);
+/*
+ * Where a setting's value came from, for a runtime message: "NIXFLEET_NIXCFG
+ * (environment)", "nixfleet.repoDir (file /etc/nixfleet/agent.json)",
+ * "NIXFLEET_REPO_DIR (default)".  buf is returned.
+ */
+const char *config_origin(const struct config *, const char *name, char *buf,
+	    size_t size);
+/*
+ * nixfleet §4.2: the isolated repository's default directory, darwin 0
+ * (Linux) or 1 with the user's home; malloc'd, NULL without a home.
+ */
+char	*config_default_repo_dir(int darwin, const char *home);
 
 /*
  * Read a secret file: the bare token, or a NAME=value line (optionally

@@ -106,6 +106,43 @@ cfg_print_src(const struct config *cfg, int src, const char *via,
 		    sizeof(buf)));
 }
 
+const char *
+config_origin(const struct config *cfg, const char *name, char *buf,
+    size_t size)
+{
+	const struct cfg_setting *st;
+	const char	*via;
+	char		 src[4200];
+	int		 i;
+
+	snprintf(buf, size, "%s", name);
+	if (cfg->srcs == NULL)
+		return buf;
+	for (i = 0; i < C_MAX; i++) {
+		st = &cfg_settings[i];
+		if (strcmp(name, st->name) != 0)
+			continue;
+		via = cfg->srcs->via[i];
+		switch (cfg->srcs->src[i]) {
+		case SRC_FILE:
+			snprintf(buf, size, "%s (%s)", via != NULL ? via :
+			    st->key, cfg_srctext(cfg, SRC_FILE, src,
+			    sizeof(src)));
+			break;
+		case SRC_DERIVED:
+			snprintf(buf, size, "%s (derived from %s)", name,
+			    via != NULL ? via : "other settings");
+			break;
+		default:
+			snprintf(buf, size, "%s (%s)", via != NULL ? via : name,
+			    config_source_name(cfg->srcs->src[i]));
+			break;
+		}
+		break;
+	}
+	return buf;
+}
+
 void
 config_print(const struct config *cfg, FILE *fp)
 {

@@ -76,6 +76,7 @@ enum ipc_type {
 	IPC_SE_ADMIN_END = IPC_SE | 0x22,
 	IPC_SE_JOBS_CONFIG = IPC_SE | 0x30,	/* jobs: after CONFIG */
 	IPC_SE_BACKUP_CONFIG = IPC_SE | 0x40,	/* backups: after ADMIN_CONFIG */
+	IPC_SE_REPO_CONFIG = IPC_SE | 0x48,	/* repo: after JOBS_CONFIG */
 
 	IPC_NE_FACTS_REQ = IPC_NE | 0x01,
 	IPC_NE_JOB_START = IPC_NE | 0x10,
@@ -1000,13 +1001,43 @@ _Static_assert(sizeof(struct ipc_net_jobs) == 64, "ipc_net_jobs");
 /*
  * IPC_ES_EXIT, exec -> sup, after the net-worker acknowledged the status
  * of a restart or a successful switch (§6.3, §6.4): shut down as for
- * SIGTERM (close 1000 "shutdown") and exit with code, 0 or 101.
+ * SIGTERM (close 1000 "shutdown") and exit with code, 0 or 101.  Code 1
+ * at startup: the repository could not be cloned, or the legacy
+ * directory is missing (§4.2, IPC_SE_REPO_CONFIG); the service manager
+ * retries.
  */
 struct ipc_exit {
-	uint32_t	code;			/* 0 | 101 */
+	uint32_t	code;			/* 0 | 101 | 1 */
 	uint32_t	pad;
 };
 _Static_assert(sizeof(struct ipc_exit) == 8, "ipc_exit");
+
+/*
+ * IPC_SE_REPO_CONFIG, sup -> exec, once, right after IPC_SE_JOBS_CONFIG:
+ * the repository mode (nixfleet §4.2).  The directory is
+ * ipc_exec_config.repo_dir, branch, key and user ipc_exec_jobs'.  Before
+ * it answers a facts request, the exec-worker makes sure of the
+ * repository: LEGACY, the directory must exist; ISOLATED, a missing
+ * checkout is cloned from url, one that git rev-parse calls corrupt is
+ * removed and cloned again (exec-worker/repo.c).  On failure it sends
+ * IPC_ES_EXIT {1}.  origin names the directory's setting and source for
+ * the error message ("NIXFLEET_REPO_DIR (environment)").
+ */
+enum ipc_repo_mode {
+	IPC_REPO_NONE = 0,			/* socketio: no repository */
+	IPC_REPO_LEGACY = 1,
+	IPC_REPO_ISOLATED = 2,
+};
+#define IPC_REPO_URL_MAX	2048		/* NUL included */
+#define IPC_REPO_CLONE_S	600		/* the clone's time bound */
+
+struct ipc_exec_repo {
+	uint32_t	mode;			/* enum ipc_repo_mode */
+	uint32_t	pad;
+	char		url[IPC_REPO_URL_MAX];	/* NIXFLEET_REPO_URL */
+	char		origin[512];
+};
+_Static_assert(sizeof(struct ipc_exec_repo) == 2568, "ipc_exec_repo");
 
 /*
  * The net-worker's last words before the sandbox kills it by SIGSYS, on

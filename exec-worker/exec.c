@@ -24,7 +24,8 @@ exec_send_facts(struct exec *e)
 {
 	struct ipc_facts	 f;
 
-	if (!e->configured) {
+	/* The generation comes from the repository: it must be there. */
+	if (!e->configured || !e->repo_ready) {
 		e->facts_wanted = 1;
 		return;
 	}
@@ -111,9 +112,55 @@ exec_handle_jobs_config(struct exec *e, struct ipcmsg *m)
 		fatalx("%s: bad jobs configuration from the supervisor",
 		    __func__);
 	jobrun_configure(e->jobs, &e->ecfg, &j);
+	repo_configure(&e->repo, &e->ecfg, &j);
+	permit_set(&e->sup_permit, IPC_SE_REPO_CONFIG, PERMIT_ONCE);
 	e->jobs_configured = 1;
 	if (e->net_hello)
 		jobrun_net_ready(e->jobs);
+}
+
+static void
+exec_repo_locked(void *arg)
+{
+	struct exec	*e = arg;
+
+	e->repo_ready = 1;
+	if (e->facts_wanted && ipcev_active(&e->net))
+		exec_send_facts(e);
+}
+
+/* nixfleet §4.2: the repository is there, or the agent exits 1. */
+static void
+exec_repo_done(void *arg, int ok)
+{
+	struct exec	*e = arg;
+	struct ipc_exit	 x;
+
+	if (!ok) {
+		memset(&x, 0, sizeof(x));
+		x.code = 1;
+		ipcev_compose(&e->sup, IPC_ES_EXIT, 0, -1, &x, sizeof(x));
+		return;
+	}
+	/* The first facts wait for the lock check too (T02-S8). */
+	if (jobrun_configured(e->jobs))
+		jobrun_lock_first(e->jobs, exec_repo_locked, e);
+	else
+		exec_repo_locked(e);
+}
+
+static void
+exec_handle_repo_config(struct exec *e, struct ipcmsg *m)
+{
+	struct ipc_exec_repo	 r;
+
+	if (ipc_get_data(m, &r, sizeof(r)) == -1 || r.pad != 0 ||
+	    r.mode > IPC_REPO_ISOLATED ||
+	    !ipc_str_valid(r.url, sizeof(r.url)) ||
+	    !ipc_str_valid(r.origin, sizeof(r.origin)))
+		fatalx("%s: bad repository configuration from the supervisor",
+		    __func__);
+	repo_start(&e->repo, &r);
 }
 
 /*
@@ -214,6 +261,9 @@ exec_dispatch_sup(struct ipcev *iev, struct ipcmsg *m)
 		break;
 	case IPC_SE_JOBS_CONFIG:
 		exec_handle_jobs_config(e, m);
+		break;
+	case IPC_SE_REPO_CONFIG:
+		exec_handle_repo_config(e, m);
 		break;
 	case IPC_SE_ADMIN_CONFIG:
 	case IPC_SE_ADMIN_ITEM:
@@ -359,6 +409,7 @@ exec_init(struct exec *e, struct ev_loop *loop, int supfd, int netfd,
 	exec_stats_init(e);
 	ev_timer_init(&e->peer_wait, exec_peer_wait_cb, 0, 0);
 	e->peer_wait.data = e;
+	repo_init(&e->repo, e->loop, exec_repo_done, e);
 }
 
 static void

@@ -12,6 +12,7 @@
 #include "permit.h"
 #include "stats.h"
 #include "remote.h"
+#include "repo.h"
 
 struct exec {
 	struct ev_loop	*loop;
@@ -39,6 +40,8 @@ struct exec {
 	int		 net_hello;	/* the net-worker said HELLO */
 	int		 jobs_configured; /* IPC_SE_JOBS_CONFIG came */
 	struct ipc_exec_config ecfg;
+	struct repo	 repo;		/* checked (cloned) before any facts */
+	int		 repo_ready;
 };
 
 __dead void	exec_main(int, char **);

@@ -124,6 +124,7 @@ follow_add(struct follow *f, uint64_t id, const char *jobdir)
 	}
 	f->w[f->nw].id = id;
 	f->w[f->nw].wd = wd;
+	f->w[f->nw].jfd = -1;
 	f->nw++;
 	return 0;
 }

@@ -1,8 +1,7 @@
 /*
- * follow-none.c: follow.h where the kernel offers no inotify (macOS
- * until follow-kqueue.c is written).  Following fails with ENOSYS, so the
- * rest of the tree still builds; the exec-worker must not rely on it
- * there yet.
+ * follow-none.c: follow.h where the kernel offers neither inotify nor
+ * kqueue.  Following fails with ENOSYS, so the rest of the tree still
+ * builds; the exec-worker must not rely on it there.
  */
 #include <errno.h>
 #include <string.h>

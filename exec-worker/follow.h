@@ -1,7 +1,7 @@
 /*
  * follow.h: wake the exec-worker when a job's journal grows or its runner
- * ends, without polling: one kernel notification fd (inotify on Linux)
- * in the libev loop, one watch per job directory.
+ * ends, without polling: one kernel notification fd (inotify on Linux,
+ * kqueue on macOS) in the libev loop, one watch per job directory.
  *
  * The callback says "job <id> may have news": the caller then reads the
  * job's journal until JOURNAL_WAIT, JOURNAL_END or JOURNAL_TRUNCATED.
@@ -20,7 +20,8 @@ typedef void	(*follow_cb)(uint64_t, void *);
 
 struct follow_watch {
 	uint64_t	 id;
-	int		 wd;
+	int		 wd;		/* kqueue: the directory's fd */
+	int		 jfd;		/* kqueue: the journal's, or -1 */
 };
 
 struct follow {
@@ -33,6 +34,8 @@ struct follow {
 	size_t			 nw, cap;
 	uint64_t		 wakeups;	/* fd readable, for tests */
 	uint64_t		 calls;		/* callbacks made */
+	ev_timer		 tick;		/* kqueue: see follow-kqueue.c */
+	uint64_t		 ticks;		/* callbacks made by the tick */
 };
 
 int	follow_init(struct follow *, struct ev_loop *, follow_cb, void *);

@@ -29,6 +29,12 @@ int		 jobrun_replay(struct jobrun *, const struct ipc_job_ack *);
 void		 jobrun_link_down(struct jobrun *, uint64_t mono_ns);
 /* JOB_STATE now (with every facts snapshot and at every change). */
 void		 jobrun_send_state(struct jobrun *);
+/*
+ * The first lock check, once the repository is there (nixfleet §3.5,
+ * T02-S8): then(arg) when its verdict is in the compartments.
+ */
+void		 jobrun_lock_first(struct jobrun *, void (*then)(void *),
+		    void *arg);
 /* The net-worker said HELLO: announce and stream every job we hold. */
 void		 jobrun_net_ready(struct jobrun *);
 

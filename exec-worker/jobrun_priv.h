@@ -65,6 +65,8 @@ struct lockcheck {
 	ev_child		 child;
 	ev_timer		 limit;		/* 10 s */
 	ev_timer		 tick;		/* every 5 min */
+	void			(*then)(void *);	/* after the next one */
+	void			*then_arg;
 };
 
 struct jobrun {

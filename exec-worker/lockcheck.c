@@ -30,6 +30,16 @@
 #define LOCKCHECK_LIMIT		10.0	/* git is killed after 10 s */
 
 static void
+lockcheck_then(struct lockcheck *lc)
+{
+	void	(*then)(void *) = lc->then;
+
+	lc->then = NULL;
+	if (then != NULL)
+		then(lc->then_arg);
+}
+
+static void
 lockcheck_done(struct jobrun *jr)
 {
 	struct lockcheck	*lc = &jr->lock;
@@ -52,6 +62,7 @@ lockcheck_done(struct jobrun *jr)
 		jobrun_send_state(jr);
 	}
 	lc->pid = -1;
+	lockcheck_then(lc);
 }
 
 static void
@@ -146,10 +157,12 @@ jobrun_lock_check(struct jobrun *jr)
 	if (access(path, F_OK) == -1) {
 		jobs_lock_verdict(&jr->sc.lock, 0, 0, NULL, NULL, time(NULL));
 		jobrun_send_state(jr);
+		lockcheck_then(lc);
 		return;
 	}
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
 		log_warn("lock check");
+		lockcheck_then(lc);
 		return;
 	}
 	switch ((lc->pid = fork())) {
@@ -157,6 +170,7 @@ jobrun_lock_check(struct jobrun *jr)
 		log_warn("lock check: fork");
 		close(p[0]);
 		close(p[1]);
+		lockcheck_then(lc);
 		return;
 	case 0:
 		lockcheck_exec(jr, p[1]);
@@ -184,7 +198,10 @@ lockcheck_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	jobrun_lock_check(w->data);
 }
 
-/* At startup (the configuration came) and then every 5 minutes. */
+/*
+ * Every 5 minutes from the configuration on; the first check waits for
+ * the repository (jobrun_lock_first), which a clone may still be making.
+ */
 void
 jobrun_lock_start(struct jobrun *jr)
 {
@@ -198,5 +215,18 @@ jobrun_lock_start(struct jobrun *jr)
 		ev_timer_start(jr->e->loop, &lc->tick);
 		lc->ticking = 1;
 	}
+}
+
+void
+jobrun_lock_first(struct jobrun *jr, void (*then)(void *), void *arg)
+{
+	struct lockcheck	*lc = &jr->lock;
+
+	lc->then = then;
+	lc->then_arg = arg;
+	if (lc->pid > 0)
+		return;		/* a check runs: then() follows it */
 	jobrun_lock_check(jr);
+	if (lc->pid <= 0)
+		lockcheck_then(lc);	/* not started: nothing to wait for */
 }

@@ -474,7 +474,12 @@ net_shutdown(struct net *n)
 		conn_close(n->conn, 1000, "shutdown");
 	} else if (n->conn != NULL && !conn_is_idle(n->conn))
 		conn_abort(n->conn, "shutdown");
-	else if (n->state != NET_DIALING)
+	else
+		/*
+		 * Dialing too: the supervisor drops the connect it stops
+		 * for and sends no answer (connect_cancel), so none is to
+		 * be waited for.
+		 */
 		net_exit(n, 0);
 }
 

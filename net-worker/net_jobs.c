@@ -460,6 +460,15 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 		if (ipc_get_data(m, &st, sizeof(st)) == -1 ||
 		    jobrec_check_status(&st) == -1)
 			return -1;
+		/*
+		 * The status's generation is read when the job ends: newer
+		 * than the last facts, it is what the heartbeat after the
+		 * status must show too (a pull's new commit, §2.6, T07-S1).
+		 */
+		if (st.generation[0] != '\0' && strspn(st.generation,
+		    "0123456789abcdef") == strlen(st.generation))
+			strlcpy(n->facts.generation, st.generation,
+			    sizeof(n->facts.generation));
 		netjobs_record(n, st.job_id, st.seq, REPLAY_STATUS,
 		    nixfleet_job_status(nixfleet_kind_name(st.kind), &st), 0);
 		return 0;

@@ -3,7 +3,10 @@
 # ca.pem, server.pem/server.key for localhost, an empty root "empty", a
 # state directory and a git repository "repo") and $port (free on
 # 127.0.0.1); demo_spawn starts a background process that demo_cleanup
-# stops, last started first.
+# stops, last started first.  For the demos' views: demo_say adds a line
+# of narration to the record file $demo_record, demo_wait polls for a
+# condition within a time bound, demo_ctl sends one command line to a
+# peer's control port and prints its one-line answer.
 
 work=$(mktemp -d /tmp/nixfleet-demo.XXXXXX)
 pids=()
@@ -17,11 +20,52 @@ demo_cleanup() {
 	done
 	rm -rf "$work"
 }
-trap demo_cleanup EXIT INT TERM
+trap demo_cleanup EXIT
+trap 'demo_cleanup; exit 130' INT
+trap 'demo_cleanup; exit 143' TERM
 
 demo_spawn() {
 	"$@" &
 	pids+=($!)
+}
+
+demo_record=$work/record.jsonl
+
+demo_say() {
+	local s=${*//\\/\\\\}
+	s=${s//\"/\\\"}
+	printf '{"t": %s, "event": "demo", "text": "%s"}\n' \
+		"$(date +%s.%N)" "$s" >> "$demo_record"
+}
+
+# demo_wait <seconds> <what> <command...>: run the command every 0.2 s
+# until it succeeds; after <seconds>, say what did not happen and fail.
+demo_wait() {
+	local n=$(($1 * 5)) what=$2
+	shift 2
+	while ! "$@" 2>/dev/null; do
+		if ((--n <= 0)); then
+			echo "demo: timed out waiting for $what" >&2
+			return 1
+		fi
+		demo_sleep 0.2
+	done
+}
+
+# A sleep that a signal interrupts at once (a trap runs only between
+# commands, and the builtin wait is one).
+demo_sleep() {
+	sleep "$1" &
+	wait $!
+}
+
+demo_ctl() {
+	local reply
+	exec 3<>"/dev/tcp/127.0.0.1/$1"
+	printf '%s\n' "$2" >&3
+	read -r -t 5 reply <&3 || true
+	exec 3<&-
+	printf '%s\n' "$reply"
 }
 
 (

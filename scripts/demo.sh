@@ -1,49 +1,53 @@
 #!/usr/bin/env bash
 # The agent's main job, shown on one machine: build it, start the reference
 # NixFleet dashboard on loopback with TLS (a CA and a server certificate
-# made on the spot), start the agent against it, and show the registration
-# and the live heartbeats until interrupted (or for DEMO_SECONDS).
+# made on the spot), start the agent in isolated mode on a sample flake
+# repository whose host tests come from a local bare git remote, push a
+# commit, send `pull` and `test`, and show in a readable view what the
+# dashboard receives: the host's state line from the heartbeats, every
+# output line (stderr marked `!`), the per-test progress and each
+# command's status (scripts/demo-nixfleet.sh).  It ends by itself.
 #
+#   ./scripts/demo.sh [--json] [--socketio]
+#
+# --json: the raw frames instead, one JSON object per line on stdout (the
+# narration goes to stderr).
 # --socketio: the same for the socketio dialect, against the socket.io 4.8
 # test server of tests/peers/socketio (wss://, HMAC-signed handshake):
-# the handshake, the stats samples and the ping/pong events, as the server
-# records them.
+# the handshake, the stats samples, the ping/pong events and a short
+# remote administration session, as the server records them; it runs
+# until interrupted (or for DEMO_SECONDS).
+#
+# DEMO_BUILD_DIR (default build/demo) is the build it uses; DEMO_INTERVAL
+# the heartbeat interval; DEMO_SECONDS how long it goes on at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 mode=nixfleet
-[ "${1:-}" = "--socketio" ] && mode=socketio
+json=
+for a in "$@"; do
+	case $a in
+	--socketio) mode=socketio ;;
+	--json) json=1 ;;
+	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "usage: $0 [--json] [--socketio]" >&2; exit 64 ;;
+	esac
+done
+build=${DEMO_BUILD_DIR:-build/demo}
+case $build in /*) ;; *) build=$top/$build ;; esac
 
 ./scripts/deps.sh
-[ -f build/demo/build.ninja ] || meson setup build/demo -Dtests=false >/dev/null
-ninja -C build/demo >/dev/null
+[ -f "$build/build.ninja" ] || meson setup "$build" -Dtests=false >/dev/null
+ninja -C "$build" >/dev/null
+
+# Narration outside the view: stdout, or stderr with --json.
+demo_note() {
+	if [ -n "$json" ]; then echo "== $*" >&2; else echo "== $*"; fi
+}
 
 . scripts/demo-env.sh
 if [ "$mode" = socketio ]; then
 	. scripts/demo-socketio.sh
-	exit 0
-fi
-printf 'NIXFLEET_TOKEN=demo-token\n' > "$work/token"
-chmod 600 "$work/token"
-
-echo "== dashboard: wss://localhost:$port/ws (messages below are what it receives)"
-demo_spawn /usr/bin/python3 tests/peers/dashboard.py --port "$port" \
-	--cert "$work/server.pem" --key "$work/server.key" --token demo-token
-sleep 1
-
-echo "== agent: $top/build/demo/supervisor/nixfleet-agent"
-demo_spawn env -i PATH=/usr/bin:/bin \
-	NIXFLEET_URL="wss://localhost:$port/ws" \
-	NIXFLEET_TOKEN_FILE="$work/token" \
-	NIXFLEET_CA_FILE="$work/ca.pem" \
-	NIXFLEET_REPO_DIR="$work/repo" \
-	NIXFLEET_STATE_DIR="$work/state" \
-	NIXFLEET_PRIVSEP_DIR="$work/empty" \
-	NIXFLEET_INTERVAL="${DEMO_INTERVAL:-2}" \
-	"$top"/build/demo/supervisor/nixfleet-agent
-
-if [ -n "${DEMO_SECONDS:-}" ]; then
-	sleep "$DEMO_SECONDS"
 else
-	wait "${pids[1]}"
+	. scripts/demo-nixfleet.sh
 fi

@@ -430,6 +430,22 @@ sup_handle_net_hello(struct sup *s)
 	explicit_bzero(&nc, sizeof(nc));
 }
 
+/* nixfleet §4.2: what the exec-worker checks (or clones) at its start. */
+static int
+sup_send_repo(struct ipcev *iev, const struct config *cfg)
+{
+	struct ipc_exec_repo	 r;
+
+	_Static_assert(IPC_REPO_URL_MAX == CONFIG_REPO_URL_MAX, "repo url");
+	memset(&r, 0, sizeof(r));
+	if (cfg->dialect == DIALECT_NIXFLEET && cfg->repo_dir != NULL)
+		r.mode = cfg->isolated ? IPC_REPO_ISOLATED : IPC_REPO_LEGACY;
+	if (cfg->isolated && cfg->repo_url != NULL)
+		strlcpy(r.url, cfg->repo_url, sizeof(r.url));
+	config_origin(cfg, "NIXFLEET_REPO_DIR", r.origin, sizeof(r.origin));
+	return ipcev_compose(iev, IPC_SE_REPO_CONFIG, 0, -1, &r, sizeof(r));
+}
+
 static void
 sup_handle_exec_hello(struct sup *s)
 {
@@ -465,7 +481,7 @@ sup_handle_exec_hello(struct sup *s)
 	COPY(user, s->cfg.repo_user);
 #undef COPY
 	if (ipcev_compose(&w->iev, IPC_SE_JOBS_CONFIG, 0, -1, &ej,
-	    sizeof(ej)) == -1)
+	    sizeof(ej)) == -1 || sup_send_repo(&w->iev, &s->cfg) == -1)
 		return;
 	permit_set(&s->exec_permit, IPC_ES_PONG, PERMIT_ALLOW);
 	permit_set(&s->exec_permit, IPC_ES_EXIT, PERMIT_ONCE);
@@ -622,11 +638,18 @@ sup_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 			goto bad;
 		break;
 	case IPC_ES_EXIT:
-		/* After a restart or a switch's status (nixfleet §6.4). */
+		/*
+		 * After a restart or a switch's status (nixfleet §6.4), or
+		 * 1 when the repository failed at startup (§4.2).
+		 */
 		if (ipc_get_data(m, &x, sizeof(x)) == -1 || x.pad != 0 ||
-		    (x.code != 0 && x.code != 101))
+		    (x.code != 0 && x.code != 101 && x.code != 1))
 			goto bad;
-		log_info("exiting with %u as the job asked", x.code);
+		if (x.code == 1)
+			log_error("exiting with 1: the repository is not "
+			    "usable (see above)");
+		else
+			log_info("exiting with %u as the job asked", x.code);
 		sup_shutdown(s, x.code);
 		break;
 	default:

@@ -61,6 +61,7 @@ fuzz_reset(void)
 	}
 	e->facts_pending = 0;
 	e->facts_wanted = 0;
+	e->repo_ready = 1;	/* as after the startup check */
 	lost = 0;
 	exec_init(e, ev_default_loop(EVFLAG_AUTO), sv[0][0], sv[1][0],
 	    fuzz_dispatch_net);

@@ -354,7 +354,14 @@ class JobsTest(h.AgentTestCase):
         dash, _ = self.up(NIXFLEET_REPO_URL=remote, NIXFLEET_REPO_DIR=clone,
                           HOME="/nonexistent", GIT_CONFIG_NOSYSTEM="1",
                           GIT_CONFIG_GLOBAL="/dev/null")
-        st, msgs = self.run_job(dash, "pull")
+        t = self.send(dash, "pull")
+        st_t = self.wait_status(dash, t, 20)[0]["t"]
+        # The heartbeat right after the status has the new commit too.
+        hb = self.wait_message(dash, "heartbeat", 5, since=st_t)
+        self.assertEqual(payload(hb[0])["generation"], new)
+        time.sleep(0.3)
+        msgs = self.job_msgs(dash, t)
+        st = self.check_command_field(msgs)
         self.assertEqual((st["status"], st["generation"]), ("ok", new), msgs)
         self.assertFalse((Path(clone) / "untracked.txt").exists())
         self.assertEqual((Path(clone) / "flake.nix").read_text(),

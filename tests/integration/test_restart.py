@@ -192,6 +192,8 @@ ES_PONG = 0x2001
 NE_FACTS_REQ, EN_FACTS = 0x3001, 0x3101
 ROLE_SUP, ROLE_NET, ROLE_EXEC = 1, 2, 3
 EXEC_CONFIG_SIZE = 3784
+SE_JOBS_CONFIG, EXEC_JOBS_SIZE = 0x2130, 1352
+SE_REPO_CONFIG, EXEC_REPO_SIZE = 0x2148, 2568   # mode 0: no repository
 PEER_WAIT_S = 10.0      # IPC_PEER_WAIT_MS
 
 
@@ -325,6 +327,9 @@ class ExecAloneTest(WorkerAlone):
         name = b"test-host"
         cfg[8:8 + len(name)] = name
         self.sup.send(frame(SE_CONFIG, bytes(cfg)))
+        # Facts wait for the repository check (IPC_SE_REPO_CONFIG).
+        self.sup.send(frame(SE_JOBS_CONFIG, bytes(EXEC_JOBS_SIZE)))
+        self.sup.send(frame(SE_REPO_CONFIG, bytes(EXEC_REPO_SIZE)))
         self.assertTrue(self.sup.wait(lambda: self.sup.count(HELLO), 5), self.log())
         self.net.send(hello(ROLE_NET))
         self.net.send(frame(NE_FACTS_REQ))

@@ -14,7 +14,8 @@ matrix: allowed, refused, empty allowlist, forbidden characters,
 tokeniser, cwd, timeout, exit status, environment, token, rate limit),
 I16 (a cron read, a cron write into a stand-in crontab), I17 (a PTY
 round trip, resize, U+FFFD, slots, exit codes, shells off, the
-session end hangs the shell up); on the node server I18 (sync_keys
+session end hangs the shell up); on the node server I8 (an ack
+callback on admin_run) and I18 (sync_keys
 against a local TLS key source, tests/peers/keysource.py).  I19 and
 I20 (backups) are in test_socketio_backup.py.  The first run installs
 socket.io with `npm ci`."""
@@ -535,6 +536,21 @@ class NodeAgentTest(RealServerCase, unittest.TestCase):
     def check_heartbeats(self, peer, t0):
         self.wait(lambda: len(peer.records("heartbeat")) >= 20, 30,
                   "20 engine heartbeats answered", peer)
+
+    def test_admin_run_with_ack(self):
+        """I8: admin_run emitted with an ack callback: the agent acks
+        at once with no arguments (the callback gets []) and still emits
+        admin_result."""
+        peer = self.admin_session(ADMIN_ALLOWED_COMMANDS="echo")
+        peer.control("emit-ack admin_run %s" % json.dumps(
+            {"token": "i8", "cmd": {"command": "echo acked"}}))
+        ack = self.wait(lambda: peer.records("ack"), 15, "the ack", peer)
+        self.assertEqual(ack[0]["args"], [], ack)
+        ev = self.wait(lambda: [e for e in self.events(peer, "admin_result")
+                                if e["args"][0].get("token") == "i8"],
+                       15, "admin_result i8", peer)[0]
+        self.assertEqual(ev["args"][0]["result"]["stdout"], "acked\n")
+        self.assertEqual(len(peer.records("ack")), 1)
 
     def test_clock_skew(self):
         """I4: the server clock is 700 s ahead: rejected, retried, and the

@@ -17,6 +17,15 @@
 #include "log.h"
 #include "testlib.h"
 
+/* nixfleet §4.2: the isolated repository's default directory. */
+#ifdef __APPLE__
+#define REPO_DEFAULT	"/nonexistent/.local/state/nixfleet-agent/repo"
+#define REPO_DEFAULT_SRC SRC_DERIVED
+#else
+#define REPO_DEFAULT	"/var/lib/nixfleet-agent/repo"
+#define REPO_DEFAULT_SRC SRC_DEFAULT
+#endif
+
 #define TOKEN		"tok-SECRET-4f1e"
 #define URL		"NIXFLEET_URL=wss://fleet.example/ws"
 #define STATE		"STATE_DIRECTORY=/var/lib/nfa-test"
@@ -197,7 +206,8 @@ START_TEST(test_config_state_directory_first_entry)
 
 	ck_assert_int_eq(load(&r, env), 0);
 	ck_assert_str_eq(r.cfg.state_dir, "/a/b");
-	ck_assert_str_eq(r.cfg.repo_dir, "/a/b/repo");
+	/* §4.2: the isolated default is not under the state directory. */
+	ck_assert_str_eq(r.cfg.repo_dir, REPO_DEFAULT);
 	done(&r);
 	ck_assert_int_eq(load(&r, env2), 0);
 	ck_assert_str_eq(r.cfg.state_dir, "/srv/nfa");
@@ -1193,7 +1203,7 @@ struct repo_case {
 };
 
 static const struct repo_case repo_cases[] = {
-	{ "git@x:f.git", NULL, NULL, 1, "/var/lib/nfa-test/repo", SRC_DERIVED },
+	{ "git@x:f.git", NULL, NULL, 1, REPO_DEFAULT, REPO_DEFAULT_SRC },
 	{ "git@x:f.git", "/r", NULL, 1, "/r", SRC_ENV },
 	{ "git@x:f.git", NULL, "/n", 1, "/n", SRC_ENV },
 	{ "git@x:f.git", "/r", "/n", 1, "/r", SRC_ENV },
@@ -1240,6 +1250,71 @@ START_TEST(test_config_repo_missing)
 	has(&r, "NIXFLEET_REPO_DIR (not set): no repository: set "
 	    "NIXFLEET_REPO_URL (isolated mode), or NIXFLEET_REPO_DIR or "
 	    "NIXFLEET_NIXCFG (legacy mode)\n");
+	done(&r);
+}
+END_TEST
+
+START_TEST(test_config_repo_default_dir)
+{
+	char	*p;
+
+	p = config_default_repo_dir(0, "/home/alice");
+	ck_assert_str_eq(p, "/var/lib/nixfleet-agent/repo");
+	free(p);
+	p = config_default_repo_dir(1, "/Users/alice");
+	ck_assert_str_eq(p, "/Users/alice/.local/state/nixfleet-agent/repo");
+	free(p);
+	p = config_default_repo_dir(1, "/");
+	ck_assert_str_eq(p, "/.local/state/nixfleet-agent/repo");
+	free(p);
+	ck_assert_ptr_null(config_default_repo_dir(1, NULL));
+	ck_assert_ptr_null(config_default_repo_dir(1, "relative"));
+}
+END_TEST
+
+START_TEST(test_config_repo_origin)
+{
+	const char	*env[] = { URL, "NIXFLEET_TOKEN=" TOKEN, STATE,
+	    "NIXFLEET_NIXCFG=/n", NULL };
+	const char	*env2[] = { URL, "NIXFLEET_TOKEN=" TOKEN, STATE,
+	    "NIXFLEET_REPO_URL=x", NULL };
+	char		 buf[256];
+	struct run	 r;
+
+	ck_assert_int_eq(load(&r, env), 0);
+	ck_assert_str_eq(config_origin(&r.cfg, "NIXFLEET_REPO_DIR", buf,
+	    sizeof(buf)), "NIXFLEET_NIXCFG (environment)");
+	done(&r);
+	ck_assert_int_eq(load(&r, env2), 0);
+#ifndef __APPLE__
+	ck_assert_str_eq(config_origin(&r.cfg, "NIXFLEET_REPO_DIR", buf,
+	    sizeof(buf)), "NIXFLEET_REPO_DIR (default)");
+#endif
+	done(&r);
+}
+END_TEST
+
+START_TEST(test_config_repo_url_checked)
+{
+	static char	 u[2100];
+	const char	*env[] = { URL, "NIXFLEET_TOKEN=" TOKEN, STATE, u,
+	    NULL };
+	struct run	 r;
+	int		 n;
+
+	n = snprintf(u, sizeof(u), "NIXFLEET_REPO_URL=https://h/");
+	memset(u + n, 'a', sizeof(u) - n - 1);
+	ck_assert_int_eq(load(&r, env), 1);
+	has(&r, "NIXFLEET_REPO_URL (environment): must be shorter than 2048 "
+	    "bytes\n");
+	done(&r);
+	u[2047 - 1] = '\0';	/* 2047 - 18 bytes of URL */
+	ck_assert_int_eq(load(&r, env), 0);
+	done(&r);
+	/* git would read it as an option. */
+	snprintf(u, sizeof(u), "NIXFLEET_REPO_URL=-uupload-pack=touch /x");
+	ck_assert_int_eq(load(&r, env), 1);
+	has(&r, "NIXFLEET_REPO_URL (environment): must not start with '-'\n");
 	done(&r);
 }
 END_TEST
@@ -1694,7 +1769,7 @@ START_TEST(test_config_print_format)
 	ck_assert_ptr_nonnull(strstr(out, "NIXFLEET_SSH_KEY = (none)  "
 	    "(default)\n"));
 	ck_assert_ptr_nonnull(strstr(out, "NIXFLEET_REPO_DIR = "
-	    "/var/lib/nfa-test/repo  (derived from stateDir)\n"));
+	    "/var/lib/nixfleet-agent/repo  (default)\n"));
 	ck_assert_ptr_nonnull(strstr(out, "repo mode = isolated  (derived "
 	    "from NIXFLEET_REPO_URL)\n"));
 	ck_assert_ptr_nonnull(strstr(out, "transport.skipTlsVerify = true  "
@@ -1900,6 +1975,9 @@ config_suite(void)
 	TC("redaction", tcase_add_test(tc, test_config_token_never_printed));
 	TC("repo", LOOP(test_config_repo_modes, repo_cases);
 	    tcase_add_test(tc, test_config_repo_missing);
+	    tcase_add_test(tc, test_config_repo_default_dir);
+	    tcase_add_test(tc, test_config_repo_origin);
+	    tcase_add_test(tc, test_config_repo_url_checked);
 	    tcase_add_test(tc, test_config_repo_print));
 	TC("pins", tcase_add_test(tc, test_config_pins);
 	    LOOP(test_config_pins_bad, bad_pins));
