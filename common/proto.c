@@ -43,6 +43,7 @@ ipc_type_name(uint32_t type)
 	N(IPC_EN_JOB_STATUS); N(IPC_EN_JOB_STATE);
 	N(IPC_EN_JOB_NOTICE);
 	N(IPC_SN_KEYSRC_CONFIG); N(IPC_SN_KEYSRC_CA);
+	N(IPC_EN_JOB_DROPPED); N(IPC_NE_LINK_DOWN); N(IPC_EN_JOB_REPLAYING);
 #undef N
 	}
 	snprintf(buf, sizeof(buf), "type 0x%04x", type);

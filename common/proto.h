@@ -93,6 +93,7 @@ enum ipc_type {
 	IPC_NE_BACKUP_PLAN = IPC_NE | 0x36,
 	IPC_NE_BACKUP_START = IPC_NE | 0x37,
 	IPC_NE_SESSION_END = IPC_NE | 0x38,
+	IPC_NE_LINK_DOWN = IPC_NE | 0x60,	/* §6.7: disconnected since */
 
 	IPC_EN_FACTS = IPC_EN | 0x01,
 	IPC_EN_JOB_ANSWER = IPC_EN | 0x10,
@@ -109,6 +110,8 @@ enum ipc_type {
 	IPC_EN_BACKUP_PLAN = IPC_EN | 0x34,
 	IPC_EN_BACKUP_PROGRESS = IPC_EN | 0x35,
 	IPC_EN_BACKUP_DONE = IPC_EN | 0x36,
+	IPC_EN_JOB_DROPPED = IPC_EN | 0x60,	/* §6.7 drop notice */
+	IPC_EN_JOB_REPLAYING = IPC_EN | 0x61,	/* a JOB_REPLAY begins */
 };
 
 /* Header flags. */
@@ -661,10 +664,47 @@ _Static_assert(sizeof(struct ipc_job_status) == 1072, "ipc_job_status");
  */
 struct ipc_job_ack {
 	uint32_t	job_id;
-	uint32_t	pad;
+	uint32_t	pad;		/* JOB_REPLAY(ING): the replay's number */
 	uint64_t	seq;
 };
 _Static_assert(sizeof(struct ipc_job_ack) == 16, "ipc_job_ack");
+
+/*
+ * net -> exec LINK_DOWN, id 0, when a registered session ends: the
+ * CLOCK_MONOTONIC time from which output counts as produced while
+ * disconnected (§6.7's limit applies to that output only; what was
+ * written while the link was up, stalled or not, is all sent).
+ */
+struct ipc_link_down {
+	uint64_t	mono_ns;
+};
+_Static_assert(sizeof(struct ipc_link_down) == 8, "ipc_link_down");
+
+/*
+ * exec -> net JOB_REPLAYING (struct ipc_job_ack), the answer to
+ * JOB_REPLAY before the replayed records: the job's records after seq
+ * follow.  The net-worker ignores the job's records from the link's end
+ * to this one (they were sent before the replay and it brings them
+ * again, possibly with a drop notice in their place).
+ */
+
+/*
+ * exec -> net JOB_DROPPED, in a replay whose backlog (the output produced
+ * since LINK_DOWN and not delivered) exceeds §6.7's limit (20 000 lines
+ * or 4 MiB): the output lines of job_id from seq to
+ * upto are skipped (the journal keeps them), and this notice of `lines`
+ * dropped lines stands at seq, where the first of them was.  The records
+ * that follow may skip sequence numbers up to upto + 1 (the dropped
+ * lines); progress records among them still come, in order.  The
+ * notice's acknowledgement is its seq.
+ */
+struct ipc_job_dropped {
+	uint32_t	job_id;
+	uint32_t	lines;			/* k, > 0 */
+	uint64_t	seq;			/* the first dropped line's */
+	uint64_t	upto;			/* the last dropped line's */
+};
+_Static_assert(sizeof(struct ipc_job_dropped) == 24, "ipc_job_dropped");
 
 /*
  * exec -> net JOB_STATE, with every facts snapshot and at every change:

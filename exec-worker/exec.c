@@ -180,6 +180,7 @@ exec_peer_lost(struct exec *e)
 		exit(1);
 	}
 	log_info("lost the net-worker channel, waiting for a new one");
+	jobrun_link_down(e->jobs, 0);	/* now */
 	ev_timer_set(&e->peer_wait, IPC_PEER_WAIT_MS / 1000.0, 0);
 	ev_timer_start(e->loop, &e->peer_wait);
 }
@@ -293,6 +294,7 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 	struct ipc_job_start	 js;
 	struct ipc_job_signal	 sg;
 	struct ipc_job_ack	 ack;
+	struct ipc_link_down	 ld;
 	uint32_t		 type;
 
 	if (m == NULL) {
@@ -306,6 +308,7 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		permit_set(&e->net_permit, IPC_NE_JOB_SIGNAL, PERMIT_ALLOW);
 		permit_set(&e->net_permit, IPC_NE_JOB_ACK, PERMIT_ALLOW);
 		permit_set(&e->net_permit, IPC_NE_JOB_REPLAY, PERMIT_ALLOW);
+		permit_set(&e->net_permit, IPC_NE_LINK_DOWN, PERMIT_ALLOW);
 		e->net_hello = 1;
 		if (e->jobs_configured)
 			jobrun_net_ready(e->jobs);
@@ -342,6 +345,12 @@ exec_dispatch_net(struct ipcev *iev, struct ipcmsg *m)
 		if (ipc_get_data(m, &ack, sizeof(ack)) == -1 ||
 		    ipc_get_id(m) != 0 || jobrun_replay(e->jobs, &ack) == -1)
 			goto bad;
+		break;
+	case IPC_NE_LINK_DOWN:
+		if (ipc_get_data(m, &ld, sizeof(ld)) == -1 ||
+		    ipc_get_id(m) != 0)
+			goto bad;
+		jobrun_link_down(e->jobs, ld.mono_ns);
 		break;
 	case IPC_NE_ADMIN_RUN: case IPC_NE_SHELL_START:
 	case IPC_NE_SHELL_INPUT: case IPC_NE_SHELL_RESIZE:

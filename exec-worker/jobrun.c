@@ -75,13 +75,18 @@ job_sent(struct job *j, uint64_t seq, size_t len)
 static int
 job_may_read(const struct job *j)
 {
+	uint64_t	 base = j->acked;
+
 	/*
 	 * update-agent (§6.5): the agent that started it says only its
 	 * banner and exits; the next one streams the rest and the status.
 	 */
 	if (j->detach && j->d.started && !j->d.ended)
 		return 0;
-	return j->d.seq < j->acked + JOBRUN_AHEAD &&
+	/* Skipped lines are not in flight. */
+	if (j->dropping && j->drop.upto > base)
+		base = j->drop.upto;
+	return j->d.seq < base + JOBRUN_AHEAD &&
 	    j->sent_bytes - j->acked_bytes < JOBRUN_AHEAD_BYTES &&
 	    ipcbuf_queued(j->jr->e->net.buf) < JOBRUN_IPC_MAX;
 }
@@ -96,6 +101,23 @@ out_output(void *arg, uint64_t seq, int stream, const char *s, size_t len)
 	if (seq <= j->skip)
 		return;
 	job_announce(j);
+	if (j->dropping && seq >= j->drop.first && seq <= j->drop.upto) {
+		struct ipc_job_dropped	 dr;
+
+		if (seq != j->drop.first)
+			return;
+		/* §6.7: one notice where the first skipped line was. */
+		memset(&dr, 0, sizeof(dr));
+		dr.job_id = j->id;
+		dr.lines = j->drop.lines > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)j->drop.lines;
+		dr.seq = j->drop.first;
+		dr.upto = j->drop.upto;
+		ipcev_compose(&j->jr->e->net, IPC_EN_JOB_DROPPED, 0, -1, &dr,
+		    sizeof(dr));
+		job_sent(j, seq, sizeof(dr));
+		return;
+	}
 	memset(&o, 0, sizeof(o));
 	o.job_id = j->id;
 	o.stream = stream;
@@ -222,7 +244,7 @@ jobrun_no_lock(const struct jobrun *jr)
 	return access(path, F_OK) == -1;
 }
 
-static void
+void
 job_ctx(struct job *j, struct jobderive_ctx *c)
 {
 	char	 buf[64];
@@ -298,6 +320,7 @@ job_rewind(struct job *j, uint64_t skip)
 	struct jobderive_ctx	 ctx;
 
 	j->skip = skip;
+	j->dropping = 0;
 	j->announced = 0;
 	j->status_seq = 0;
 	j->sent_bytes = j->acked_bytes = 0;
@@ -313,6 +336,8 @@ job_rewind(struct job *j, uint64_t skip)
 	j->rd_open = journal_reader_open(&j->rd, j->dir, 0) == 0;
 	if (!j->rd_open)
 		log_warn("job %u: %s", j->id, j->dir);
+	if (skip != UINT64_MAX)
+		job_backlog(j, skip);
 	job_read(j);
 }
 
@@ -323,12 +348,24 @@ static void
 job_write_ack(struct job *j, int done)
 {
 	struct journal_ack	 a;
+	uint64_t		 now;
+	int			 sync;
 
 	if (j->dirfd == -1)
 		return;
 	a.next_seq = j->acked + 1;
 	a.done = done;
-	if (journal_ack_write(j->dirfd, &a) == -1)
+	/*
+	 * Synced at most once a second, as the journal itself: the marker
+	 * is written whole at every acknowledgement, so a crash of the
+	 * agent resends nothing, and a crash of the machine resends at
+	 * most that second's records.  The status's marker is synced.
+	 */
+	now = jobrun_mono_ns();
+	sync = done || now - j->ack_synced >= JOURNAL_SYNC_MS * 1000000ULL;
+	if (sync)
+		j->ack_synced = now;
+	if (journal_ack_write_sync(j->dirfd, &a, sync) == -1)
 		log_warn("job %u: ack marker", j->id);
 }
 
@@ -439,7 +476,8 @@ jobrun_replay(struct jobrun *jr, const struct ipc_job_ack *a)
 {
 	struct job	*j;
 
-	if (a->job_id == 0 || a->pad != 0)
+	/* pad numbers the replay; JOB_REPLAYING echoes it. */
+	if (a->job_id == 0)
 		return -1;
 	if ((j = job_find(jr, a->job_id)) == NULL)
 		return 0;
@@ -448,8 +486,32 @@ jobrun_replay(struct jobrun *jr, const struct ipc_job_ack *a)
 			return -1;
 		j->acked = a->seq;
 	}
+	/* What follows is the replay (the net-worker ignores the rest). */
+	ipcev_compose(&jr->e->net, IPC_EN_JOB_REPLAYING, 0, -1, a, sizeof(*a));
 	job_rewind(j, a->seq);
 	return 0;
+}
+
+uint64_t
+jobrun_mono_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void
+jobrun_link_down(struct jobrun *jr, uint64_t mono_ns)
+{
+	struct job	*j;
+
+	if (jr == NULL)
+		return;
+	if (mono_ns == 0)
+		mono_ns = jobrun_mono_ns();
+	LIST_FOREACH(j, &jr->jobs, entry)
+		j->down_ns = mono_ns;
 }
 
 void
@@ -703,6 +765,7 @@ jobrun_adopt(struct jobrun *jr)
 		j->acked = list[i].ack.next_seq > 0 ?
 		    list[i].ack.next_seq - 1 : 0;
 		j->skip = j->acked;
+		j->down_ns = jobrun_ack_age(j);
 		if (!j->immediate) {
 			if (jr->follow_ok && follow_add(&jr->follow, j->id,
 			    dir) == -1)

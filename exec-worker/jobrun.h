@@ -25,6 +25,8 @@ int		 jobrun_signal(struct jobrun *, uint32_t id,
 		    const struct ipc_job_signal *);
 int		 jobrun_ack(struct jobrun *, const struct ipc_job_ack *);
 int		 jobrun_replay(struct jobrun *, const struct ipc_job_ack *);
+/* The dashboard is away since mono_ns (0: now), for §6.7's limit. */
+void		 jobrun_link_down(struct jobrun *, uint64_t mono_ns);
 /* JOB_STATE now (with every facts snapshot and at every change). */
 void		 jobrun_send_state(struct jobrun *);
 /*

@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "follow.h"
+#include "jobdrop.h"
 #include "jobplan.h"
 #include "jobs.h"
 #include "journal.h"
@@ -45,6 +46,10 @@ struct job {
 	uint64_t		 sent_bytes;	/* since the last rewind */
 	uint64_t		 acked_bytes;
 	uint64_t		 cum[JOBRUN_AHEAD];	/* sent_bytes per seq */
+	uint64_t		 down_ns;	/* disconnected since (mono) */
+	uint64_t		 ack_synced;	/* last fsync of ack (mono) */
+	int			 dropping;	/* this replay skips drop */
+	struct jobdrop_cut	 drop;		/* §6.7: lines not sent */
 	ev_timer		 escalate;
 	ev_child		 launcher;	/* systemd-run, till it ends */
 };
@@ -106,6 +111,12 @@ int		 jobrun_create(struct jobrun *, int kind, struct job **out,
 int		 jobrun_read_file(int dirfd, const char *, char **, size_t *);
 /* jobrun_reboot.c: sudo reboot, and a line when it fails. */
 void		 jobrun_reboot(struct jobrun *);
+/* jobrun.c */
+void		 job_ctx(struct job *, struct jobderive_ctx *);
+uint64_t	 jobrun_mono_ns(void);
+/* jobrun_drop.c: §6.7's cut for a replay from skip; the adopted age. */
+void		 job_backlog(struct job *, uint64_t skip);
+uint64_t	 jobrun_ack_age(const struct job *);
 /* lockcheck.c: the check now, and at startup then every 5 min. */
 void		 jobrun_lock_check(struct jobrun *);
 void		 jobrun_lock_start(struct jobrun *);

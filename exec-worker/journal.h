@@ -149,6 +149,8 @@ struct journal_ack {
 
 int	 journal_ack_read(int, struct journal_ack *);
 int	 journal_ack_write(int, const struct journal_ack *);
+/* sync 0: replaced without fsync (a machine crash may keep the old). */
+int	 journal_ack_write_sync(int, const struct journal_ack *, int sync);
 
 /* The jobs directory, <state>/jobs. */
 struct journal_job {

@@ -17,9 +17,13 @@
 
 #include "journal.h"
 
-/* Write name in dirfd as a whole or not at all: temp, fsync, rename. */
+/*
+ * Write name in dirfd as a whole or not at all: temp, fsync, rename,
+ * fsync of the directory; without sync only temp and rename (whole or
+ * not at all still, for any crash but the machine's).
+ */
 static int
-dir_replace(int dirfd, const char *name, const char *text)
+dir_replace_sync(int dirfd, const char *name, const char *text, int sync)
 {
 	char	 tmp[64];
 	size_t	 len = strlen(text);
@@ -30,7 +34,7 @@ dir_replace(int dirfd, const char *name, const char *text)
 	    0600);
 	if (fd == -1)
 		return -1;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) == -1) {
+	if (write(fd, text, len) != (ssize_t)len || (sync && fsync(fd) == -1)) {
 		save = errno;
 		close(fd);
 		unlinkat(dirfd, tmp, 0);
@@ -40,7 +44,13 @@ dir_replace(int dirfd, const char *name, const char *text)
 	close(fd);
 	if (renameat(dirfd, tmp, dirfd, name) == -1)
 		return -1;
-	return fsync(dirfd);
+	return sync ? fsync(dirfd) : 0;
+}
+
+static int
+dir_replace(int dirfd, const char *name, const char *text)
+{
+	return dir_replace_sync(dirfd, name, text, 1);
 }
 
 /* Read a small text file; 0 with an empty buffer if it is missing. */
@@ -112,11 +122,17 @@ journal_ack_read(int dirfd, struct journal_ack *a)
 int
 journal_ack_write(int dirfd, const struct journal_ack *a)
 {
+	return journal_ack_write_sync(dirfd, a, 1);
+}
+
+int
+journal_ack_write_sync(int dirfd, const struct journal_ack *a, int sync)
+{
 	char	 buf[64];
 
 	snprintf(buf, sizeof(buf), "next=%" PRIu64 " done=%d\n", a->next_seq,
 	    a->done ? 1 : 0);
-	return dir_replace(dirfd, JOURNAL_ACK, buf);
+	return dir_replace_sync(dirfd, JOURNAL_ACK, buf, sync);
 }
 
 /* ---------------------------------------------------------------- */

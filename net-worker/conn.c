@@ -33,6 +33,7 @@
 #define CONN_CLOSE_MS_DEFAULT	5000	/* close_ms 0 */
 #define CONN_BODY_WAIT_MS	2000	/* a refusal's body, at most */
 #define CONN_STALL_MS		10000	/* output without progress */
+#define CONN_OBUF		16384	/* frames collected per write: a TLS record */
 #define CONN_IO_AGAIN		(-2)
 #define CONN_IO_ERROR		(-1)
 #define CONN_WHY_MAX		(HTTP_WHY_MAX + 64)
@@ -103,6 +104,10 @@ struct conn {
 
 	uint64_t		 nqueued;	/* text messages queued */
 	uint64_t		 nsent;		/* of them, written whole */
+	uint64_t		 nsent_obuf;	/* written whole once obuf is */
+	size_t			 olen;		/* bytes in obuf */
+	size_t			 opend;		/* a TLS write to repeat as is */
+	uint8_t			 obuf[CONN_OBUF];	/* wslay's output */
 	uint64_t		 nsent_told;	/* reported to cb->sent */
 	struct wsgate		 gate;		/* every frame passes it */
 	char			 gwhy[80];	/* why we failed the link */
@@ -137,6 +142,7 @@ static void	conn_leave(struct conn *);
 static void	conn_ws_step(struct conn *);
 static void	conn_destroy(struct conn *);
 static void	conn_gate_reset(struct conn *);
+static ssize_t	conn_write(struct conn *, const void *, size_t);
 
 static char *
 conn_strdup(const char *s)
@@ -380,8 +386,47 @@ conn_count_sent(struct conn *c)
 		lb = c->nqueued - q - 1;
 	else
 		lb = 0;
-	if (lb > c->nsent)
+	/* Bytes still in obuf: those messages are not on the socket yet. */
+	if (c->olen > 0) {
+		if (lb > c->nsent_obuf)
+			c->nsent_obuf = lb;
+	} else if (lb > c->nsent)
 		c->nsent = lb;
+}
+
+/*
+ * Write what wslay handed us: 1 all written, 0 blocked, -1 failed.
+ * Frames are collected into one buffer of a TLS record's size, so a
+ * burst of small messages costs a record and a system call per 16 KiB
+ * rather than two of each per message (a frame's header and payload
+ * come as separate calls).  mbedTLS wants a write it refused repeated
+ * with the same length: opend keeps it.
+ */
+static int
+conn_flush_obuf(struct conn *c)
+{
+	ssize_t	 n;
+	size_t	 len;
+
+	while (c->olen > 0) {
+		len = c->opend != 0 ? c->opend : c->olen;
+		n = conn_write(c, c->obuf, len);
+		if (n == CONN_IO_AGAIN) {
+			if (c->tls != NULL)
+				c->opend = len;
+			return 0;
+		}
+		if (n < 0)
+			return -1;
+		c->opend = 0;
+		memmove(c->obuf, c->obuf + n, c->olen - (size_t)n);
+		c->olen -= (size_t)n;
+		if (ev_is_active(&c->stall))
+			ev_timer_again(c->loop, &c->stall);	/* progress */
+	}
+	if (c->nsent_obuf > c->nsent)
+		c->nsent = c->nsent_obuf;
+	return 1;
 }
 
 /* Record why the attempt ends; the first reason wins. */
@@ -415,8 +460,8 @@ conn_update_watchers(struct conn *c)	/* the only place c->io changes */
 			events = EV_READ;
 		else
 			events = (wslay_event_want_read(c->ws) ? EV_READ : 0) |
-			    (wslay_event_want_write(c->ws) ? EV_WRITE : 0) |
-			    c->blocked;
+			    (wslay_event_want_write(c->ws) || c->olen > 0 ?
+			    EV_WRITE : 0) | c->blocked;
 		break;
 	}
 	/*
@@ -938,20 +983,24 @@ conn_ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
     size_t len, int flags, void *arg)
 {
 	struct conn	*c = arg;
-	ssize_t		 n;
+	size_t		 k;
+	int		 rv;
 
 	if (c->end != 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
-	n = conn_write(c, data, len);
-	if (n > 0 && ev_is_active(&c->stall))
-		ev_timer_again(c->loop, &c->stall);	/* progress */
-	if (n >= 0)
-		return n;
-	wslay_event_set_error(ctx, n == CONN_IO_AGAIN ? WSLAY_ERR_WOULDBLOCK :
-	    WSLAY_ERR_CALLBACK_FAILURE);
-	return -1;
+	if (c->olen == sizeof(c->obuf) && (rv = conn_flush_obuf(c)) != 1) {
+		wslay_event_set_error(ctx, rv == 0 ? WSLAY_ERR_WOULDBLOCK :
+		    WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	k = sizeof(c->obuf) - c->olen;
+	if (k > len)
+		k = len;
+	memcpy(c->obuf + c->olen, data, k);
+	c->olen += k;
+	return (ssize_t)k;
 }
 
 static int
@@ -1107,8 +1156,8 @@ conn_ws_step(struct conn *c)
 		if (c->state == CONN_OPEN)
 			conn_set_state(c, CONN_CLOSING);
 	}
-	if (wslay_event_want_write(c->ws) && (rv = wslay_event_send(c->ws)) !=
-	    0) {
+	if ((wslay_event_want_write(c->ws) && (rv = wslay_event_send(c->ws)) !=
+	    0) || conn_flush_obuf(c) == -1) {
 		if (c->end == 0)
 			conn_fail(c, CONN_END_ERROR, "%s",
 			    c->ioerr[0] ? c->ioerr : "send failed");
@@ -1117,7 +1166,7 @@ conn_ws_step(struct conn *c)
 	conn_count_sent(c);
 	if (c->pong_want || c->pong_queued)
 		conn_pong(c);	/* the last one went out: the next may */
-	if (!wslay_event_get_close_sent(c->ws))
+	if (!wslay_event_get_close_sent(c->ws) || c->olen > 0)
 		return;
 	if (c->ws_failed)
 		c->drain = 1;	/* the peer answers, then closes */
@@ -1240,7 +1289,8 @@ conn_start(struct conn *c, int fd, int via_proxy, const char *target)
 	c->active = 1;
 	c->fd = fd;
 	c->eof = c->we_closed = c->peer_closed = c->ws_failed = 0;
-	c->nqueued = c->nsent = c->nsent_told = 0;
+	c->nqueued = c->nsent = c->nsent_told = c->nsent_obuf = 0;
+	c->olen = c->opend = 0;
 	c->drain = c->body_wait = 0;
 	c->peer_code = c->our_code = 0;
 	c->peer_reason[0] = c->our_reason[0] = c->ioerr[0] = '\0';
@@ -1355,7 +1405,7 @@ conn_queued(const struct conn *c)
 	if (c->ws == NULL || (c->state != CONN_OPEN &&
 	    c->state != CONN_CLOSING))
 		return 0;
-	return wslay_event_get_queued_msg_length(c->ws);
+	return wslay_event_get_queued_msg_length(c->ws) + c->olen;
 }
 
 void

@@ -35,6 +35,27 @@ jobrec_check_output(const struct ipc_job_output *o, size_t tail)
 }
 
 int
+jobrec_check_dropped(const struct ipc_job_dropped *d)
+{
+	if (d->job_id == 0 || d->seq == 0 || d->lines == 0 ||
+	    d->upto < d->seq || d->upto - d->seq + 1 < d->lines)
+		return -1;
+	return 0;
+}
+
+int
+jobrec_accept(uint64_t *expected, uint64_t *gap_to, uint64_t seq)
+{
+	if (seq != *expected && (*gap_to == 0 || seq < *expected ||
+	    seq > *gap_to + 1))
+		return 0;
+	*expected = seq + 1;
+	if (*gap_to != 0 && seq > *gap_to)
+		*gap_to = 0;
+	return 1;
+}
+
+int
 jobrec_check_progress(const struct ipc_job_progress *p)
 {
 	if (p->job_id == 0 || p->seq == 0)

@@ -808,6 +808,9 @@ net_dispatch_exec(struct ipcev *iev, struct ipcmsg *m)
 		permit_set(&n->exec_permit, IPC_EN_JOB_STATUS, PERMIT_ALLOW);
 		permit_set(&n->exec_permit, IPC_EN_JOB_STATE, PERMIT_ALLOW);
 		permit_set(&n->exec_permit, IPC_EN_JOB_NOTICE, PERMIT_ALLOW);
+		permit_set(&n->exec_permit, IPC_EN_JOB_DROPPED, PERMIT_ALLOW);
+		permit_set(&n->exec_permit, IPC_EN_JOB_REPLAYING,
+		    PERMIT_ALLOW);
 		netjobs_reset(n);
 		netrem_permit(&n->exec_permit);
 		/* A new exec-worker (IPC_SN_PEER) after sionet_start. */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dialect_nixfleet.h"
 #include "jobrec.h"
@@ -23,8 +24,10 @@
 
 /*
  * The exec-worker has at most 512 records of a job in flight (jobrun.c),
- * so the window never reaches these limits: nothing is dropped here, the
- * journal delivers everything after a reconnect.
+ * so the window never reaches these limits: nothing is dropped here.
+ * §6.7's limit on a backlog is the exec-worker's (jobdrop.c): a replay
+ * over it starts with JOB_DROPPED, after which seq may skip the lines
+ * it stands for (jobrec_accept).
  */
 #define NETJOBS_WIN_LINES	100000
 #define NETJOBS_WIN_BYTES	(64 * 1024 * 1024)
@@ -105,15 +108,33 @@ netjobs_link_down(struct net *n)
 
 	netjobs_new_window(n);
 	n->jobs.hold = 1;
+	if (n->jobs.up) {
+		struct ipc_link_down	 d;
+		struct timespec		 ts;
+
+		n->jobs.up = 0;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		d.mono_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
+		    (uint64_t)ts.tv_nsec;
+		ipcev_compose(&n->exec, IPC_NE_LINK_DOWN, 0, -1, &d,
+		    sizeof(d));
+	}
 	for (int i = 0; i < NETJOBS_MAX; i++) {
 		j = &n->jobs.job[i];
 		if (j->id == 0)
 			continue;
 		if (j->expected == 0)
 			continue;
-		if (j->expected > j->acked + 1)
-			j->need_replay = 1;
+		/*
+		 * Every job is replayed after the next registered, lost
+		 * records or not: the replay decides §6.7's limit on what
+		 * was written meanwhile.  Until it begins, the job's records
+		 * are ignored.
+		 */
+		j->need_replay = 1;
+		j->discard = 1;
 		j->expected = j->acked + 1;
+		j->gap_to = 0;
 	}
 }
 
@@ -124,6 +145,7 @@ netjobs_registered(struct net *n)
 	struct netjob		*j;
 
 	n->jobs.hold = 0;
+	n->jobs.up = 1;
 	for (int i = 0; i < NETJOBS_MAX; i++) {
 		j = &n->jobs.job[i];
 		if (j->id == 0 || !j->need_replay)
@@ -132,6 +154,9 @@ netjobs_registered(struct net *n)
 		memset(&a, 0, sizeof(a));
 		a.job_id = j->id;
 		a.seq = j->acked;
+		if (++j->replay_no == 0)
+			j->replay_no = 1;
+		a.pad = j->replay_no;
 		log_debug("job %u: replay after %llu", j->id,
 		    (unsigned long long)j->acked);
 		ipcev_compose(&n->exec, IPC_NE_JOB_REPLAY, 0, -1, &a,
@@ -232,7 +257,7 @@ netjobs_sent(struct net *n, uint64_t count)
 /* A record in order goes into the window; anything else is dropped. */
 static void
 netjobs_record(struct net *n, uint32_t id, uint64_t seq, int kind,
-    char *frame)
+    char *frame, uint64_t gap_to)
 {
 	struct netjob	*j = netjobs_find(n, id);
 
@@ -243,12 +268,17 @@ netjobs_record(struct net *n, uint32_t id, uint64_t seq, int kind,
 		j->expected = seq;
 		j->acked = seq - 1;
 	}
-	if (j == NULL || seq != j->expected) {
+	if (j == NULL || j->discard ||
+	    !jobrec_accept(&j->expected, &j->gap_to, seq)) {
 		/* A duplicate, or ahead of a replay we asked for. */
 		free(frame);
 		return;
 	}
-	j->expected++;
+	if (kind == REPLAY_DROPPED) {
+		/* The lines it stands for will not come: skip over them. */
+		j->gap_to = gap_to > seq ? gap_to : 0;
+		kind = REPLAY_OUTPUT;
+	}
 	if (replay_push(n->jobs.win, id, seq, kind, frame,
 	    strlen(frame)) == -1)
 		fatal("job record window");
@@ -395,6 +425,8 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 	struct ipc_job_progress	 p;
 	struct ipc_job_status	 st;
 	struct ipc_job_notice	 nt;
+	struct ipc_job_dropped	 dr;
+	struct ipc_job_ack	 ack;
 	struct netjob		*j;
 	const char		*data, *name;
 	size_t			 len = ipc_get_len(m);
@@ -416,14 +448,14 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 		j = netjobs_find(n, o.job_id);
 		name = j != NULL ? nixfleet_kind_name(j->kind) : "";
 		netjobs_record(n, o.job_id, o.seq, REPLAY_OUTPUT,
-		    nixfleet_job_output(name, &o, data));
+		    nixfleet_job_output(name, &o, data), 0);
 		return 0;
 	case IPC_EN_JOB_PROGRESS:
 		if (ipc_get_data(m, &p, sizeof(p)) == -1 ||
 		    jobrec_check_progress(&p) == -1)
 			return -1;
 		netjobs_record(n, p.job_id, p.seq, REPLAY_PROGRESS,
-		    nixfleet_job_progress(&p));
+		    nixfleet_job_progress(&p), 0);
 		return 0;
 	case IPC_EN_JOB_STATUS:
 		if (ipc_get_data(m, &st, sizeof(st)) == -1 ||
@@ -439,7 +471,27 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 			strlcpy(n->facts.generation, st.generation,
 			    sizeof(n->facts.generation));
 		netjobs_record(n, st.job_id, st.seq, REPLAY_STATUS,
-		    nixfleet_job_status(nixfleet_kind_name(st.kind), &st));
+		    nixfleet_job_status(nixfleet_kind_name(st.kind), &st), 0);
+		return 0;
+	case IPC_EN_JOB_REPLAYING:
+		if (ipc_get_data(m, &ack, sizeof(ack)) == -1 || ack.job_id == 0)
+			return -1;
+		/* Only the answer to the latest replay asked for. */
+		if ((j = netjobs_find(n, ack.job_id)) != NULL && j->discard &&
+		    ack.pad == j->replay_no && ack.seq == j->acked) {
+			j->discard = 0;
+			j->expected = ack.seq + 1;
+			j->gap_to = 0;
+		}
+		return 0;
+	case IPC_EN_JOB_DROPPED:
+		if (ipc_get_data(m, &dr, sizeof(dr)) == -1 ||
+		    jobrec_check_dropped(&dr) == -1)
+			return -1;
+		j = netjobs_find(n, dr.job_id);
+		netjobs_record(n, dr.job_id, dr.seq, REPLAY_DROPPED,
+		    nixfleet_dropped(j != NULL ? nixfleet_kind_name(j->kind) :
+		    "", dr.lines), dr.upto);
 		return 0;
 	case IPC_EN_JOB_NOTICE:
 		if (ipc_get_data(m, &nt, sizeof(nt)) == -1 ||

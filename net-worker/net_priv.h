@@ -25,7 +25,10 @@ struct netjob {
 	int		 kind;
 	uint64_t	 acked;		/* written to a live socket */
 	uint64_t	 expected;	/* seq of the next record we accept */
-	int		 need_replay;	/* records were lost with a link */
+	uint64_t	 gap_to;	/* a drop notice's last line, or 0 */
+	int		 need_replay;	/* a link ended: replay after the next */
+	int		 discard;	/* until JOB_REPLAYING */
+	uint32_t	 replay_no;	/* of the last JOB_REPLAY */
 	int		 ack_dirty;
 };
 
@@ -46,6 +49,7 @@ struct netjobs {
 	struct ipc_job_state	 js;	/* the last JOB_STATE */
 	int			 have_js;
 	int			 hold;	/* registered, heartbeat not yet out */
+	int			 up;	/* registered since the last LINK_DOWN */
 };
 
 #define NET_FACTS_WAIT_S	0.25	/* a heartbeat waits this long */

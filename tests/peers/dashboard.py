@@ -21,6 +21,12 @@ as one JSON line:
 "code" on close is the code of the close frame the agent sent (1006 if
 the TCP connection ended without one).
 
+With --output-file FILE, `output` messages are neither printed nor in the
+record: each is one JSON line [<unix time>, <conn>, <payload line>] in
+FILE (a flood of 10^6 lines stays cheap to record and to read), and the
+record gets only the other events.  --read-rate limits how fast every
+connection is read (bytes a second, TLS payload), as a slow dashboard.
+
 The first stdout line is `LISTENING port=<p> control=<c>`.  The control
 channel is a TCP port on 127.0.0.1 taking one command per line and
 answering one JSON line ({"ok": true, ...} or {"ok": false, "error": ...});
@@ -36,16 +42,24 @@ commands act on the most recent open connection (by hand:
   ping                     ping the agent, answer whether the pong came (2 s)
   silence                  stop reading from this connection (no more pongs,
                            no more messages); `resume` undoes it
+  silence-for <seconds>    silence, then resume by itself after that long
+  silence-all <seconds>    read nothing from any connection, new ones
+                           included (TLS handshakes still complete), for
+                           that long: a stalled dashboard
+  rate <bytes/s>|off       read at most that many bytes a second from every
+                           connection (as --read-rate)
   close <code> [reason]    close handshake with that code and reason
   close empty              close frame without a status code
   drop                     abort the TCP connection, no close frame
   reject <status>|off      answer every later upgrade with that HTTP status
   set-token <token>        change the expected token
   stats                    counters
+  flush                    flush --output-file; answers the count so far
 """
 
 import argparse
 import asyncio
+import collections
 import http
 import json
 import logging
@@ -71,6 +85,13 @@ class State:
         self.messages = 0
         self.rejects = 0
         self.record = None
+        self.rate = args.read_rate or 0
+        self.silent_until = 0.0     # silence-all: loop time
+        self.protos = set()         # every connection, upgraded or not
+        self.outputs = 0
+        self.output_file = None
+        if args.output_file:
+            self.output_file = open(args.output_file, "a", buffering=1 << 16)
         if args.record:
             # Connection ids go on across restarts that share a record file.
             try:
@@ -111,6 +132,66 @@ class Protocol(WebSocketServerProtocol):
 
     conn_id = None
     silenced = False
+    rl_t0 = None
+    rl_bytes = 0
+    rl_timer = None
+    rl_pending = None
+
+    # Reading slowly, or not at all, for real: asyncio's StreamReader
+    # resumes a paused transport as soon as its own buffer drains, so
+    # pausing alone does not hold.  What arrives while silenced or over
+    # the rate waits here and is fed to the protocol on time.
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        STATE.protos.add(self)
+
+    def connection_lost(self, exc):
+        STATE.protos.discard(self)
+        super().connection_lost(exc)
+
+    def muted(self):
+        return self.silenced or \
+            STATE.silent_until > asyncio.get_running_loop().time()
+
+    def data_received(self, data):
+        if self.rl_pending is None:
+            self.rl_pending = collections.deque()
+        if not STATE.rate and not self.muted() and not self.rl_pending:
+            self.rl_t0 = None
+            super().data_received(data)
+            return
+        self.rl_pending.append(data)
+        self.transport.pause_reading()
+        if self.rl_timer is None:
+            self.rl_feed()
+
+    def rl_feed(self):
+        self.rl_timer = None
+        if self.muted() or self.transport.is_closing():
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        rate = STATE.rate
+        if not rate or self.rl_t0 is None or \
+                now > self.rl_t0 + self.rl_bytes / rate + 0.5:
+            self.rl_t0, self.rl_bytes = now, 0     # no credit for idle time
+        while self.rl_pending:
+            if rate and self.rl_t0 + self.rl_bytes / rate > now:
+                self.rl_timer = loop.call_later(
+                    self.rl_t0 + self.rl_bytes / rate - now, self.rl_feed)
+                return
+            chunk = self.rl_pending.popleft()
+            if rate and len(chunk) > 16384:
+                self.rl_pending.appendleft(chunk[16384:])
+                chunk = chunk[:16384]
+            self.rl_bytes += len(chunk)
+            super().data_received(chunk)
+        self.transport.resume_reading()
+
+    def rl_resume(self):
+        if self.rl_timer is not None:
+            self.rl_timer.cancel()
+        self.rl_feed()
 
     async def read_frame(self, max_size):
         frame = await super().read_frame(max_size)
@@ -150,7 +231,8 @@ class Protocol(WebSocketServerProtocol):
         self.conn_id = st.next_conn
         st.next_conn += 1
         st.log("connect", conn=self.conn_id, path=path, headers=hdrs,
-               peer=list(self.transport.get_extra_info("peername") or ())[:2])
+               peer=list(self.transport.get_extra_info("peername") or ())[:2],
+               cipher=self.transport.get_extra_info("cipher"))
         return None
 
 
@@ -181,6 +263,13 @@ async def handler(ws, path=None):
             except ValueError:
                 st.log("message", conn=cid, data=msg, invalid_json=True)
                 continue
+            if (st.output_file is not None and isinstance(data, dict)
+                    and data.get("type") == "output"
+                    and isinstance(data.get("payload"), dict)):
+                st.outputs += 1
+                st.output_file.write(json.dumps(
+                    [time.time(), cid, data["payload"].get("line")]) + "\n")
+                continue
             st.log("message", conn=cid, data=data, size=len(msg.encode()))
             if (isinstance(data, dict) and data.get("type") == "register"
                     and not st.args.no_registered):
@@ -191,6 +280,8 @@ async def handler(ws, path=None):
     except ConnectionClosed:
         pass
     finally:
+        if st.output_file is not None:
+            st.output_file.flush()
         st.conns.pop(cid, None)
         try:
             await asyncio.wait_for(ws.wait_closed(), 5)
@@ -250,10 +341,18 @@ async def control_command(line):
     if cmd == "stats":
         return {"ok": True, "open": sorted(st.conns), "total": st.total,
                 "messages": st.messages, "rejects": st.rejects,
+                "outputs": st.outputs,
                 "reject_status": st.reject_status}
     if cmd == "reject":
         st.reject_status = None if rest.strip() == "off" else int(rest)
         return {"ok": True}
+    if cmd == "rate":
+        st.rate = 0 if rest.strip() in ("off", "0", "") else float(rest)
+        return {"ok": True, "rate": st.rate}
+    if cmd == "flush":
+        if st.output_file is not None:
+            st.output_file.flush()
+        return {"ok": True, "outputs": st.outputs}
     if cmd == "set-token":
         st.token = rest.strip() or None
         return {"ok": True}
@@ -295,9 +394,36 @@ async def control_command(line):
         ws.silenced = True
         ws.transport.pause_reading()
         st.log("silence", conn=cid)
+    elif cmd == "silence-all":
+        # The whole dashboard stalls: every connection, new ones too.
+        secs = float(rest)
+        loop = asyncio.get_running_loop()
+        st.silent_until = loop.time() + secs
+        for p in list(st.protos):
+            p.transport.pause_reading()
+        st.log("silence-all", seconds=secs)
+
+        def unsilence_all():
+            if st.silent_until > loop.time():
+                return
+            for p in list(st.protos):
+                p.rl_resume()
+            st.log("resume-all")
+        loop.call_later(secs + 0.001, unsilence_all)
+    elif cmd == "silence-for":
+        secs = float(rest)
+        ws.silenced = True
+        ws.transport.pause_reading()
+        st.log("silence", conn=cid, seconds=secs)
+
+        def unsilence():
+            ws.silenced = False
+            ws.rl_resume()
+            st.log("resume", conn=cid)
+        asyncio.get_running_loop().call_later(secs, unsilence)
     elif cmd == "resume":
         ws.silenced = False
-        ws.transport.resume_reading()
+        ws.rl_resume()
     elif cmd == "close":
         code_s, _, reason = rest.strip().partition(" ")
         if code_s in ("", "empty"):
@@ -391,6 +517,11 @@ def parse_args(argv=None):
     p.add_argument("--no-registered", action="store_true",
                    help="never answer register")
     p.add_argument("--host-id", help="host_id to answer instead of the hostname")
+    p.add_argument("--output-file",
+                   help="write output messages here, one JSON line each, "
+                   "instead of the record")
+    p.add_argument("--read-rate", type=float, default=0,
+                   help="read at most this many bytes a second (0 = no limit)")
     return p.parse_args(argv)
 
 

@@ -3,6 +3,9 @@
  * (spec §6.7): order, the per-job limits of 20 000 lines and 4 MiB with
  * the dropped-lines marker where the lines were, statuses never dropped,
  * duplicates from a journal replay ignored, and how far a job is acked.
+ * Then the limit as the agent applies it to a replay from the journal:
+ * where the exec-worker cuts a backlog (jobdrop.c), and which records
+ * the net-worker accepts after the notice (jobrec_accept).
  */
 #include <check.h>
 #include <errno.h>
@@ -10,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobdrop.h"
+#include "jobrec.h"
 #include "replay.h"
 #include "testlib.h"
 
@@ -224,6 +229,115 @@ START_TEST(test_replay_job_switch)
 }
 END_TEST
 
+/* A backlog within both limits is sent whole: no notice. */
+START_TEST(test_replay_backlog_fits)
+{
+	struct jobdrop		 d;
+	struct jobdrop_cut	 c;
+
+	ck_assert_int_eq(jobdrop_init(&d, 0, 0), 0);
+	ck_assert_uint_eq(d.max_lines, 20000);
+	ck_assert_uint_eq(d.max_bytes, 4 * 1024 * 1024);
+	/* Exactly 20 000 lines of 100 bytes: 2 MB, all of them stay. */
+	for (uint64_t s = 5; s < 5 + 20000; s++)
+		jobdrop_add(&d, s, 100);
+	ck_assert_int_eq(jobdrop_cut(&d, &c), 0);
+	jobdrop_free(&d);
+}
+END_TEST
+
+/* 20 001 lines: the oldest two go (the notice takes a line's place). */
+START_TEST(test_replay_backlog_lines)
+{
+	struct jobdrop		 d;
+	struct jobdrop_cut	 c;
+
+	ck_assert_int_eq(jobdrop_init(&d, 0, 0), 0);
+	for (uint64_t s = 10; s < 10 + 20001; s++)
+		jobdrop_add(&d, s, 100);
+	ck_assert_int_eq(jobdrop_cut(&d, &c), 1);
+	ck_assert_uint_eq(c.first, 10);
+	ck_assert_uint_eq(c.upto, 11);
+	ck_assert_uint_eq(c.lines, 2);
+	jobdrop_free(&d);
+
+	/* A million lines, progress records between them (seq gaps). */
+	ck_assert_int_eq(jobdrop_init(&d, 0, 0), 0);
+	for (uint64_t s = 1; s <= 1000000; s++)
+		jobdrop_add(&d, s * 2, 50);
+	ck_assert_int_eq(jobdrop_cut(&d, &c), 1);
+	ck_assert_uint_eq(c.first, 2);
+	ck_assert_uint_eq(c.lines, 1000000 - 19999);
+	ck_assert_uint_eq(c.upto, (1000000 - 19999) * 2);
+	jobdrop_free(&d);
+}
+END_TEST
+
+/* 4 MiB: the newest lines whose bytes fit stay. */
+START_TEST(test_replay_backlog_bytes)
+{
+	struct jobdrop		 d;
+	struct jobdrop_cut	 c;
+
+	ck_assert_int_eq(jobdrop_init(&d, 0, 0), 0);
+	for (uint64_t s = 1; s <= 2000; s++)
+		jobdrop_add(&d, s, 8000);
+	ck_assert_int_eq(jobdrop_cut(&d, &c), 1);
+	/* 524 lines of 8000 bytes are 4 192 000 <= 4 194 304. */
+	ck_assert_uint_eq(c.first, 1);
+	ck_assert_uint_eq(c.lines, 2000 - 524);
+	ck_assert_uint_eq(c.upto, 2000 - 524);
+	jobdrop_free(&d);
+
+	/* Two lines over a small byte limit: the newer stays. */
+	ck_assert_int_eq(jobdrop_init(&d, 10, 1000), 0);
+	jobdrop_add(&d, 7, 600);
+	jobdrop_add(&d, 8, 600);
+	ck_assert_int_eq(jobdrop_cut(&d, &c), 1);
+	ck_assert_uint_eq(c.first, 7);
+	ck_assert_uint_eq(c.upto, 7);
+	ck_assert_uint_eq(c.lines, 1);
+	jobdrop_free(&d);
+}
+END_TEST
+
+/* The net-worker's order after a notice: gaps only up to its end. */
+START_TEST(test_replay_accept_gap)
+{
+	struct ipc_job_dropped	 dr = { 3, 5, 10, 20 };
+	uint64_t		 expected = 10, gap = 0;
+
+	ck_assert_int_eq(jobrec_check_dropped(&dr), 0);
+	/* Strict order without a notice. */
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 11), 0);
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 9), 0);
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 10), 1);
+	ck_assert_uint_eq(expected, 11);
+	/* A notice at 11 standing for lines up to 20. */
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 11), 1);
+	gap = 20;
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 15), 1);	/* progress */
+	ck_assert_uint_eq(expected, 16);
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 14), 0);	/* back */
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 22), 0);	/* past */
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 21), 1);	/* kept */
+	ck_assert_uint_eq(gap, 0);
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 23), 0);	/* strict */
+	ck_assert_int_eq(jobrec_accept(&expected, &gap, 22), 1);
+	/* Bad notices. */
+	dr.lines = 0;
+	ck_assert_int_eq(jobrec_check_dropped(&dr), -1);
+	dr.lines = 12;		/* more lines than seq numbers */
+	ck_assert_int_eq(jobrec_check_dropped(&dr), -1);
+	dr.lines = 1;
+	dr.upto = 9;
+	ck_assert_int_eq(jobrec_check_dropped(&dr), -1);
+	dr.upto = 10;
+	dr.job_id = 0;
+	ck_assert_int_eq(jobrec_check_dropped(&dr), -1);
+}
+END_TEST
+
 static Suite *
 replay_suite(void)
 {
@@ -243,6 +357,10 @@ replay_suite(void)
 	RT(progress_cap);
 	RT(default_limits);
 	RT(job_switch);
+	RT(backlog_fits);
+	RT(backlog_lines);
+	RT(backlog_bytes);
+	RT(accept_gap);
 #undef RT
 	return s;
 }
