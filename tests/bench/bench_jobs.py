@@ -36,32 +36,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 import harness as h  # noqa: E402
 import certs as certlib  # noqa: E402
+import flood  # noqa: E402
 
 MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 SLOW_MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 40
-LINE = 100
+LINE = flood.LINE
 TICK = os.sysconf("SC_CLK_TCK")
 STATE_BASE = os.environ.get("BENCH_STATE_BASE", "/var/tmp")
 
-FLOOD = r'''#!/usr/bin/python3
-import json, os, resource, sys, time
-n = %(lines)d
-pad = b"x" * 89
-t0 = time.time()
-out = sys.stdout.buffer
-chunk = []
-for i in range(n):
-    chunk.append(b"%%09d %%s\n" %% (i, pad))
-    if len(chunk) == 640:
-        out.write(b"".join(chunk))
-        chunk = []
-out.write(b"".join(chunk))
-out.flush()
-t1 = time.time()
-ru = resource.getrusage(resource.RUSAGE_SELF)
-with open(%(side)r, "w") as f:
-    json.dump({"t0": t0, "t1": t1, "cpu": ru.ru_utime + ru.ru_stime}, f)
-'''
 
 TICKER = r'''#!/usr/bin/python3
 import sys, time
@@ -225,7 +207,7 @@ def main():
         tests.mkdir(parents=True)
         side = str(work.path("flood.json"))
         nlines = MIB * 1024 * 1024 // LINE
-        (tests / "flood.sh").write_text(FLOOD % {"lines": nlines, "side": side})
+        (tests / "flood.sh").write_text(flood.script(nlines, side))
         (tests / "flood.sh").chmod(0o755)
         outfile = work.path("outputs.jsonl")
         dash = h.Dashboard(work, certs=certs, tls="server",
@@ -264,18 +246,18 @@ def main():
         smp.sample()
         dash.control("flush")
         outs = [o for o in outputs(outfile) if o[0] >= t]
-        flood = [o for o in outs if o[2][:9].isdigit()]
+        lines = [o for o in outs if o[2][:9].isdigit()]
         side_d = json.loads(Path(side).read_text())
         agent_cpu = sum(smp.cpu_of(r) - base[r] for r in base)
         runner_cpu = smp.cpu_of("runner")
         dash_cpu = cpu(dash.proc.pid) - dash_cpu0
         nbytes = nlines * LINE
         gb = nbytes / 1e9
-        e2e = st["t"] - flood[0][0]
-        ok = [int(o[2][:9]) for o in flood] == list(range(nlines))
+        e2e = st["t"] - lines[0][0]
+        ok = [int(o[2][:9]) for o in lines] == list(range(nlines))
         print("flood: %d MiB, %d lines (%s), script %.2f s, first line to "
               "status %.2f s: %.1f MB/s; command to status %.2f s" % (
-                  MIB, len(flood), "all, in order" if ok else "NOT all in order",
+                  MIB, len(lines), "all, in order" if ok else "NOT all in order",
                   side_d["t1"] - side_d["t0"], e2e, nbytes / e2e / 1e6, st["t"] - t))
         print("flood CPU: agent %.2f s (%.1f s/GB: supervisor %.2f, net %.2f, "
               "exec %.2f), runner %.2f s (%.1f s/GB), script %.2f s (not counted); "
@@ -312,7 +294,7 @@ def main():
         # d: a dashboard reading 1 MB/s.
         (tests / "tick.sh").unlink()
         slow_lines = SLOW_MIB * 1024 * 1024 // LINE
-        (tests / "flood.sh").write_text(FLOOD % {"lines": slow_lines, "side": side})
+        (tests / "flood.sh").write_text(flood.script(slow_lines, side))
         (tests / "flood.sh").chmod(0o755)
         time.sleep(1)
         smp.rss, smp.hwm, smp.total_rss = {}, {}, 0

@@ -14,33 +14,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+import flood  # noqa: E402
 
 MIB = 200
-LINE = 100
+LINE = flood.LINE
 NLINES = MIB * 1024 * 1024 // LINE
 STALL = 20
 RSS_MAX_KB = 16 * 1024          # supervisor + net-worker + exec-worker
 RUNNER = h.BUILD_DIR / "exec-worker" / "nixfleet-agent-runner"
 
-# Lines "<9-digit number> x...x", 100 bytes with the newline; the
-# script records when it started and ended writing.
-FLOOD = r'''#!/usr/bin/python3
-import json, sys, time
-n = %(lines)d
-pad = b"x" * 89
-t0 = time.monotonic()
-out = sys.stdout.buffer
-chunk = []
-for i in range(n):
-    chunk.append(b"%%09d %%s\n" %% (i, pad))
-    if len(chunk) == 640:
-        out.write(b"".join(chunk))
-        chunk = []
-out.write(b"".join(chunk))
-out.flush()
-with open(%(side)r, "w") as f:
-    json.dump({"secs": time.monotonic() - t0}, f)
-'''
 
 
 class Sampler(threading.Thread):
@@ -100,7 +82,7 @@ class FloodTest(h.AgentTestCase):
         d = Path(self.repo) / "hosts" / h.HOSTNAME / "tests"
         d.mkdir(parents=True, exist_ok=True)
         p = d / "flood.sh"
-        p.write_text(FLOOD % {"lines": NLINES, "side": str(side)})
+        p.write_text(flood.script(NLINES, side))
         p.chmod(0o755)
         return p
 
