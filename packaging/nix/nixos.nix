@@ -29,6 +29,9 @@ let
       NIXFLEET_TOKEN_CACHE = "${cfg.stateDir}/token";
       NIXFLEET_STATE_DIR = cfg.stateDir;
       NIXFLEET_NET_USER = cfg.netUser;
+      # git, the host tests and home-manager run as this user (its HOME
+      # and SSH key); nixos-rebuild and reboot as root.
+      NIXFLEET_USER = cfg.user;
       HOME = "/home/${cfg.user}";
       # The path only: the agent reads the file as root before it starts
       # any worker; the token is never in the store or in this unit.
@@ -113,8 +116,15 @@ in
     security.sudo.extraRules = sudoRules;
     security.sudo-rs.extraRules = sudoRules;
 
+    # The isolated checkout belongs to the user git runs as (an existing
+    # root-owned one is handed over); the state directory is 0711 so that
+    # user can reach it, and everything else in it stays 0700/0600.
     systemd.tmpfiles.rules = lib.optional (cfg.stateDir != defaultStateDir)
-      "d ${cfg.stateDir} 0700 root root -";
+      "d ${cfg.stateDir} 0711 root root -"
+    ++ [
+      "d ${cfg.stateDir}/repo 0700 ${cfg.user} - -"
+      "Z ${cfg.stateDir}/repo - ${cfg.user} - -"
+    ];
 
     systemd.services.nixfleet-agent = {
       description = "NixFleet Agent - Fleet management daemon";
@@ -133,6 +143,7 @@ in
         ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
         StandardOutput = "journal";
         StandardError = "journal";
+        StateDirectoryMode = "0711";	# the repository user passes through
       } // lib.optionalAttrs (cfg.hardening && cfg.stateDir != defaultStateDir) {
         ReadWritePaths = [ cfg.stateDir ];
       };

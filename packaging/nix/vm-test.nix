@@ -53,6 +53,7 @@ pkgs.testers.nixosTest {
       printf '#!/bin/sh\necho ok\n' > $d/hosts/agent/tests/ok.sh
       chmod 0755 $d/hosts/agent/tests/ok.sh
       [ -d $d/.git ] || ${pkgs.git}/bin/git -C $d init -q
+      chown -R alice $d   # git and the tests run as the module's user
     '';
   };
 

@@ -291,6 +291,7 @@ class NixTests(unittest.TestCase):
 
     def test_environment_mapping(self):
         env = self.nixos()["service"]["environment"]
+        self.assertEqual(env["NIXFLEET_USER"], "alice")
         self.assertEqual(env["NIXFLEET_URL"], BASE["url"])
         self.assertEqual(env["NIXFLEET_REPO_URL"], BASE["repoUrl"])
         self.assertEqual(env["NIXFLEET_BRANCH"], "main")
@@ -397,6 +398,10 @@ class NixTests(unittest.TestCase):
         for k, vals in shipped.items():
             if k in ("ExecStart", "ExecReload", "Environment", "EnvironmentFile"):
                 continue
+            if k == "StateDirectoryMode":
+                # The module's repository user must reach <state>/repo.
+                self.assertEqual(sc[k], "0711")
+                continue
             got = sc[k] if isinstance(sc[k], list) else [sc[k]]
             self.assertEqual(got, vals, k)
         self.assertEqual(svc["environment"]["NIXFLEET_PRIVSEP_DIR"], "/run/nixfleet-agent/empty")
@@ -409,14 +414,16 @@ class NixTests(unittest.TestCase):
         self.assertEqual(svc["description"], "NixFleet Agent - Fleet management daemon")
         for k, v in (("Type", "notify"), ("Restart", "always"), ("RestartSec", "3"),
                      ("RestartForceExitStatus", "101"), ("StateDirectory", "nixfleet-agent"),
-                     ("StateDirectoryMode", "0700"), ("ProtectSystem", "strict")):
+                     ("StateDirectoryMode", "0711"), ("ProtectSystem", "strict")):
             self.assertEqual(sc[k], v, k)
         off = self.nixos(hardening=False)["service"]["serviceConfig"]
         self.assertNotIn("ProtectSystem", off)
         self.assertEqual(off["RestartForceExitStatus"], "101")
         rw = self.nixos(stateDir="/srv/nf")
         self.assertEqual(rw["service"]["serviceConfig"]["ReadWritePaths"], ["/srv/nf"])
-        self.assertEqual(rw["tmpfiles"], ["d /srv/nf 0700 root root -"])
+        self.assertEqual(rw["tmpfiles"], ["d /srv/nf 0711 root root -",
+                                          "d /srv/nf/repo 0700 alice - -",
+                                          "Z /srv/nf/repo - alice - -"])
 
     def test_users_and_sudo(self):
         v = self.nixos()
