@@ -42,7 +42,6 @@ static struct net	 net;
 static void	net_dispatch_sup(struct ipcev *, struct ipcmsg *);
 static void	net_dispatch_exec(struct ipcev *, struct ipcmsg *);
 static void	net_connect(struct net *);
-static void	net_first_dial(struct net *);
 static void	net_replace_exec(struct net *, int);
 
 static uint32_t
@@ -453,47 +452,6 @@ net_start(struct net *n)
 	if (n->conn == NULL)
 		fatalx("cannot set up the connection: %s", why ? why : "?");
 	backoff_init(&n->backoff, 1000, n->cfg.backoff_max_ms);
-	net_first_dial(n);
-}
-
-/*
- * The first dial waits, NET_LOCK_WAIT_S at most, for the lock check the
- * exec-worker starts at startup, so that the first heartbeat carries its
- * result (§2.3, §3.5, T02-S8) also when git is slow; register and the
- * heartbeats themselves never wait for it.
- */
-static void
-net_first_dial(struct net *n)
-{
-	const struct ipc_job_state	*js = netjobs_state(n);
-
-	if (js != NULL && js->lock.status[0] != '\0') {
-		net_connect(n);
-		return;
-	}
-	n->dial_held = 1;
-	ev_timer_set(&n->lock_wait, NET_LOCK_WAIT_S, 0);
-	ev_timer_start(n->loop, &n->lock_wait);
-}
-
-/* The lock compartment is filled: a held first dial goes. */
-void
-net_lock_known(struct net *n)
-{
-	if (!n->dial_held)
-		return;
-	n->dial_held = 0;
-	ev_timer_stop(n->loop, &n->lock_wait);
-	net_connect(n);
-}
-
-static void
-net_lock_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct net	*n = w->data;
-
-	log_debug("no lock check result yet, dialling without it");
-	n->dial_held = 0;
 	net_connect(n);
 }
 
@@ -506,7 +464,6 @@ net_shutdown(struct net *n)
 	ev_timer_stop(n->loop, &n->retry);
 	ev_timer_stop(n->loop, &n->heartbeat);
 	ev_timer_stop(n->loop, &n->register_wait);
-	ev_timer_stop(n->loop, &n->lock_wait);
 	net_bad_window_flush(n);
 	ev_timer_set(&n->stop_timer, NET_STOP_MAX_S, 0);
 	ev_timer_start(n->loop, &n->stop_timer);
@@ -950,8 +907,6 @@ net_main(int argc, char **argv)
 	ev_timer_init(&n->register_wait, net_register_wait_cb, 0, 0);
 	ev_timer_init(&n->bad_window, net_bad_window_cb, 0, 0);
 	n->register_wait.data = n->bad_window.data = n;
-	ev_timer_init(&n->lock_wait, net_lock_wait_cb, 0, 0);
-	n->lock_wait.data = n;
 
 	ev_run(n->loop, 0);
 	exit(0);

@@ -509,8 +509,6 @@ netjobs_dispatch(struct net *n, uint32_t type, struct ipcmsg *m)
 			return -1;
 		}
 		n->jobs.have_js = 1;
-		if (n->jobs.js.lock.status[0] != '\0')
-			net_lock_known(n);
 		return 0;
 	default:
 		return -1;

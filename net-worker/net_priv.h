@@ -57,7 +57,6 @@ struct netjobs {
 #define NET_REGISTER_S		30.0	/* register sent, no registered */
 #define NET_BAD_LOGGED		5	/* bad messages logged a minute */
 #define NET_BAD_WINDOW_S	60.0
-#define NET_LOCK_WAIT_S		2.0	/* first dial waits for the lock */
 
 enum net_state {
 	NET_IDLE,		/* retry timer armed, or not started */
@@ -92,8 +91,6 @@ struct net {
 	ev_timer		 stop_timer;
 	ev_timer		 register_wait;	/* the `registered` deadline */
 	ev_timer		 bad_window;	/* bad input: summary due */
-	ev_timer		 lock_wait;	/* first dial: lock check due */
-	int			 dial_held;	/* first dial waits for it */
 	unsigned int		 bad_logged;	/* in this window */
 	unsigned long		 bad_quiet;	/* not logged in it */
 	ev_signal		 sigterm;
@@ -106,7 +103,6 @@ struct net {
 
 void	net_send(struct net *, char *, const char *);
 void	net_send_heartbeat(struct net *);
-void	net_lock_known(struct net *);
 
 /* net_jobs.c */
 void	netjobs_init(struct net *);
