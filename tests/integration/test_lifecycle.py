@@ -6,6 +6,7 @@ SIGHUP re-reading the configuration."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -147,10 +148,19 @@ class UnprivilegedTest(h.AgentTestCase):
         env = self.agent_env(dash.url(), NIXFLEET_STATE_DIR=state,
                              NIXFLEET_PRIVSEP_DIR=None, HOME=str(state),
                              NIXFLEET_LOG_LEVEL="info")
+        # The build tree may sit where that user cannot reach (a 0700
+        # checkout): a copy of the binaries in the build's layout, which
+        # is how the supervisor finds its workers, is reachable.
+        bindir = self.work.mkdir("bin-nobody", 0o755)
+        for src in (h.AGENT, h.NET_WORKER, h.EXEC_WORKER,
+                    h.EXEC_WORKER.parent / "nixfleet-agent-runner"):
+            dst = bindir / src.parent.name / src.name
+            dst.parent.mkdir(mode=0o755, exist_ok=True)
+            shutil.copy2(src, dst)
         agent = self.start_agent(
             env, binary="/usr/bin/setpriv",
             args=["--reuid=65534", "--regid=65534", "--clear-groups",
-                  "--", str(h.AGENT)])
+                  "--", str(bindir / "supervisor" / h.AGENT.name)])
         self.wait_message(dash, "register", 10)
         w = agent.wait_workers(5)
         # Said once, by the supervisor; not again per worker or restart.
